@@ -1,0 +1,1 @@
+"""nasforge: Neural Architecture Search on PyTorch."""

@@ -1,1 +1,54 @@
-"""nasforge: Neural Architecture Search on PyTorch."""
+"""nasforge: Neural Architecture Search on PyTorch, one search-space definition for every strategy."""
+
+from nasforge.data import ArrayDataset, Digits, FashionMNIST, TorchDataset
+from nasforge.errors import ArchError, ConfigError, DataError, NasforgeError, SpaceError, StorageError
+from nasforge.evaluators import BaseEvaluator, ClassificationEvaluator, EvalContext, TrialError
+from nasforge.executors import LocalPoolExecutor, SequentialExecutor
+from nasforge.experiment import Callback, Experiment, load_experiment
+from nasforge.export import export_model, load_model
+from nasforge.space import Arch, InputChoice, LayerChoice, ModelSpace, Repeat, choice, hparam, label_scope
+from nasforge.storage import SQLStorage
+from nasforge.strategies import BaseStrategy, RandomSearch, RegularizedEvolution
+from nasforge.trial import Objective, Proposal, TrialRecord, TrialState
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "Arch",
+    "ArchError",
+    "ArrayDataset",
+    "BaseEvaluator",
+    "BaseStrategy",
+    "Callback",
+    "ClassificationEvaluator",
+    "ConfigError",
+    "DataError",
+    "Digits",
+    "EvalContext",
+    "Experiment",
+    "FashionMNIST",
+    "InputChoice",
+    "LayerChoice",
+    "LocalPoolExecutor",
+    "ModelSpace",
+    "NasforgeError",
+    "Objective",
+    "Proposal",
+    "RandomSearch",
+    "RegularizedEvolution",
+    "Repeat",
+    "SQLStorage",
+    "SequentialExecutor",
+    "SpaceError",
+    "StorageError",
+    "TorchDataset",
+    "TrialError",
+    "TrialRecord",
+    "TrialState",
+    "choice",
+    "export_model",
+    "hparam",
+    "label_scope",
+    "load_experiment",
+    "load_model",
+]

@@ -46,6 +46,9 @@ class ModelSpace(nn.Module):
     they should be plain values (they are also how a space is pickled to worker processes).
     """
 
+    # TorchScript must not compile the space API when a frozen network is traced or scripted
+    __jit_unused_properties__ = ["decisions", "labels", "is_frozen", "arch", "encoding_size"]
+
     _nas_init_args: tuple[tuple[Any, ...], dict[str, Any]]
     _nas_mode: str
     _nas_decisions: tuple[Decision, ...]
@@ -59,8 +62,10 @@ class ModelSpace(nn.Module):
     # --- introspection -------------------------------------------------------------------------------------
     @property
     def decisions(self) -> tuple[Decision, ...]:
-        """The space's decisions in discovery order (parents before the decisions that depend on them)."""
-        self._require_space("decisions")
+        """The space's decisions in discovery order (parents before the decisions that depend on them);
+        empty for a frozen network, which has no choices left."""
+        if getattr(self, "_nas_mode", None) is None:
+            self._require_space("decisions")
         return self._nas_decisions
 
     @property
@@ -88,31 +93,31 @@ class ModelSpace(nn.Module):
     # --- the space algebra ----------------------------------------------------------------------------------
     def validate(self, arch: Mapping[str, Any]) -> Arch:
         """The canonical form of `arch`; raises `ArchError` naming the label path if it does not fit."""
-        return algebra.validate(self.decisions, arch)
+        return algebra.validate(self._space_decisions("validate"), arch)
 
     def default_arch(self) -> Arch:
-        return algebra.default(self.decisions)
+        return algebra.default(self._space_decisions("default_arch"))
 
     def random(self, rng: algebra.Rng = None) -> Arch:
-        return algebra.sample(self.decisions, rng)
+        return algebra.sample(self._space_decisions("random"), rng)
 
     def grid(self) -> Iterator[Arch]:
-        return algebra.grid(self.decisions)
+        return algebra.grid(self._space_decisions("grid"))
 
     def size(self) -> int:
-        return algebra.size(self.decisions)
+        return algebra.size(self._space_decisions("size"))
 
     def mutate(self, arch: Mapping[str, Any], rng: algebra.Rng = None, n: int = 1) -> Arch:
-        return algebra.mutate(self.decisions, arch, rng, n)
+        return algebra.mutate(self._space_decisions("mutate"), arch, rng, n)
 
     def neighbours(self, arch: Mapping[str, Any]) -> Iterator[Arch]:
-        return algebra.neighbours(self.decisions, arch)
+        return algebra.neighbours(self._space_decisions("neighbours"), arch)
 
     def encode(self, arch: Mapping[str, Any]) -> np.ndarray:
-        return algebra.encode(self.decisions, arch)
+        return algebra.encode(self._space_decisions("encode"), arch)
 
     def decode(self, vector: Sequence[float] | np.ndarray) -> Arch:
-        return algebra.decode(self.decisions, vector)
+        return algebra.decode(self._space_decisions("decode"), vector)
 
     @property
     def encoding_size(self) -> int:
@@ -140,6 +145,10 @@ class ModelSpace(nn.Module):
         with use_mode(mode):
             net = type(self)(*args, **kwargs)
         return net
+
+    def _space_decisions(self, what: str) -> tuple[Decision, ...]:
+        self._require_space(what)
+        return self._nas_decisions
 
     def _require_space(self, what: str) -> None:
         mode = getattr(self, "_nas_mode", None)

@@ -1,0 +1,60 @@
+"""Helpers shared by the subcommands: storage option, output formats, tables."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from nasforge.trial import TrialRecord
+
+FORMATS = ("table", "json")
+
+
+def add_storage(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--storage", default="nasforge.db", help="SQLite file or SQLAlchemy URL (default: nasforge.db)"
+    )
+
+
+def add_format(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--format", choices=FORMATS, default="table", help="output format (default: table)")
+
+
+def record_row(record: TrialRecord, metrics: Sequence[str]) -> dict[str, Any]:
+    row: dict[str, Any] = {
+        "number": record.number,
+        "state": record.state.value,
+        "arch_id": record.arch.id,
+        "duration": None if record.duration is None else round(record.duration, 2),
+    }
+    for m in metrics:
+        row[m] = record.metrics.get(m)
+    row["error"] = record.error
+    return row
+
+
+def table(rows: Sequence[Mapping[str, Any]]) -> str:
+    if not rows:
+        return "(no rows)"
+    cols = list(rows[0])
+    cells = [[_fmt(r.get(c)) for c in cols] for r in rows]
+    widths = [max(len(c), *(len(row[i]) for row in cells)) for i, c in enumerate(cols)]
+    lines = ["  ".join(c.ljust(w) for c, w in zip(cols, widths))]
+    lines.append("  ".join("-" * w for w in widths))
+    lines += ["  ".join(v.ljust(w) for v, w in zip(row, widths)) for row in cells]
+    return "\n".join(line.rstrip() for line in lines)
+
+
+def _fmt(v: Any) -> str:
+    if v is None:
+        return ""
+    if isinstance(v, float):
+        return f"{v:.4g}" if abs(v) < 1e5 else f"{v:.3e}"
+    text = str(v)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def dumps(data: Any) -> str:
+    return json.dumps(data, indent=2, sort_keys=False, default=str)

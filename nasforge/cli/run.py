@@ -1,0 +1,112 @@
+"""`nasforge run`: search with a YAML config or a named preset, then export the best model."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+
+from nasforge import config as configs
+from nasforge.cli.progress import ProgressBar
+from nasforge.errors import ConfigError
+
+DEFAULT_PRESET = "fashion_mnist"
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("run", help="run (or resume) a search", description=__doc__)
+    p.add_argument(
+        "config",
+        nargs="?",
+        default=DEFAULT_PRESET,
+        help=f"YAML config file or preset name (default: {DEFAULT_PRESET}; see `nasforge presets`)",
+    )
+    p.add_argument("--name", help="experiment name (rerunning a name resumes it)")
+    p.add_argument("--storage", help="SQLite file or SQLAlchemy URL")
+    p.add_argument("--strategy", help="strategy name, e.g. evolution or random")
+    p.add_argument("--max-trials", type=int, help="total trials of the experiment")
+    p.add_argument("--timeout", type=float, help="seconds of searching in this run")
+    p.add_argument("--workers", type=int, help="parallel worker processes (1: in-process)")
+    p.add_argument("--seed", type=int)
+    p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+                   help="override a config value, e.g. --set strategy.population_size=10 (repeatable)")
+    p.add_argument("--export", dest="export_path", help="folder for the exported best model")
+    p.add_argument("--export-epochs", type=int, help="epochs to retrain the best arch before export")
+    p.add_argument("--no-export", action="store_true", help="skip retraining and export")
+    p.add_argument("--quiet", action="store_true", help="no progress line")
+    p.set_defaults(func=main)
+
+
+def resolve_config(args: argparse.Namespace) -> dict:
+    source = args.config
+    if os.path.isfile(source) or source.endswith((".yaml", ".yml")):
+        cfg = configs.load_file(source)
+    else:
+        cfg = configs.load_preset(source)
+    flags: list[str] = []
+    for key, value in (("name", args.name), ("storage", args.storage), ("seed", args.seed)):
+        if value is not None:
+            cfg[key] = value
+    if args.strategy is not None:
+        cfg["strategy"] = {"name": args.strategy}
+    if args.max_trials is not None:
+        flags.append(f"run.max_trials={args.max_trials}")
+    if args.timeout is not None:
+        flags.append(f"run.timeout={args.timeout}")
+    if args.workers is not None:
+        if args.workers < 1:
+            raise ConfigError(f"--workers must be >= 1, but got {args.workers}.")
+        cfg["executor"] = {"name": "sequential"} if args.workers == 1 else {"name": "pool", "n_workers": args.workers}
+    if args.export_path is not None:
+        flags.append(f"export.path={args.export_path}")
+    if args.export_epochs is not None:
+        flags.append(f"export.epochs={args.export_epochs}")
+    return configs.validate(configs.apply_overrides(cfg, [*flags, *args.overrides]))
+
+
+def main(args: argparse.Namespace) -> int:
+    cfg = resolve_config(args)
+    run_cfg = cfg.get("run", {})
+    if run_cfg.get("max_trials") is None and run_cfg.get("timeout") is None:
+        raise ConfigError("Give run.max_trials or run.timeout (e.g. --max-trials 50), or the search never ends.")
+    experiment = configs.build_experiment(cfg)
+    out = sys.stdout
+    print(
+        f"nasforge: experiment {experiment.name!r} in {experiment.storage}: {type(experiment.strategy).__name__} on "
+        f"{type(experiment.space).__name__} ({experiment.space.size():.3g} archs), objective "
+        f"{experiment.objective.direction} {experiment.objective.metric}",
+        file=out,
+        flush=True,
+    )
+    callbacks = [] if args.quiet else [ProgressBar()]
+    try:
+        experiment.run(max_trials=run_cfg.get("max_trials"), timeout=run_cfg.get("timeout"), callbacks=callbacks)
+    except KeyboardInterrupt:
+        print(
+            f"\nnasforge: stopped; finished trials are saved. Run the same command again to resume {experiment.name!r}.",
+            file=sys.stderr,
+        )
+        return 130
+    best = experiment.best_trial
+    if best is None:
+        print("nasforge: no trial completed; see `nasforge trials` for the errors.", file=out)
+        return 1
+    value = best.metrics.get(experiment.objective.metric)
+    print(f"best trial {best.number}: {experiment.objective.metric}={value:.4f}  arch={best.arch.to_json()}", file=out)
+    export_cfg = cfg.get("export", {})
+    if args.no_export or not export_cfg.get("path"):
+        return 0
+    epochs = export_cfg.get("epochs")
+    print(f"retraining the best arch on train+valid for {epochs} epochs, then testing ...", file=out, flush=True)
+    start = time.monotonic()
+
+    def log(epoch: int, metrics: dict) -> None:
+        print(f"  epoch {epoch}: train_loss={metrics['train_loss']:.4f} ({time.monotonic() - start:.0f} s)",
+              file=out, flush=True)
+
+    folder, metrics = experiment.export(export_cfg["path"], epochs=epochs, log=log)
+    if "test_acc" in metrics:
+        print(f"test accuracy of the exported model: {100 * metrics['test_acc']:.2f} %", file=out)
+    print(f"exported to {folder}/ (arch.json, weights.pt, model.torchscript.pt, metrics.json)", file=out)
+    return 0

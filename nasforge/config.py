@@ -1,0 +1,232 @@
+"""Experiment configurations (YAML files, presets, CLI overrides): validated, then built into objects.
+
+A configuration is a mapping with these sections (all optional but `space` and `dataset`):
+
+    name: fmnist-cnn            # experiment name (the key for resuming)
+    storage: nasforge.db        # SQLite file path or SQLAlchemy URL
+    seed: 0
+    objective: max:val_acc
+    space: {name: cnn}          # zoo space and its arguments
+    dataset: {name: fashion_mnist, valid_size: 10000}
+    strategy: {name: evolution, population_size: 16}
+    evaluator: {epochs: 2, train_fraction: 0.3, ...}   # ClassificationEvaluator arguments
+    executor: {name: pool, n_workers: 2}               # or {name: sequential}
+    run: {max_trials: 60, timeout: 480}
+    export: {path: nasforge-out/fmnist, epochs: 8}
+"""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+import importlib.resources
+import inspect
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from nasforge.errors import ConfigError, suggest, unknown_name
+from nasforge.registry import check_kwargs
+
+SECTIONS = {
+    "name": str,
+    "storage": str,
+    "seed": int,
+    "objective": str,
+    "space": dict,
+    "dataset": dict,
+    "strategy": dict,
+    "evaluator": dict,
+    "executor": dict,
+    "run": dict,
+    "export": dict,
+}
+RUN_KEYS = {"max_trials": (int, type(None)), "timeout": (int, float, type(None))}
+EXPORT_KEYS = {"path": (str, type(None)), "epochs": (int, type(None))}
+
+
+def preset_names() -> list[str]:
+    folder = importlib.resources.files("nasforge") / "presets"
+    return sorted(p.name[:-5] for p in folder.iterdir() if p.name.endswith(".yaml"))
+
+
+def load_preset(name: str) -> dict[str, Any]:
+    names = preset_names()
+    if name not in names:
+        raise unknown_name("preset", name, names)
+    text = (importlib.resources.files("nasforge") / "presets" / f"{name}.yaml").read_text()
+    return _parse_yaml(text, f"preset {name!r}")
+
+
+def load_file(path: str) -> dict[str, Any]:
+    p = Path(path)
+    if not p.is_file():
+        raise ConfigError(f"Config file {path!r} does not exist; give a YAML file path or a preset name ({', '.join(preset_names())}).")
+    try:
+        text = p.read_text()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"Cannot read config file {path!r}: {exc}") from exc
+    return _parse_yaml(text, f"config file {path!r}")
+
+
+def _parse_yaml(text: str, where: str) -> dict[str, Any]:
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"The {where} is not valid YAML: {exc}") from exc
+    if data is None:
+        data = {}
+    if not isinstance(data, dict):
+        raise ConfigError(f"The {where} must be a mapping of sections (space, dataset, ...), but got {type(data).__name__}.")
+    return data
+
+
+def apply_overrides(config: Mapping[str, Any], overrides: Sequence[str]) -> dict[str, Any]:
+    """Apply `section.key=value` overrides; values are parsed as YAML (`3`, `0.1`, `true`, `[1, 2]`)."""
+    out = copy.deepcopy(dict(config))
+    for item in overrides:
+        if "=" not in item:
+            raise ConfigError(f"An override is written key=value or section.key=value, but got {item!r}.")
+        key, _, raw = item.partition("=")
+        path = [k for k in key.strip().split(".") if k]
+        if not path:
+            raise ConfigError(f"An override needs a key before '=', but got {item!r}.")
+        try:
+            value = yaml.safe_load(raw) if raw.strip() else None
+        except yaml.YAMLError as exc:
+            raise ConfigError(f"The value of override {item!r} is not valid YAML: {exc}") from exc
+        node = out
+        for part in path[:-1]:
+            child = node.get(part)
+            if child is None:
+                child = node[part] = {}
+            if not isinstance(child, dict):
+                raise ConfigError(f"Override {item!r}: {part!r} is not a section.")
+            node = child
+        node[path[-1]] = value
+    return out
+
+
+def _named(section: str, value: Any, default_name: str | None = None) -> tuple[str, dict[str, Any]]:
+    if isinstance(value, str):
+        return value, {}
+    if not isinstance(value, Mapping):
+        raise ConfigError(f"Section {section!r} must be a name or a mapping with 'name', but got {value!r}.")
+    kwargs = dict(value)
+    name = kwargs.pop("name", default_name)
+    if not isinstance(name, str):
+        raise ConfigError(f"Section {section!r} needs a 'name' (a string), but got {name!r}.")
+    return name, kwargs
+
+
+def _typecheck(section: str, values: Mapping[str, Any], schema: Mapping[str, Any]) -> None:
+    for key, value in values.items():
+        if key not in schema:
+            raise ConfigError(
+                f"Unknown key {key!r} in section {section!r}.{suggest(key, list(schema))} "
+                f"Valid keys: {', '.join(schema)}."
+            )
+        types = schema[key] if isinstance(schema[key], tuple) else (schema[key],)
+        if isinstance(value, bool) and bool not in types or not isinstance(value, types):
+            want = " or ".join("null" if t is type(None) else t.__name__ for t in types)
+            raise ConfigError(f"Key {section + '.' if section else ''}{key} must be {want}, but got {value!r}.")
+
+
+def _check_signature(factory: Any, kwargs: Mapping[str, Any], what: str) -> None:
+    """Unknown keys and values whose type contradicts an annotated default."""
+    check_kwargs(factory, dict(kwargs), what)
+    params = inspect.signature(factory).parameters
+    for key, value in kwargs.items():
+        p = params.get(key)
+        if p is None or p.default is inspect.Parameter.empty or p.default is None:
+            continue
+        d = p.default
+        numeric = isinstance(d, (int, float)) and not isinstance(d, bool)
+        ok = (
+            (isinstance(d, bool) and isinstance(value, bool))
+            or (numeric and isinstance(value, (int, float)) and not isinstance(value, bool))
+            or (isinstance(d, str) and isinstance(value, str))
+            or (isinstance(d, (tuple, list)) and isinstance(value, (tuple, list)))
+            or not isinstance(d, (bool, int, float, str, tuple, list))
+        )
+        if isinstance(d, int) and not isinstance(d, bool) and isinstance(value, float) and not value.is_integer():
+            ok = False
+        if not ok:
+            raise ConfigError(f"Option {key!r} of {what} must be like {d!r} ({type(d).__name__}), but got {value!r}.")
+
+
+def validate(config: Mapping[str, Any]) -> dict[str, Any]:
+    """Check a configuration's structure and names without building anything heavy."""
+    from nasforge.data import DATASETS
+    from nasforge.evaluators.training import TrainConfig
+    from nasforge.executors import LocalPoolExecutor, SequentialExecutor
+    from nasforge.strategies import STRATEGIES
+    from nasforge.zoo import SPACES
+
+    cfg = dict(config)
+    _typecheck("", cfg, SECTIONS)
+    for required in ("space", "dataset"):
+        if required not in cfg:
+            raise ConfigError(f"The configuration needs a {required!r} section (e.g. {required}: {{name: ...}}).")
+    space_name, space_kw = _named("space", cfg["space"])
+    _check_signature(SPACES.get(space_name), space_kw, f"space {space_name!r}")
+    data_name, data_kw = _named("dataset", cfg["dataset"])
+    _check_signature(DATASETS.get(data_name), data_kw, f"dataset {data_name!r}")
+    strat_name, strat_kw = _named("strategy", cfg.get("strategy", "evolution"))
+    _check_signature(STRATEGIES.get(strat_name), strat_kw, f"strategy {strat_name!r}")
+    ev = dict(cfg.get("evaluator", {}))
+    types = {"int": int, "float": (int, float), "str": str}
+    ev_schema: dict[str, Any] = {"epochs": int, "train_fraction": (int, float), "device": str}
+    for f in dataclasses.fields(TrainConfig):
+        ev_schema.setdefault(f.name, types[str(f.type)])
+    _typecheck("evaluator", ev, ev_schema)
+    exec_name, exec_kw = _named("executor", cfg.get("executor", {"name": "sequential"}), "sequential")
+    executors: dict[str, Any] = {"sequential": SequentialExecutor, "pool": LocalPoolExecutor}
+    if exec_name not in executors:
+        raise unknown_name("executor", exec_name, executors)
+    _check_signature(executors[exec_name], exec_kw, f"executor {exec_name!r}")
+    _typecheck("run", cfg.get("run", {}), RUN_KEYS)
+    _typecheck("export", cfg.get("export", {}), EXPORT_KEYS)
+    return cfg
+
+
+def build_experiment(config: Mapping[str, Any], storage: Any = None) -> Any:
+    """An `Experiment` from a validated configuration; the dataset is loaded here, so missing data fails
+    before anything is written to the storage."""
+    from nasforge.data import DATASETS
+    from nasforge.evaluators import ClassificationEvaluator
+    from nasforge.executors import LocalPoolExecutor, SequentialExecutor
+    from nasforge.experiment import Experiment
+    from nasforge.strategies import STRATEGIES
+    from nasforge.zoo import SPACES
+
+    cfg = validate(config)
+    data_name, data_kw = _named("dataset", cfg["dataset"])
+    dataset = DATASETS.create(data_name, **data_kw)
+    splits = dataset.load()
+    space_name, space_kw = _named("space", cfg["space"])
+    factory = SPACES.get(space_name)
+    params = inspect.signature(factory).parameters
+    if "input_shape" in params:
+        space_kw.setdefault("input_shape", list(splits.input_shape))
+    if "num_classes" in params:
+        space_kw.setdefault("num_classes", splits.num_classes)
+    space = SPACES.create(space_name, **space_kw)
+    strat_name, strat_kw = _named("strategy", cfg.get("strategy", "evolution"))
+    strategy = STRATEGIES.create(strat_name, **strat_kw)
+    evaluator = ClassificationEvaluator(dataset, **cfg.get("evaluator", {}))
+    exec_name, exec_kw = _named("executor", cfg.get("executor", {"name": "sequential"}), "sequential")
+    executor = LocalPoolExecutor(**exec_kw) if exec_name == "pool" else SequentialExecutor(**exec_kw)
+    return Experiment(
+        cfg.get("name", f"{space_name}-{data_name}"),
+        space,
+        strategy,
+        evaluator,
+        storage=storage if storage is not None else cfg.get("storage", "nasforge.db"),
+        executor=executor,
+        objective=cfg.get("objective", "max:val_acc"),
+        seed=cfg.get("seed", 0),
+        spec=cfg,
+    )

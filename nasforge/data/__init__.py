@@ -1,0 +1,38 @@
+"""Datasets: built-in offline sets and the user's own data, loaded as tensors split for search.
+
+A dataset object is a cheap, picklable description; `load()` returns `DataSplits` (train / valid /
+test `ArrayData`) and is cached per process.
+
+>>> from nasforge.data import Digits
+>>> splits = Digits().load()
+>>> len(splits.train) + len(splits.valid) + len(splits.test)
+1797
+"""
+
+from __future__ import annotations
+
+from nasforge.data.base import ArrayData, BaseDataset, DataSplits, cached_load, clear_cache
+from nasforge.data.digits import Digits
+from nasforge.data.fashion_mnist import FashionMNIST, download_fashion_mnist, fashion_mnist_search_dirs
+from nasforge.data.idx import read_idx
+from nasforge.data.registry import DATASETS, get_dataset
+from nasforge.data.split import stratified_split
+from nasforge.data.user import ArrayDataset, TorchDataset
+
+__all__ = [
+    "DATASETS",
+    "ArrayData",
+    "ArrayDataset",
+    "BaseDataset",
+    "DataSplits",
+    "Digits",
+    "FashionMNIST",
+    "TorchDataset",
+    "cached_load",
+    "clear_cache",
+    "download_fashion_mnist",
+    "fashion_mnist_search_dirs",
+    "get_dataset",
+    "read_idx",
+    "stratified_split",
+]

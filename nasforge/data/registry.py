@@ -1,0 +1,29 @@
+"""String names for the built-in datasets, for the CLI and YAML configs.
+
+Python users pass dataset objects; configs name them: ``get_dataset("digits", seed=1)``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from nasforge.data.base import BaseDataset
+from nasforge.data.digits import Digits
+from nasforge.data.fashion_mnist import FashionMNIST
+from nasforge.registry import Registry
+
+__all__ = ["DATASETS", "get_dataset"]
+
+DATASETS = Registry[BaseDataset]("dataset")
+# Registered here rather than by decorating the classes, which would hide their types from mypy.
+DATASETS.register("fashion_mnist")(FashionMNIST)
+DATASETS.register("digits")(Digits)
+
+
+def get_dataset(name: str, **kwargs: Any) -> BaseDataset:
+    """Build the dataset registered as `name`; unknown names and options raise `ConfigError`.
+
+    >>> get_dataset("digits", valid_size=0.25)
+    Digits(valid_size=0.25, test_size=0.2, seed=0)
+    """
+    return DATASETS.create(name, **kwargs)

@@ -1,0 +1,18 @@
+"""Evaluators: turn an arch into metrics."""
+
+from nasforge.evaluators.base import BaseEvaluator, EvalContext, TrialError
+from nasforge.evaluators.classification import ClassificationEvaluator
+from nasforge.evaluators.cost import count_flops, count_params
+from nasforge.evaluators.training import TrainConfig, evaluate_model, fit
+
+__all__ = [
+    "BaseEvaluator",
+    "ClassificationEvaluator",
+    "EvalContext",
+    "TrainConfig",
+    "TrialError",
+    "count_flops",
+    "count_params",
+    "evaluate_model",
+    "fit",
+]

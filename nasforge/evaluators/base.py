@@ -1,0 +1,63 @@
+"""`BaseEvaluator`: turns an arch into metrics (trains it, looks it up, or scores it with a proxy)."""
+
+from __future__ import annotations
+
+import abc
+import math
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from nasforge.errors import NasforgeError
+from nasforge.space import Arch, ModelSpace
+
+Report = Callable[[int, Mapping[str, float]], None]
+
+
+class TrialError(NasforgeError):
+    """The evaluation of one trial failed (NaN loss, bad metrics, ...); the trial is FAILED, the search goes on."""
+
+
+def _no_report(step: int, metrics: Mapping[str, float]) -> None:
+    return None
+
+
+@dataclass
+class EvalContext:
+    """What an evaluator knows of the trial it evaluates."""
+
+    space: ModelSpace
+    arch: Arch
+    budget: float | None = None
+    number: int = 0
+    seed: int = 0
+    report: Report = field(default=_no_report)
+
+
+class BaseEvaluator(abc.ABC):
+    """Subclasses implement `_evaluate`, returning finite float metrics; stream intermediate ones with
+    `ctx.report(step, metrics)` so strategies can stop or promote a trial."""
+
+    def evaluate(self, ctx: EvalContext) -> dict[str, float]:
+        metrics = self._evaluate(ctx)
+        if not isinstance(metrics, Mapping):
+            raise TrialError(
+                f"{type(self).__name__} must return a mapping of metric name -> float, but returned "
+                f"{type(metrics).__name__}."
+            )
+        out: dict[str, float] = {}
+        for key, value in metrics.items():
+            try:
+                out[str(key)] = float(value)
+            except (TypeError, ValueError):
+                raise TrialError(f"Metric {key!r} must be a number, but got {value!r}.") from None
+            if math.isnan(out[str(key)]):
+                raise TrialError(f"Metric {key!r} is NaN.")
+        return out
+
+    @abc.abstractmethod
+    def _evaluate(self, ctx: EvalContext) -> Mapping[str, Any]: ...
+
+    def prepare(self) -> None:
+        """Load what evaluations need (data, tables) once per process, before the first trial there."""
+        return None

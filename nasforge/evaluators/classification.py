@@ -1,0 +1,148 @@
+"""`ClassificationEvaluator`: trains the frozen network on real data and reports validation accuracy."""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import time
+from collections.abc import Mapping
+from typing import Any
+
+import torch
+from torch import nn
+
+from nasforge.data import BaseDataset, DataSplits
+from nasforge.errors import ConfigError
+from nasforge.evaluators.base import BaseEvaluator, EvalContext, TrialError
+from nasforge.evaluators.cost import count_flops, count_params
+from nasforge.evaluators.training import NonFiniteLoss, TrainConfig, evaluate_model, fit
+from nasforge.space import Arch, ModelSpace
+
+
+def resolve_device(device: str) -> torch.device:
+    if device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        return torch.device(device)
+    except RuntimeError as exc:
+        raise ConfigError(f"`device` must be 'auto', 'cpu', 'cuda' or 'cuda:N', but got {device!r}.") from exc
+
+
+class ClassificationEvaluator(BaseEvaluator):
+    """Train `space.freeze(arch)` with cross-entropy and report validation accuracy each epoch.
+
+    The budget of a trial is its number of epochs (default `epochs`); `train_fraction` trains on a fixed
+    random part of the training split, to make search trials cheaper. Training hyperparameters come from
+    the arch where it has a decision of the same name (`learning_rate`, `batch_size`, `weight_decay`,
+    `optimizer`, `label_smoothing`, `epochs`), otherwise from the keyword arguments here. The test split
+    is never touched: it is for the exported model only.
+
+    Metrics: `val_acc`, `val_loss`, `train_loss`, `params`, `flops`, `train_time`, `epochs`.
+    """
+
+    def __init__(
+        self,
+        dataset: BaseDataset,
+        epochs: int = 3,
+        train_fraction: float = 1.0,
+        device: str = "auto",
+        **train_settings: Any,
+    ) -> None:
+        if not isinstance(dataset, BaseDataset):
+            raise ConfigError(
+                f"`dataset` of ClassificationEvaluator must be a nasforge dataset (e.g. FashionMNIST()), "
+                f"but got {type(dataset).__name__}."
+            )
+        if not isinstance(train_fraction, (int, float)) or not 0 < train_fraction <= 1:
+            raise ConfigError(
+                f"`train_fraction` of ClassificationEvaluator must be in (0, 1], but got {train_fraction!r}."
+            )
+        valid_fields = {f.name for f in dataclasses.fields(TrainConfig)} - {"epochs"}
+        for key in train_settings:
+            if key not in valid_fields:
+                raise ConfigError(
+                    f"Unknown training setting {key!r} for ClassificationEvaluator; valid: {sorted(valid_fields)}."
+                )
+        self.dataset = dataset
+        self.train_fraction = float(train_fraction)
+        self.device = device
+        self.config = TrainConfig(epochs=epochs, **train_settings)
+        resolve_device(device)
+
+    def prepare(self) -> None:
+        self.dataset.load()
+
+    @property
+    def input_shape(self) -> tuple[int, ...]:
+        return tuple(self.dataset.load().input_shape)
+
+    def train_config(self, arch: Mapping[str, Any], budget: float | None = None) -> TrainConfig:
+        """The training settings for `arch`: the arch's hyperparameter decisions override the defaults."""
+        fields = {f.name for f in dataclasses.fields(TrainConfig)}
+        overrides = {k: v for k, v in arch.items() if k in fields}
+        if budget is not None:
+            overrides["epochs"] = max(1, math.ceil(budget))
+        return dataclasses.replace(self.config, **overrides)
+
+    def _evaluate(self, ctx: EvalContext) -> dict[str, float]:
+        splits = self.dataset.load()
+        device = resolve_device(self.device)
+        cfg = self.train_config(ctx.arch, ctx.budget)
+        train = self._train_part(splits, ctx.seed)
+        torch.manual_seed(ctx.seed)
+        model = ctx.space.freeze(ctx.arch)
+        params = count_params(model)
+        flops = count_flops(model, splits.input_shape)
+        last: dict[str, float] = {}
+
+        def on_epoch(epoch: int, metrics: dict[str, float]) -> None:
+            val = evaluate_model(model, splits.valid, device)
+            last.update(val_acc=val["acc"], val_loss=val["loss"], train_loss=metrics["train_loss"])
+            ctx.report(epoch, dict(last))
+
+        start = time.perf_counter()
+        try:
+            fit(model, train, cfg, device, seed=ctx.seed, on_epoch=on_epoch)
+        except NonFiniteLoss as exc:
+            raise TrialError(str(exc)) from None
+        return {
+            **last,
+            "params": float(params),
+            "flops": float(flops),
+            "train_time": time.perf_counter() - start,
+            "epochs": float(cfg.epochs),
+        }
+
+    def _train_part(self, splits: DataSplits, seed: int) -> Any:
+        if self.train_fraction >= 1.0:
+            return splits.train
+        n = len(splits.train)
+        keep = max(1, int(round(n * self.train_fraction)))
+        # the same subset for every trial, so trials compare on equal data
+        idx = torch.randperm(n, generator=torch.Generator().manual_seed(12345))[:keep]
+        return splits.train.subset(idx)
+
+    def train_final(
+        self, space: ModelSpace, arch: Arch, epochs: int, seed: int = 0, log: Any = None
+    ) -> tuple[nn.Module, dict[str, float]]:
+        """Retrain `arch` from scratch on train + valid for `epochs` and measure it on the test split."""
+        splits = self.dataset.load()
+        device = resolve_device(self.device)
+        cfg = dataclasses.replace(self.train_config(arch), epochs=epochs)
+        torch.manual_seed(seed)
+        model = space.freeze(arch)
+
+        def on_epoch(epoch: int, metrics: dict[str, float]) -> None:
+            if log is not None:
+                log(epoch, metrics)
+
+        try:
+            info = fit(model, splits.train_full(), cfg, device, seed=seed, on_epoch=on_epoch)
+        except NonFiniteLoss as exc:
+            raise TrialError(f"retraining the best arch failed: {exc}") from None
+        result = {"train_loss": info["train_loss"], "train_time": info["train_time"], "epochs": float(epochs)}
+        if splits.test is not None:
+            test = evaluate_model(model, splits.test, device)
+            result.update(test_acc=test["acc"], test_loss=test["loss"])
+        model.cpu().eval()
+        return model, result

@@ -1,0 +1,7 @@
+"""Executors: where evaluations run."""
+
+from nasforge.executors.base import BaseExecutor, Job, JobResult, run_job
+from nasforge.executors.pool import LocalPoolExecutor
+from nasforge.executors.sequential import SequentialExecutor
+
+__all__ = ["BaseExecutor", "Job", "JobResult", "LocalPoolExecutor", "SequentialExecutor", "run_job"]

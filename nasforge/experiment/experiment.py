@@ -1,0 +1,305 @@
+"""`Experiment`: space + strategy + evaluator + executor + storage + objective, resumable by name.
+
+This is the only place that wires the layers together.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from nasforge.errors import ConfigError, StorageError, suggest
+from nasforge.evaluators.base import BaseEvaluator
+from nasforge.executors import BaseExecutor, Job, JobResult, SequentialExecutor
+from nasforge.experiment.callbacks import Callback
+from nasforge.space import ModelSpace
+from nasforge.storage import BaseStorage, ExperimentRow, get_storage
+from nasforge.strategies import BaseStrategy
+from nasforge.trial import Objective, TrialRecord, TrialState
+
+
+def space_fingerprint(space: ModelSpace) -> str:
+    return hashlib.sha256(json.dumps(space.describe(), sort_keys=True).encode()).hexdigest()[:16]
+
+
+def trial_seed(seed: int, number: int) -> int:
+    return (seed * 1_000_003 + number) % (2**31 - 1)
+
+
+class Experiment:
+    """A named, persistent search.
+
+    >>> from nasforge import Experiment, RegularizedEvolution, ClassificationEvaluator, FashionMNIST
+    >>> from nasforge.zoo import SmallImageCNN
+    >>> exp = Experiment("fmnist", SmallImageCNN(), RegularizedEvolution(),      # doctest: +SKIP
+    ...                  ClassificationEvaluator(FashionMNIST(), epochs=2), storage="nas.db")
+    >>> exp.run(max_trials=20).best_trial                                       # doctest: +SKIP
+
+    Running an experiment whose name is already in the storage resumes it: finished trials are kept,
+    trials that were running when the process died run again, and the strategy continues from its
+    saved state. `max_trials` counts every trial of the experiment, across resumes.
+    """
+
+    def __init__(
+        self,
+        name: str,
+        space: ModelSpace,
+        strategy: BaseStrategy,
+        evaluator: BaseEvaluator,
+        *,
+        storage: str | BaseStorage = "nasforge.db",
+        executor: BaseExecutor | None = None,
+        objective: str | Objective = "val_acc",
+        seed: int = 0,
+        spec: Mapping[str, Any] | None = None,
+    ) -> None:
+        check_name(name)
+        if not isinstance(space, ModelSpace):
+            raise ConfigError(f"`space` must be a ModelSpace, but got {type(space).__name__}.")
+        if not isinstance(strategy, BaseStrategy):
+            raise ConfigError(f"`strategy` must be a BaseStrategy (e.g. RegularizedEvolution()), but got {strategy!r}.")
+        if not isinstance(evaluator, BaseEvaluator):
+            raise ConfigError(f"`evaluator` must be a BaseEvaluator, but got {type(evaluator).__name__}.")
+        if executor is not None and not isinstance(executor, BaseExecutor):
+            raise ConfigError(f"`executor` must be a BaseExecutor or None, but got {type(executor).__name__}.")
+        if not isinstance(seed, int) or isinstance(seed, bool):
+            raise ConfigError(f"`seed` must be an int, but got {seed!r}.")
+        self.name = name
+        self.space = space
+        self.strategy = strategy
+        self.evaluator = evaluator
+        self.storage = get_storage(storage)
+        self.executor = executor or SequentialExecutor()
+        self.objective = Objective.parse(objective)
+        self.seed = seed
+        self.spec = dict(spec) if spec is not None else None
+        self._row: ExperimentRow | None = None
+        self._stop = False
+        self.run_started: float | None = None
+        self.run_timeout: float | None = None
+        self.run_max_trials: int | None = None
+
+    # --- persistence -------------------------------------------------------------------------------------------
+    def _config(self) -> dict[str, Any]:
+        cls = type(self.space)
+        return {
+            "space_class": f"{cls.__module__}:{cls.__qualname__}",
+            "space_fingerprint": space_fingerprint(self.space),
+            "strategy": repr(self.strategy),
+            "evaluator": type(self.evaluator).__name__,
+            "objective": {"metric": self.objective.metric, "direction": self.objective.direction},
+            "seed": self.seed,
+            "spec": self.spec,
+        }
+
+    def _open(self) -> ExperimentRow:
+        row = self.storage.get_experiment(self.name)
+        if row is None:
+            return self.storage.create_experiment(self.name, self._config())
+        if row.config.get("space_fingerprint") != space_fingerprint(self.space):
+            raise StorageError(
+                f"Experiment {self.name!r} already exists in {self.storage} with a different search space; "
+                "use a new experiment name to search this space, or delete the old experiment."
+            )
+        return row
+
+    @property
+    def id(self) -> int:
+        if self._row is None:
+            self._row = self._open()
+        return self._row.id
+
+    # --- results ------------------------------------------------------------------------------------------------
+    @property
+    def trials(self) -> list[TrialRecord]:
+        row = self.storage.get_experiment(self.name)
+        return [] if row is None else self.storage.get_trials(row.id)
+
+    @property
+    def best_trial(self) -> TrialRecord | None:
+        return best_of(self.trials, self.objective)
+
+    def reports(self, number: int) -> list[tuple[int, dict[str, float]]]:
+        return self.storage.get_reports(self.id, number)
+
+    # --- the loop -------------------------------------------------------------------------------------------------
+    def stop(self) -> None:
+        """Ask a running `run` to stop proposing trials (running ones finish)."""
+        self._stop = True
+
+    def run(
+        self,
+        max_trials: int | None = None,
+        timeout: float | None = None,
+        callbacks: Sequence[Callback] = (),
+    ) -> Experiment:
+        """Search until `max_trials` trials exist in the experiment or `timeout` seconds pass in this call.
+
+        Trials running at the timeout are finished, not abandoned. Ctrl-C stops at once; running trials are
+        rerun when the experiment resumes.
+        """
+        if max_trials is not None and (not isinstance(max_trials, int) or isinstance(max_trials, bool) or max_trials < 1):
+            raise ConfigError(f"`max_trials` must be an int >= 1 or None, but got {max_trials!r}.")
+        if timeout is not None and (not isinstance(timeout, (int, float)) or timeout <= 0):
+            raise ConfigError(f"`timeout` must be a number of seconds > 0 or None, but got {timeout!r}.")
+        if max_trials is None and timeout is None and not hasattr(self.strategy, "is_done"):
+            raise ConfigError("Give `max_trials` or `timeout`, or the search never ends.")
+        self._row = row = self._open()
+        self._stop = False
+        self.run_started, self.run_timeout, self.run_max_trials = time.monotonic(), timeout, max_trials
+        exp_id = row.id
+        self.strategy.setup(self.space, self.objective, self.seed)
+        if row.strategy_state:
+            self.strategy.load_state_dict(row.strategy_state)
+        records = {r.number: r for r in self.storage.get_trials(exp_id)}
+        untold = self.storage.untold_numbers(exp_id)
+        for number in untold:  # finished before a crash, but the strategy never heard
+            self.strategy.tell(records[number])
+        if untold:
+            self.storage.mark_told(exp_id, untold, self.strategy.state_dict())
+        requeue = sorted(n for n, r in records.items() if not r.state.finished)
+        n_total = len(records)
+        running: dict[int, TrialRecord] = {}
+
+        def on_report(number: int, step: int, metrics: Mapping[str, float]) -> None:
+            self.storage.add_report(exp_id, number, step, metrics)
+            for cb in callbacks:
+                cb.on_report(self, number, step, metrics)
+
+        def submit(record: TrialRecord) -> None:
+            running[record.number] = record
+            for cb in callbacks:
+                cb.on_trial_start(self, record)
+            self.executor.submit(Job(record.number, record.arch, record.budget, trial_seed(self.seed, record.number)))
+
+        self.executor.start(self.evaluator, self.space, on_report)
+        self.storage.set_status(exp_id, "running")
+        for cb in callbacks:
+            cb.on_run_start(self)
+        try:
+            while True:
+                out_of_time = timeout is not None and time.monotonic() - self.run_started >= timeout
+                while not (self._stop or out_of_time) and self.executor.n_running < self.executor.n_workers:
+                    if requeue:
+                        record = records[requeue.pop(0)].with_(state=TrialState.RUNNING, started_at=time.time())
+                        self.storage.update_trial(exp_id, record)
+                    else:
+                        if max_trials is not None and n_total >= max_trials:
+                            break
+                        proposal = self.strategy.ask()
+                        if proposal is None:
+                            break
+                        arch = self.space.validate(proposal.arch)
+                        record = TrialRecord(
+                            number=n_total,
+                            arch=arch,
+                            budget=proposal.budget,
+                            state=TrialState.RUNNING,
+                            info=dict(proposal.info),
+                            started_at=time.time(),
+                        )
+                        self.storage.add_trial(exp_id, record, self.strategy.state_dict())
+                        n_total += 1
+                    submit(record)
+                if self.executor.n_running == 0:
+                    break
+                for result in self.executor.wait(timeout=1.0):
+                    self._finish(exp_id, running.pop(result.number), result, callbacks)
+            self.storage.set_status(exp_id, "finished")
+        except KeyboardInterrupt:
+            kill = getattr(self.executor, "kill", None)
+            if callable(kill):
+                kill()
+            self.storage.set_status(exp_id, "interrupted")
+            raise
+        finally:
+            self.executor.shutdown()
+            for cb in callbacks:
+                cb.on_run_end(self)
+        return self
+
+    # --- export -------------------------------------------------------------------------------------------------
+    def export(
+        self, path: str, epochs: int | None = None, seed: int = 0, log: Any = None
+    ) -> tuple[Path, dict[str, float]]:
+        """Export the best trial's network to the folder `path`.
+
+        With a training evaluator the best arch is retrained from scratch on train + valid for `epochs`
+        (default: its search epochs) and measured once on the test split; returns the folder and metrics.
+        """
+        from nasforge.export import export_model
+
+        best = self.best_trial
+        if best is None:
+            raise StorageError(f"Experiment {self.name!r} has no completed trial to export yet; run it first.")
+        metrics: dict[str, float] = {f"search_{k}": float(v) for k, v in best.metrics.items()}
+        train_final = getattr(self.evaluator, "train_final", None)
+        if callable(train_final):
+            n_epochs = epochs if epochs is not None else int(best.metrics.get("epochs", 1))
+            model, final = train_final(self.space, best.arch, n_epochs, seed, log)
+            metrics.update(final)
+        else:
+            model = self.space.freeze(best.arch)
+        input_shape = getattr(self.evaluator, "input_shape", None)
+        folder = export_model(model, self.space, best.arch, path, metrics, input_shape)
+        return folder, metrics
+
+    def _finish(self, exp_id: int, record: TrialRecord, result: JobResult, callbacks: Sequence[Callback]) -> None:
+        metrics, error = result.metrics, result.error
+        if metrics is not None and self.objective.metric not in metrics:
+            error = (
+                f"MissingMetric: the evaluator returned {sorted(metrics)} but the objective needs "
+                f"{self.objective.metric!r}; set the experiment's objective to one of these."
+            )
+        state = TrialState.COMPLETE if error is None else TrialState.FAILED
+        info = {**record.info, **result.info}
+        done = record.with_(
+            state=state,
+            metrics=dict(metrics or {}),
+            error=error,
+            info=info,
+            started_at=result.started_at,
+            finished_at=result.finished_at,
+        )
+        self.storage.update_trial(exp_id, done)  # written before anyone acts on it
+        self.strategy.tell(done)
+        self.storage.mark_told(exp_id, [done.number], self.strategy.state_dict())
+        for cb in callbacks:
+            cb.on_trial_end(self, done)
+
+
+def best_of(records: Sequence[TrialRecord], objective: Objective) -> TrialRecord | None:
+    scored = [(objective.score(r), r) for r in records if r.state is TrialState.COMPLETE]
+    valid = [(s, r) for s, r in scored if s is not None]
+    if not valid:
+        return None
+    return max(valid, key=lambda sr: (sr[0], -sr[1].number))[1]
+
+
+def check_name(name: object) -> str:
+    if not isinstance(name, str) or not name.strip() or len(name) > 200:
+        raise ConfigError(f"An experiment name must be a non-empty string of at most 200 characters, but got {name!r}.")
+    return name
+
+
+def load_experiment(name: str, storage: str | BaseStorage = "nasforge.db") -> Experiment:
+    """Rebuild a stored experiment from the configuration it was created with (`nasforge run` stores one)."""
+    store = get_storage(storage)
+    row = store.get_experiment(name)
+    if row is None:
+        names = [r.name for r in store.list_experiments()]
+        listing = ", ".join(repr(n) for n in names) if names else "none"
+        raise StorageError(f"No experiment named {name!r} in {store}.{suggest(name, names)} Experiments there: {listing}.")
+    spec = row.config.get("spec")
+    if not spec:
+        raise StorageError(
+            f"Experiment {name!r} was created from Python objects; construct Experiment({name!r}, space, strategy, "
+            "evaluator, storage=...) with the same objects to resume or export it."
+        )
+    from nasforge.config import build_experiment
+
+    return build_experiment(spec, storage=store)

@@ -1,0 +1,88 @@
+"""`BaseStrategy`: decides which arch (and budget) to evaluate next through `ask` / `tell`."""
+
+from __future__ import annotations
+
+import abc
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+
+from nasforge.errors import ConfigError
+from nasforge.space import ModelSpace
+from nasforge.space.decision import Decision
+from nasforge.trial import Objective, Proposal, TrialRecord
+
+
+class BaseStrategy(abc.ABC):
+    """Asynchronous by design: several asks may be outstanding before their tells arrive.
+
+    Subclasses implement `_ask` (and usually `_tell`); `_state_dict` / `_load_state_dict` carry any state
+    beyond the random generator, as JSON-ready values, so an experiment resumes exactly where it stopped.
+    """
+
+    space: ModelSpace
+    objective: Objective
+    rng: np.random.Generator
+
+    def setup(self, space: ModelSpace, objective: Objective, seed: int | None = None) -> None:
+        """Bind to a space and objective; called once by the experiment before the first ask."""
+        if not isinstance(space, ModelSpace):
+            raise ConfigError(f"A strategy searches a ModelSpace, but got {type(space).__name__}.")
+        self.space = space
+        self.objective = objective
+        self.rng = np.random.default_rng(seed)
+        self._setup()
+
+    @property
+    def decisions(self) -> tuple[Decision, ...]:
+        return self.space.decisions
+
+    def ask(self) -> Proposal | None:
+        """The next arch to evaluate, or None when nothing can be proposed until more results arrive."""
+        if not hasattr(self, "space"):
+            raise ConfigError(f"{type(self).__name__}.setup(space, objective) must be called before ask().")
+        return self._ask()
+
+    def tell(self, record: TrialRecord) -> None:
+        """Report a finished trial (complete, failed or pruned) that this strategy proposed."""
+        self._tell(record)
+
+    def is_done(self) -> bool:
+        """True when the strategy has nothing left to propose (e.g. a finished grid)."""
+        return False
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"rng": self.rng.bit_generator.state, **self._state_dict()}
+
+    def load_state_dict(self, state: Mapping[str, Any]) -> None:
+        self.rng.bit_generator.state = state["rng"]
+        self._load_state_dict(state)
+
+    def score(self, record: TrialRecord) -> float | None:
+        return self.objective.score(record)
+
+    # --- hooks ------------------------------------------------------------------------------------------------
+    def _setup(self) -> None:
+        return None
+
+    @abc.abstractmethod
+    def _ask(self) -> Proposal | None: ...
+
+    def _tell(self, record: TrialRecord) -> None:
+        return None
+
+    def _state_dict(self) -> dict[str, Any]:
+        return {}
+
+    def _load_state_dict(self, state: Mapping[str, Any]) -> None:
+        return None
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}()"
+
+
+def check_int(owner: str, name: str, value: Any, minimum: int) -> int:
+    if not isinstance(value, int) or isinstance(value, bool) or value < minimum:
+        raise ConfigError(f"`{name}` of {owner} must be an int >= {minimum}, but got {value!r}.")
+    return value

@@ -1,0 +1,62 @@
+from __future__ import annotations
+
+import pickle
+from pathlib import Path
+
+import pytest
+import torch
+
+import nasforge.data
+from nasforge.data import DATASETS, BaseDataset, DataSplits, Digits, FashionMNIST, clear_cache, get_dataset
+from nasforge.errors import ConfigError, UnknownNameError
+
+# The smallest valid configuration of each registered dataset, so the conformance test stays fast.
+SMALL = {"digits": {}, "fashion_mnist": {"valid_size": 1000}}
+FASHION = Path("/usr/share/datasets/fashion-mnist")
+
+
+def test_builtin_names() -> None:
+    assert DATASETS.names() == ["digits", "fashion_mnist"]
+    assert isinstance(get_dataset("digits", seed=3), Digits)
+    assert isinstance(get_dataset("fashion_mnist", valid_size=0.1), FashionMNIST)
+
+
+def test_unknown_name_suggests_the_closest() -> None:
+    with pytest.raises(UnknownNameError, match="Unknown dataset 'fashion-mnist'. Did you mean 'fashion_mnist'"):
+        get_dataset("fashion-mnist")
+
+
+def test_unknown_option_suggests_the_closest() -> None:
+    with pytest.raises(ConfigError, match="Unknown option 'valid' for dataset 'digits'. Did you mean 'valid_size'"):
+        get_dataset("digits", valid=0.1)
+
+
+def test_bad_value_is_a_config_error() -> None:
+    with pytest.raises(ConfigError, match="`valid_size` of FashionMNIST"):
+        get_dataset("fashion_mnist", valid_size="10%")
+
+
+def test_public_api_is_exported() -> None:
+    for name in nasforge.data.__all__:
+        assert hasattr(nasforge.data, name), name
+
+
+@pytest.mark.parametrize("name", DATASETS.names())
+def test_every_registered_dataset_conforms(name: str) -> None:
+    if name == "fashion_mnist" and not FASHION.is_dir():
+        pytest.skip("Fashion-MNIST not installed (apt-get install dataset-fashion-mnist)")
+    if name == "digits":
+        pytest.importorskip("sklearn")
+    clear_cache()
+    dataset = get_dataset(name, **SMALL.get(name, {}))
+    assert isinstance(dataset, BaseDataset) and dataset.name == name
+    copy = pickle.loads(pickle.dumps(dataset))
+    splits = dataset.load()
+    assert isinstance(splits, DataSplits) and splits.name == name
+    assert copy.load() is splits  # cached per process, also for a copy sent to a worker
+    for part in (splits.train, splits.valid, splits.test):
+        assert part is not None and len(part) > 0
+        assert part.x.dtype == torch.float32 and part.y.dtype == torch.int64
+        assert tuple(part.x.shape[1:]) == splits.input_shape
+        assert 0 <= int(part.y.min()) and int(part.y.max()) < splits.num_classes
+    clear_cache()

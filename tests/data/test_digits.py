@@ -48,7 +48,8 @@ def test_deterministic_per_seed_and_disjoint() -> None:
     b = Digits(seed=1).load()
     c = Digits(seed=2).load()
     assert a is not b
-    assert torch.equal(a.valid.x, b.valid.x) and torch.equal(a.test.x, b.test.x)  # type: ignore[union-attr]
+    assert a.test is not None and b.test is not None
+    assert torch.equal(a.valid.x, b.valid.x) and torch.equal(a.test.x, b.test.x)
     assert not torch.equal(a.valid.x, c.valid.x)
     rows = [{tuple(r.tolist()) for r in part.x.reshape(len(part), -1)} for part in (a.train, a.valid, a.test)]
     # A handful of digit images occur twice in the data set, so allow a few coincidences.
@@ -65,9 +66,9 @@ def test_cached_and_picklable() -> None:
 
 
 def test_bad_arguments() -> None:
-    with pytest.raises(ConfigError, match="`test_size` of Digits .* but got -1"):
+    with pytest.raises(ConfigError, match=r"`test_size` of Digits .* but got -1"):
         Digits(test_size=-1)
-    with pytest.raises(ConfigError, match="`valid_size` of Digits .* but got 1.0"):
+    with pytest.raises(ConfigError, match=r"`valid_size` of Digits .* but got 1\.0"):
         Digits(valid_size=1.0)
     with pytest.raises(ConfigError, match="valid_size=1500 asks for 1500"):
         Digits(valid_size=1500).load()

@@ -15,7 +15,14 @@ import numpy as np
 import pytest
 import torch
 
-from nasforge.data import FashionMNIST, clear_cache, download_fashion_mnist, fashion_mnist_search_dirs, read_idx
+from nasforge.data import (
+    DataSplits,
+    FashionMNIST,
+    clear_cache,
+    download_fashion_mnist,
+    fashion_mnist_search_dirs,
+    read_idx,
+)
 from nasforge.data import fashion_mnist as fm
 from nasforge.errors import ConfigError, DataError
 
@@ -60,16 +67,14 @@ def isolated(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[None]:
 
 
 @pytest.fixture(scope="module")
-def real() -> object:
+def real() -> DataSplits:
     clear_cache()
     return FashionMNIST(root=str(SYSTEM), valid_size=10_000, seed=0).load()
 
 
 @needs_real_files
 class TestRealFiles:
-    def test_shapes_dtypes_and_labels(self, real: object) -> None:
-        from nasforge.data import DataSplits
-
+    def test_shapes_dtypes_and_labels(self, real: DataSplits) -> None:
         assert isinstance(real, DataSplits)
         assert (len(real.train), len(real.valid), len(real.test or [])) == (50_000, 10_000, 10_000)
         assert real.train.x.shape == (50_000, 1, 28, 28) and real.train.x.dtype == torch.float32
@@ -78,29 +83,31 @@ class TestRealFiles:
         assert int(real.train.y.min()) == 0 and int(real.train.y.max()) == 9
         assert torch.bincount(real.valid.y).tolist() == [1000] * 10  # stratified
 
-    def test_normalised(self, real: object) -> None:
-        full = real.train_full()  # type: ignore[attr-defined]
+    def test_normalised(self, real: DataSplits) -> None:
+        full = real.train_full()
         assert abs(float(full.x.mean())) < 0.01
         assert abs(float(full.x.std()) - 1.0) < 0.01
-        assert abs(float(real.test.x.mean())) < 0.05  # type: ignore[attr-defined]
+        assert real.test is not None and abs(float(real.test.x.mean())) < 0.05
 
-    def test_train_and_valid_partition_the_training_file(self, real: object) -> None:
+    def test_train_and_valid_partition_the_training_file(self, real: DataSplits) -> None:
         # Compare multisets of random projections: equal iff (almost surely) the same images.
-        raw = torch.from_numpy(read_idx(SYSTEM / "train-images-idx3-ubyte.gz").reshape(60_000, -1).astype(np.float32))
+        raw = torch.from_numpy(
+            read_idx(SYSTEM / "train-images-idx3-ubyte.gz").reshape(60_000, -1).astype(np.float32)
+        )
         direction = torch.randn(784, generator=torch.Generator().manual_seed(0))
         expected = (raw @ direction) / (255 * 0.3530) - direction.sum() * 0.2860 / 0.3530
-        parts = [real.train.x, real.valid.x]  # type: ignore[attr-defined]
+        parts = [real.train.x, real.valid.x]
         got = torch.cat([p.reshape(len(p), -1) @ direction for p in parts])
         torch.testing.assert_close(got.sort().values, expected.sort().values, atol=1e-2, rtol=0)
 
-    def test_deterministic_for_a_seed(self, real: object) -> None:
+    def test_deterministic_for_a_seed(self, real: DataSplits) -> None:
         clear_cache()
         again = FashionMNIST(root=str(SYSTEM), seed=0).load()
         assert again is not real
-        assert torch.equal(again.valid.y, real.valid.y)  # type: ignore[attr-defined]
-        assert torch.equal(again.valid.x[:100], real.valid.x[:100])  # type: ignore[attr-defined]
+        assert torch.equal(again.valid.y, real.valid.y)
+        assert torch.equal(again.valid.x[:100], real.valid.x[:100])
         other = FashionMNIST(root=str(SYSTEM), seed=1).load()
-        assert not torch.equal(other.valid.x[:100], real.valid.x[:100])  # type: ignore[attr-defined]
+        assert not torch.equal(other.valid.x[:100], real.valid.x[:100])
 
     def test_search_finds_the_system_folder(self) -> None:
         assert fashion_mnist_search_dirs()[-1] == SYSTEM
@@ -171,8 +178,8 @@ class TestMissingAndCorruptFiles:
         with pytest.raises(DataError, match="not found") as info:
             FashionMNIST(root=tmp_path).load()
         message = str(info.value)
-        for needle in (str(tmp_path), "apt-get install dataset-fashion-mnist", "NASFORGE_FASHION_MNIST",
-                       "download=True", "train-images-idx3-ubyte"):  # fmt: skip
+        advice = ["apt-get install dataset-fashion-mnist", "NASFORGE_FASHION_MNIST", "download=True"]
+        for needle in [str(tmp_path), "train-images-idx3-ubyte", *advice]:
             assert needle in message
 
     def test_missing_everywhere_lists_the_searched_folders(
@@ -183,8 +190,8 @@ class TestMissingAndCorruptFiles:
         monkeypatch.setenv("NASFORGE_DATA", str(tmp_path / "data"))
         with pytest.raises(DataError) as info:
             FashionMNIST().load()
-        searched = [tmp_path / "env", tmp_path / "data" / "fashion-mnist",
-                    tmp_path / "home" / ".cache" / "nasforge" / "fashion-mnist", tmp_path / "system"]  # fmt: skip
+        home_cache = tmp_path / "home" / ".cache" / "nasforge" / "fashion-mnist"
+        searched = [tmp_path / "env", tmp_path / "data" / "fashion-mnist", home_cache, tmp_path / "system"]
         positions = [str(info.value).index(str(folder)) for folder in searched]
         assert positions == sorted(positions)
 
@@ -211,7 +218,9 @@ class TestMissingAndCorruptFiles:
     def test_bad_magic_number(self, tmp_path: Path) -> None:
         write_fake(tmp_path, gz=False)
         (tmp_path / "train-labels-idx1-ubyte").write_bytes(b"\x12\x34\x56\x78" + bytes(60))
-        with pytest.raises(DataError, match=r"train-labels-idx1-ubyte is corrupt .*bad magic number 0x12345678"):
+        with pytest.raises(
+            DataError, match=r"train-labels-idx1-ubyte is corrupt .*bad magic number 0x12345678"
+        ):
             FashionMNIST(root=tmp_path, valid_size=10).load()
 
     def test_labels_and_images_disagree(self, tmp_path: Path) -> None:
@@ -242,7 +251,9 @@ class TestDownload:
             raise urllib.error.URLError("no route to host")
 
         monkeypatch.setattr(urllib.request, "urlopen", offline)
-        with pytest.raises(DataError, match=r"Could not download train-images-idx3-ubyte\.gz .*no route to host"):
+        with pytest.raises(
+            DataError, match=r"Could not download train-images-idx3-ubyte\.gz .*no route to host"
+        ):
             FashionMNIST(root=tmp_path / "target", download=True).load()
         assert len(urls) == len(fm.MIRRORS) and urls[0].startswith("https://")
         assert not list((tmp_path / "target").iterdir())

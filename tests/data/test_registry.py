@@ -22,12 +22,16 @@ def test_builtin_names() -> None:
 
 
 def test_unknown_name_suggests_the_closest() -> None:
-    with pytest.raises(UnknownNameError, match="Unknown dataset 'fashion-mnist'. Did you mean 'fashion_mnist'"):
+    with pytest.raises(
+        UnknownNameError, match=r"Unknown dataset 'fashion-mnist'\. Did you mean 'fashion_mnist'"
+    ):
         get_dataset("fashion-mnist")
 
 
 def test_unknown_option_suggests_the_closest() -> None:
-    with pytest.raises(ConfigError, match="Unknown option 'valid' for dataset 'digits'. Did you mean 'valid_size'"):
+    with pytest.raises(
+        ConfigError, match=r"Unknown option 'valid' for dataset 'digits'\. Did you mean 'valid_size'"
+    ):
         get_dataset("digits", valid=0.1)
 
 
@@ -58,5 +62,5 @@ def test_every_registered_dataset_conforms(name: str) -> None:
         assert part is not None and len(part) > 0
         assert part.x.dtype == torch.float32 and part.y.dtype == torch.int64
         assert tuple(part.x.shape[1:]) == splits.input_shape
-        assert 0 <= int(part.y.min()) and int(part.y.max()) < splits.num_classes
+        assert int(part.y.min()) >= 0 and int(part.y.max()) < splits.num_classes
     clear_cache()

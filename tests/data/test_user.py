@@ -88,15 +88,24 @@ class TestArrayDataset:
     @pytest.mark.parametrize(
         ("kwargs", "match"),
         [
-            ({"x": np.zeros((5, 2)), "y": np.zeros(4)}, r"`y` of ArrayDataset must hold one label per sample \(5\)"),
+            (
+                {"x": np.zeros((5, 2)), "y": np.zeros(4)},
+                r"`y` of ArrayDataset must hold one label per sample \(5\)",
+            ),
             ({"x": np.zeros(5), "y": np.zeros(5)}, r"`x` of ArrayDataset must have shape \(N, features\)"),
             ({"x": np.array([[0.0], [np.nan], [np.inf]]), "y": [0, 1, 0]}, "2 NaN or infinite entries"),
             ({"x": np.array([["a"], ["b"]]), "y": [0, 1]}, "must hold real numbers, but has dtype <U1"),
             ({"x": np.zeros((3, 2)), "y": [0, 1.5, 1]}, r"integer class labels, but entry 1 is 1\.5"),
             ({"x": np.zeros((3, 2)), "y": ["cat", "dog", "cat"]}, "integer class labels, but has dtype <U3"),
-            ({"x": np.zeros((3, 2)), "y": np.zeros((3, 2))}, r"1-D array of class labels, but has shape \(3, 2\)"),
+            (
+                {"x": np.zeros((3, 2)), "y": np.zeros((3, 2))},
+                r"1-D array of class labels, but has shape \(3, 2\)",
+            ),
             ({"x": np.zeros((3, 2)), "y": [4, 4, 4]}, r"at least 2 distinct labels .* only \[4\]"),
-            ({"x": np.zeros((4, 2)), "y": [0, 1, 0, 1], "x_test": np.zeros((2, 2))}, "both `x_test` and `y_test`"),
+            (
+                {"x": np.zeros((4, 2)), "y": [0, 1, 0, 1], "x_test": np.zeros((2, 2))},
+                "both `x_test` and `y_test`",
+            ),
             (
                 {"x": np.zeros((4, 2)), "y": [0, 1, 0, 1], "x_test": np.zeros((2, 3)), "y_test": [0, 1]},
                 r"same shape as `x`, \(2,\), but has \(3,\)",
@@ -106,7 +115,10 @@ class TestArrayDataset:
                 r"`y_test` of ArrayDataset has labels \[5\] that the training labels \[0, 1\] lack",
             ),
             ({"x": np.zeros((4, 2)), "y": [0, 1, 0, 1], "valid_size": 0}, "`valid_size` of ArrayDataset"),
-            ({"x": np.zeros((4, 2)), "y": [0, 1, 0, 1], "name": ""}, "`name` of ArrayDataset must be a non-empty"),
+            (
+                {"x": np.zeros((4, 2)), "y": [0, 1, 0, 1], "name": ""},
+                "`name` of ArrayDataset must be a non-empty",
+            ),
             ({"x": np.zeros((4, 2)), "y": [0, 1, 0, 1], "normalize": "yes"}, "`normalize` of ArrayDataset"),
         ],
     )
@@ -120,7 +132,7 @@ class TestArrayDataset:
             dataset.load()
 
 
-class Pairs(Dataset):  # type: ignore[type-arg]
+class Pairs(Dataset):
     """A map-style dataset returning whatever items it was given."""
 
     def __init__(self, items: list[Any]) -> None:
@@ -140,7 +152,8 @@ class TestTorchDataset:
         splits = TorchDataset(TensorDataset(x, y), test=TensorDataset(x[:10], y[:10]), valid_size=10).load()
         assert (len(splits.train), len(splits.valid), len(splits.test or [])) == (40, 10, 10)
         assert splits.input_shape == (1, 4, 4) and splits.num_classes == 5 and splits.name == "torch"
-        assert torch.equal(splits.test.x, x[:10]) and torch.equal(splits.test.y, y[:10])  # type: ignore[union-attr]
+        assert splits.test is not None
+        assert torch.equal(splits.test.x, x[:10]) and torch.equal(splits.test.y, y[:10])
         assert torch.bincount(splits.valid.y).tolist() == [2] * 5
 
     def test_numpy_items_and_remapped_labels(self) -> None:
@@ -160,7 +173,10 @@ class TestTorchDataset:
     @pytest.mark.parametrize(
         ("items", "match"),
         [
-            ([torch.zeros(3)] * 4, r"Item 0 of `train` of TorchDataset must be an \(x, label\) pair, but is Tensor"),
+            (
+                [torch.zeros(3)] * 4,
+                r"Item 0 of `train` of TorchDataset must be an \(x, label\) pair, but is Tensor",
+            ),
             ([(torch.zeros(3), 0, "extra")] * 4, "pair, but is tuple of length 3"),
             ([("text", 0)] * 4, r"must be a \(tensor, int label\) pair, but its sample is a str"),
             ([(torch.zeros(3), 0.5)] * 4, r"integer class label, but has 0\.5 \(float\)"),
@@ -186,7 +202,11 @@ class TestTorchDataset:
     def test_rejects_non_map_style_datasets(self) -> None:
         with pytest.raises(ConfigError, match="`train` of TorchDataset must be a map-style dataset"):
             TorchDataset(iter([(torch.zeros(3), 0)]))
-        with pytest.raises(ConfigError, match=r"`test` of TorchDataset must be a map-style dataset \(with __len__ and __getitem__\), but got int"):
+        with pytest.raises(
+            ConfigError,
+            match=r"`test` of TorchDataset must be a map-style dataset \(with __len__ and __getitem__\), but "
+            r"got int",
+        ):
             TorchDataset(Pairs([]), test=3)
         with pytest.raises(ConfigError, match="`valid_size` of TorchDataset"):
             TorchDataset(Pairs([]), valid_size=-0.5)

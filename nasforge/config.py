@@ -12,7 +12,7 @@ A configuration is a mapping with these sections (all optional but `space` and `
     evaluator: {epochs: 2, train_fraction: 0.3, ...}   # ClassificationEvaluator arguments
     executor: {name: pool, n_workers: 2}               # or {name: sequential}
     run: {max_trials: 60, timeout: 480}
-    export: {path: nasforge-out/fmnist, epochs: 8}
+    export: {path: nasforge-out/fmnist, epochs: 10, time_budget: 240}   # retrain at most 10 epochs / 240 s
 """
 
 from __future__ import annotations
@@ -44,7 +44,11 @@ SECTIONS = {
     "export": dict,
 }
 RUN_KEYS = {"max_trials": (int, type(None)), "timeout": (int, float, type(None))}
-EXPORT_KEYS = {"path": (str, type(None)), "epochs": (int, type(None))}
+EXPORT_KEYS = {
+    "path": (str, type(None)),
+    "epochs": (int, type(None)),
+    "time_budget": (int, float, type(None)),
+}
 
 
 def preset_names() -> list[str]:
@@ -63,7 +67,9 @@ def load_preset(name: str) -> dict[str, Any]:
 def load_file(path: str) -> dict[str, Any]:
     p = Path(path)
     if not p.is_file():
-        raise ConfigError(f"Config file {path!r} does not exist; give a YAML file path or a preset name ({', '.join(preset_names())}).")
+        raise ConfigError(
+            f"Config file {path!r} does not exist; give a YAML file path or a preset name ({', '.join(preset_names())})."
+        )
     try:
         text = p.read_text()
     except (OSError, UnicodeDecodeError) as exc:
@@ -79,7 +85,9 @@ def _parse_yaml(text: str, where: str) -> dict[str, Any]:
     if data is None:
         data = {}
     if not isinstance(data, dict):
-        raise ConfigError(f"The {where} must be a mapping of sections (space, dataset, ...), but got {type(data).__name__}.")
+        raise ConfigError(
+            f"The {where} must be a mapping of sections (space, dataset, ...), but got {type(data).__name__}."
+        )
     return data
 
 
@@ -129,7 +137,7 @@ def _typecheck(section: str, values: Mapping[str, Any], schema: Mapping[str, Any
                 f"Valid keys: {', '.join(schema)}."
             )
         types = schema[key] if isinstance(schema[key], tuple) else (schema[key],)
-        if isinstance(value, bool) and bool not in types or not isinstance(value, types):
+        if (isinstance(value, bool) and bool not in types) or not isinstance(value, types):
             want = " or ".join("null" if t is type(None) else t.__name__ for t in types)
             raise ConfigError(f"Key {section + '.' if section else ''}{key} must be {want}, but got {value!r}.")
 

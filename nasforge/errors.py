@@ -43,7 +43,7 @@ class UnknownNameError(ConfigError, KeyError):
 
 def suggest(name: str, valid: Iterable[str]) -> str:
     """Return ` Did you mean 'x'?` for the closest names, or an empty string."""
-    close = difflib.get_close_matches(name, list(valid), n=3, cutoff=0.5)
+    close = difflib.get_close_matches(name, list(valid), n=3, cutoff=0.6)
     if not close:
         return ""
     return " Did you mean " + " or ".join(repr(c) for c in close) + "?"

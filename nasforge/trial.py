@@ -68,9 +68,7 @@ class Objective:
         if not isinstance(self.metric, str) or not self.metric:
             raise ConfigError(f"An objective's metric must be a non-empty string, but got {self.metric!r}.")
         if self.direction not in ("maximize", "minimize"):
-            raise ConfigError(
-                f"An objective's direction must be 'maximize' or 'minimize', but got {self.direction!r}."
-            )
+            raise ConfigError(f"An objective's direction must be 'maximize' or 'minimize', but got {self.direction!r}.")
 
     @property
     def sign(self) -> float:
@@ -101,7 +99,12 @@ class Objective:
             raise ConfigError(f"An objective is written 'max:metric' or 'min:metric', but got {spec!r}.")
         if ":" in spec:
             head, metric = spec.split(":", 1)
-            directions = {"max": "maximize", "min": "minimize", "maximize": "maximize", "minimize": "minimize"}
+            directions = {
+                "max": "maximize",
+                "min": "minimize",
+                "maximize": "maximize",
+                "minimize": "minimize",
+            }
             if head not in directions:
                 raise ConfigError(f"An objective is written 'max:metric' or 'min:metric', but got {spec!r}.")
             return cls(metric, directions[head])

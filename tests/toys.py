@@ -23,7 +23,10 @@ class ToySpace(ModelSpace):
         self.x = choice("x", [0, 1, 2, 3, 4])
         self.y = choice("y", [0, 1, 2, 3, 4])
         self.op = LayerChoice(
-            {"a": lambda: nn.Linear(width, width), "b": lambda: nn.Sequential(nn.Linear(width, width), nn.ReLU())},
+            {
+                "a": lambda: nn.Linear(width, width),
+                "b": lambda: nn.Sequential(nn.Linear(width, width), nn.ReLU()),
+            },
             label="op",
         )
         self.k = 0
@@ -116,4 +119,3 @@ class _Cell(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         a = self.a(x)
         return self.pick([x, a, self.b(a)])
-

@@ -13,9 +13,7 @@ FORMATS = ("table", "json")
 
 
 def add_storage(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "--storage", default="nasforge.db", help="SQLite file or SQLAlchemy URL (default: nasforge.db)"
-    )
+    parser.add_argument("--storage", default="nasforge.db", help="SQLite file or SQLAlchemy URL (default: nasforge.db)")
 
 
 def add_format(parser: argparse.ArgumentParser) -> None:

@@ -65,7 +65,12 @@ def best_main(args: argparse.Namespace) -> int:
     best = best_of(records, objective)
     if best is None:
         raise StorageError(f"Experiment {args.name!r} has no completed trial yet.")
-    data = {"number": best.number, "arch_id": best.arch.id, "metrics": dict(best.metrics), "arch": best.arch.to_dict()}
+    data = {
+        "number": best.number,
+        "arch_id": best.arch.id,
+        "metrics": dict(best.metrics),
+        "arch": best.arch.to_dict(),
+    }
     if args.format == "json":
         print(dumps(data))
     else:

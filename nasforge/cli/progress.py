@@ -62,8 +62,13 @@ class ProgressBar(Callback):
         best = "-" if self.best is None else f"{self.best:.4f}"
         count = f"{self.done}/{self.total}" if self.total else str(self.done)
         bar = ""
+        fractions = []
         if self.total:
-            filled = int(self.width * min(1.0, self.done / self.total))
+            fractions.append(self.done / self.total)
+        if experiment.run_timeout:
+            fractions.append(elapsed / experiment.run_timeout)
+        if fractions:  # whichever limit comes first
+            filled = int(self.width * min(1.0, max(fractions)))
             bar = "[" + "#" * filled + "-" * (self.width - filled) + "] "
         this = "FAILED" if record.state is TrialState.FAILED else (f"{value:.4f}" if value is not None else "-")
         line = (

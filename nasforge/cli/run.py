@@ -29,10 +29,17 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--timeout", type=float, help="seconds of searching in this run")
     p.add_argument("--workers", type=int, help="parallel worker processes (1: in-process)")
     p.add_argument("--seed", type=int)
-    p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
-                   help="override a config value, e.g. --set strategy.population_size=10 (repeatable)")
+    p.add_argument(
+        "--set",
+        dest="overrides",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="override a config value, e.g. --set strategy.population_size=10 (repeatable)",
+    )
     p.add_argument("--export", dest="export_path", help="folder for the exported best model")
     p.add_argument("--export-epochs", type=int, help="epochs to retrain the best arch before export")
+    p.add_argument("--export-time", type=float, help="seconds the retraining before export may take")
     p.add_argument("--no-export", action="store_true", help="skip retraining and export")
     p.add_argument("--quiet", action="store_true", help="no progress line")
     p.set_defaults(func=main)
@@ -62,6 +69,8 @@ def resolve_config(args: argparse.Namespace) -> dict:
         flags.append(f"export.path={args.export_path}")
     if args.export_epochs is not None:
         flags.append(f"export.epochs={args.export_epochs}")
+    if args.export_time is not None:
+        flags.append(f"export.time_budget={args.export_time}")
     return configs.validate(configs.apply_overrides(cfg, [*flags, *args.overrides]))
 
 
@@ -93,19 +102,32 @@ def main(args: argparse.Namespace) -> int:
         print("nasforge: no trial completed; see `nasforge trials` for the errors.", file=out)
         return 1
     value = best.metrics.get(experiment.objective.metric)
-    print(f"best trial {best.number}: {experiment.objective.metric}={value:.4f}  arch={best.arch.to_json()}", file=out)
+    print(
+        f"best trial {best.number}: {experiment.objective.metric}={value:.4f}  arch={best.arch.to_json()}",
+        file=out,
+    )
     export_cfg = cfg.get("export", {})
     if args.no_export or not export_cfg.get("path"):
         return 0
     epochs = export_cfg.get("epochs")
-    print(f"retraining the best arch on train+valid for {epochs} epochs, then testing ...", file=out, flush=True)
+    budget = export_cfg.get("time_budget")
+    limit = f" (at most {budget:g} s)" if budget else ""
+    print(
+        f"retraining the best arch on train+valid for up to {epochs} epochs{limit}, then testing ...",
+        file=out,
+        flush=True,
+    )
     start = time.monotonic()
 
     def log(epoch: int, metrics: dict) -> None:
-        print(f"  epoch {epoch}: train_loss={metrics['train_loss']:.4f} ({time.monotonic() - start:.0f} s)",
-              file=out, flush=True)
+        print(
+            f"  epoch {epoch}/{metrics['epochs']}: train_loss={metrics['train_loss']:.4f} "
+            f"({time.monotonic() - start:.0f} s)",
+            file=out,
+            flush=True,
+        )
 
-    folder, metrics = experiment.export(export_cfg["path"], epochs=epochs, log=log)
+    folder, metrics = experiment.export(export_cfg["path"], epochs=epochs, log=log, time_budget=budget)
     if "test_acc" in metrics:
         print(f"test accuracy of the exported model: {100 * metrics['test_acc']:.2f} %", file=out)
     print(f"exported to {folder}/ (arch.json, weights.pt, model.torchscript.pt, metrics.json)", file=out)

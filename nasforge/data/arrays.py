@@ -23,9 +23,7 @@ def check_features(x: Any, arg: str, owner: str, error: type[NasforgeError]) -> 
     try:
         x = np.asarray(x)
     except (TypeError, ValueError) as exc:
-        raise error(
-            f"`{arg}` of {owner} must be an array or tensor, but cannot be read as one: {exc}"
-        ) from exc
+        raise error(f"`{arg}` of {owner} must be an array or tensor, but cannot be read as one: {exc}") from exc
     if x.dtype.kind not in "biuf":
         raise error(f"`{arg}` of {owner} must hold real numbers, but has dtype {x.dtype}.")
     if x.ndim < 2:

@@ -53,8 +53,7 @@ class ArrayData:
             )
         if len(self.x) != len(self.y):
             raise DataError(
-                f"ArrayData `x` and `y` must hold the same number of samples, "
-                f"but got {len(self.x)} and {len(self.y)}."
+                f"ArrayData `x` and `y` must hold the same number of samples, but got {len(self.x)} and {len(self.y)}."
             )
 
     def __len__(self) -> int:

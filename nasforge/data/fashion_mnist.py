@@ -101,9 +101,7 @@ class FashionMNIST(BaseDataset):
         download: bool = False,
     ) -> None:
         if root is not None and not isinstance(root, (str, os.PathLike)):
-            raise ConfigError(
-                f"`root` of FashionMNIST must be a folder path or None, but got {type(root).__name__}."
-            )
+            raise ConfigError(f"`root` of FashionMNIST must be a folder path or None, but got {type(root).__name__}.")
         if not isinstance(download, bool):
             raise ConfigError(f"`download` of FashionMNIST must be True or False, but got {download!r}.")
         self.root = os.fspath(root) if root is not None else None

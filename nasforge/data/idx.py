@@ -41,8 +41,7 @@ def read_idx(path: str | Path, *, ndim: int | None = None) -> np.ndarray:
             raw = path.read_bytes()
     except (OSError, EOFError, zlib.error) as exc:  # gzip.BadGzipFile is an OSError
         raise DataError(
-            f"Cannot read IDX file {path}: {exc}. The file is missing or corrupt; delete it and "
-            "fetch it again."
+            f"Cannot read IDX file {path}: {exc}. The file is missing or corrupt; delete it and fetch it again."
         ) from exc
     return parse_idx(raw, path, ndim=ndim)
 

@@ -58,8 +58,7 @@ class ArrayDataset(BaseDataset):
         self.classes: tuple[Any, ...] = tuple(v.item() for v in np.unique(self.y))
         if len(self.classes) < 2:
             raise ConfigError(
-                f"`y` of {owner} must hold at least 2 distinct labels to classify, but holds only "
-                f"{list(self.classes)}."
+                f"`y` of {owner} must hold at least 2 distinct labels to classify, but holds only {list(self.classes)}."
             )
         if (x_test is None) != (y_test is None):
             raise ConfigError(f"{owner} needs both `x_test` and `y_test`, or neither; only one was given.")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import math
 import time
@@ -11,7 +12,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from nasforge.data import BaseDataset, DataSplits
+from nasforge.data import ArrayData, BaseDataset, DataSplits
 from nasforge.errors import ConfigError
 from nasforge.evaluators.base import BaseEvaluator, EvalContext, TrialError
 from nasforge.evaluators.cost import count_flops, count_params
@@ -117,32 +118,69 @@ class ClassificationEvaluator(BaseEvaluator):
         if self.train_fraction >= 1.0:
             return splits.train
         n = len(splits.train)
-        keep = max(1, int(round(n * self.train_fraction)))
+        keep = max(1, round(n * self.train_fraction))
         # the same subset for every trial, so trials compare on equal data
         idx = torch.randperm(n, generator=torch.Generator().manual_seed(12345))[:keep]
         return splits.train.subset(idx)
 
     def train_final(
-        self, space: ModelSpace, arch: Arch, epochs: int, seed: int = 0, log: Any = None
+        self,
+        space: ModelSpace,
+        arch: Arch,
+        epochs: int,
+        seed: int = 0,
+        log: Any = None,
+        time_budget: float | None = None,
     ) -> tuple[nn.Module, dict[str, float]]:
-        """Retrain `arch` from scratch on train + valid for `epochs` and measure it on the test split."""
+        """Retrain `arch` from scratch on train + valid and measure it once on the test split.
+
+        With `time_budget` (seconds), the epochs are cut so that training fits: a few timed steps on a
+        throwaway copy estimate the epoch time first (the schedule needs the epoch count up front).
+        """
         splits = self.dataset.load()
         device = resolve_device(self.device)
         cfg = dataclasses.replace(self.train_config(arch), epochs=epochs)
         torch.manual_seed(seed)
         model = space.freeze(arch)
+        full = splits.train_full()
+        result: dict[str, float] = {}
+        if time_budget is not None:
+            per_epoch = estimate_epoch_time(model, full, cfg, device)
+            cfg = dataclasses.replace(cfg, epochs=max(1, min(epochs, int(time_budget // per_epoch))))
+            result["estimated_epoch_time"] = per_epoch
 
         def on_epoch(epoch: int, metrics: dict[str, float]) -> None:
             if log is not None:
-                log(epoch, metrics)
+                log(epoch, {**metrics, "epochs": cfg.epochs})
 
         try:
-            info = fit(model, splits.train_full(), cfg, device, seed=seed, on_epoch=on_epoch)
+            info = fit(model, full, cfg, device, seed=seed, on_epoch=on_epoch)
         except NonFiniteLoss as exc:
             raise TrialError(f"retraining the best arch failed: {exc}") from None
-        result = {"train_loss": info["train_loss"], "train_time": info["train_time"], "epochs": float(epochs)}
+        result.update(train_loss=info["train_loss"], train_time=info["train_time"], epochs=float(cfg.epochs))
         if splits.test is not None:
             test = evaluate_model(model, splits.test, device)
             result.update(test_acc=test["acc"], test_loss=test["loss"])
         model.cpu().eval()
         return model, result
+
+
+def estimate_epoch_time(model: nn.Module, data: ArrayData, cfg: TrainConfig, device: torch.device) -> float:
+    """Seconds per training epoch of `model` on `data`, from a few timed steps on a copy."""
+    probe = copy.deepcopy(model).to(device).train()
+    opt = torch.optim.SGD(probe.parameters(), lr=1e-3)
+    batch = min(cfg.batch_size, len(data))
+    x, y = data.x[:batch].to(device), data.y[:batch].to(device)
+    timings = []
+    for step in range(6):
+        start = time.perf_counter()
+        loss = torch.nn.functional.cross_entropy(probe(x), y)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        if device.type == "cuda":
+            torch.cuda.synchronize()
+        if step >= 2:  # the first steps pay for allocation and warm-up
+            timings.append(time.perf_counter() - start)
+    steps_per_epoch = max(1, len(data) // batch)
+    return float(sorted(timings)[len(timings) // 2]) * steps_per_epoch

@@ -54,6 +54,7 @@ class TrainConfig:
 def _pos(v: object) -> bool:
     return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) and v > 0
 
+
 def _nonneg(v: object) -> bool:
     return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) and v >= 0
 
@@ -72,7 +73,9 @@ def make_optimizer(model: nn.Module, cfg: TrainConfig) -> torch.optim.Optimizer:
     return torch.optim.AdamW(groups, lr=cfg.learning_rate)
 
 
-def make_schedule(opt: torch.optim.Optimizer, cfg: TrainConfig, total_steps: int) -> torch.optim.lr_scheduler.LRScheduler:
+def make_schedule(
+    opt: torch.optim.Optimizer, cfg: TrainConfig, total_steps: int
+) -> torch.optim.lr_scheduler.LRScheduler:
     if cfg.schedule == "onecycle":
         return torch.optim.lr_scheduler.OneCycleLR(
             opt, max_lr=cfg.learning_rate, total_steps=max(total_steps, 1), pct_start=0.25
@@ -133,8 +136,8 @@ def fit(
             idx = perm[step * cfg.batch_size : (step + 1) * cfg.batch_size]
             xb = augment_batch(x_all[idx], cfg.augment, gen)
             loss = F.cross_entropy(model(xb), y_all[idx], label_smoothing=cfg.label_smoothing)
-            if not torch.isfinite(loss):
-                raise NonFiniteLoss(f"training loss became {float(loss)} at epoch {epoch + 1}, step {step + 1}")
+            if not torch.isfinite(loss.detach()):
+                raise NonFiniteLoss(f"training loss became {loss.item()} at epoch {epoch + 1}, step {step + 1}")
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()

@@ -32,7 +32,9 @@ class JobResult:
     info: Mapping[str, object] = field(default_factory=dict)
 
 
-def run_job(evaluator: BaseEvaluator, space: ModelSpace, job: Job, report: Callable[[int, Mapping[str, float]], None]) -> JobResult:
+def run_job(
+    evaluator: BaseEvaluator, space: ModelSpace, job: Job, report: Callable[[int, Mapping[str, float]], None]
+) -> JobResult:
     """Evaluate one job, turning any exception into a failed result (the search goes on)."""
     start = time.time()
     ctx = EvalContext(space=space, arch=job.arch, budget=job.budget, number=job.number, seed=job.seed, report=report)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import multiprocessing as mp
 import os
 import pickle
@@ -21,10 +22,8 @@ def _worker_main(worker_id: int, payload: bytes, tasks: Any, results: Any, threa
     import torch
 
     torch.set_num_threads(threads)  # workers must not oversubscribe the cores
-    try:
+    with contextlib.suppress(RuntimeError):  # already set in this process
         torch.set_num_interop_threads(1)
-    except RuntimeError:
-        pass
     evaluator, space = pickle.loads(payload)
     prepared = False
     results.put(("ready", worker_id, os.getpid()))
@@ -62,9 +61,7 @@ class LocalPoolExecutor(BaseExecutor):
                 f"`threads_per_worker` of LocalPoolExecutor must be an int >= 1 or None, but got {threads_per_worker!r}."
             )
         if start_method not in mp.get_all_start_methods():
-            raise ConfigError(
-                f"`start_method` must be one of {mp.get_all_start_methods()}, but got {start_method!r}."
-            )
+            raise ConfigError(f"`start_method` must be one of {mp.get_all_start_methods()}, but got {start_method!r}.")
         self.n_workers = n_workers
         self.threads_per_worker = threads_per_worker or max(1, (os.cpu_count() or 1) // n_workers)
         self.start_method = start_method
@@ -151,7 +148,13 @@ class LocalPoolExecutor(BaseExecutor):
             if job is not None:
                 now = time.time()
                 failed.append(
-                    JobResult(job.number, None, f"WorkerDied: worker process exited with code {proc.exitcode}", now, now)
+                    JobResult(
+                        job.number,
+                        None,
+                        f"WorkerDied: worker process exited with code {proc.exitcode}",
+                        now,
+                        now,
+                    )
                 )
             self._spawn(wid)
         self._dispatch()
@@ -160,10 +163,8 @@ class LocalPoolExecutor(BaseExecutor):
     def shutdown(self) -> None:
         for wid, tasks in self._tasks.items():
             if self._procs[wid].is_alive():
-                try:
+                with contextlib.suppress(OSError, ValueError):
                     tasks.put(None)
-                except (OSError, ValueError):
-                    pass
         deadline = time.monotonic() + 5
         for proc in self._procs.values():
             proc.join(max(0.0, deadline - time.monotonic()))

@@ -23,6 +23,7 @@ from nasforge.trial import Objective, TrialRecord, TrialState
 
 
 def space_fingerprint(space: ModelSpace) -> str:
+    """Equal for spaces with the same decisions: their archs, and so their trials, are interchangeable."""
     return hashlib.sha256(json.dumps(space.describe(), sort_keys=True).encode()).hexdigest()[:16]
 
 
@@ -142,12 +143,14 @@ class Experiment:
         Trials running at the timeout are finished, not abandoned. Ctrl-C stops at once; running trials are
         rerun when the experiment resumes.
         """
-        if max_trials is not None and (not isinstance(max_trials, int) or isinstance(max_trials, bool) or max_trials < 1):
+        if max_trials is not None and (
+            not isinstance(max_trials, int) or isinstance(max_trials, bool) or max_trials < 1
+        ):
             raise ConfigError(f"`max_trials` must be an int >= 1 or None, but got {max_trials!r}.")
         if timeout is not None and (not isinstance(timeout, (int, float)) or timeout <= 0):
             raise ConfigError(f"`timeout` must be a number of seconds > 0 or None, but got {timeout!r}.")
-        if max_trials is None and timeout is None and not hasattr(self.strategy, "is_done"):
-            raise ConfigError("Give `max_trials` or `timeout`, or the search never ends.")
+        if max_trials is None and timeout is None:
+            raise ConfigError("Give `max_trials` or `timeout` to Experiment.run, or the search never ends.")
         self._row = row = self._open()
         self._stop = False
         self.run_started, self.run_timeout, self.run_max_trials = time.monotonic(), timeout, max_trials
@@ -188,7 +191,7 @@ class Experiment:
                         record = records[requeue.pop(0)].with_(state=TrialState.RUNNING, started_at=time.time())
                         self.storage.update_trial(exp_id, record)
                     else:
-                        if max_trials is not None and n_total >= max_trials:
+                        if (max_trials is not None and n_total >= max_trials) or self.strategy.is_done():
                             break
                         proposal = self.strategy.ask()
                         if proposal is None:
@@ -224,12 +227,18 @@ class Experiment:
 
     # --- export -------------------------------------------------------------------------------------------------
     def export(
-        self, path: str, epochs: int | None = None, seed: int = 0, log: Any = None
+        self,
+        path: str,
+        epochs: int | None = None,
+        seed: int = 0,
+        log: Any = None,
+        time_budget: float | None = None,
     ) -> tuple[Path, dict[str, float]]:
         """Export the best trial's network to the folder `path`.
 
         With a training evaluator the best arch is retrained from scratch on train + valid for `epochs`
-        (default: its search epochs) and measured once on the test split; returns the folder and metrics.
+        (default: its search epochs; fewer if `time_budget` seconds would not hold them) and measured once
+        on the test split; returns the folder and metrics.
         """
         from nasforge.export import export_model
 
@@ -240,7 +249,7 @@ class Experiment:
         train_final = getattr(self.evaluator, "train_final", None)
         if callable(train_final):
             n_epochs = epochs if epochs is not None else int(best.metrics.get("epochs", 1))
-            model, final = train_final(self.space, best.arch, n_epochs, seed, log)
+            model, final = train_final(self.space, best.arch, n_epochs, seed, log, time_budget)
             metrics.update(final)
         else:
             model = self.space.freeze(best.arch)
@@ -293,7 +302,9 @@ def load_experiment(name: str, storage: str | BaseStorage = "nasforge.db") -> Ex
     if row is None:
         names = [r.name for r in store.list_experiments()]
         listing = ", ".join(repr(n) for n in names) if names else "none"
-        raise StorageError(f"No experiment named {name!r} in {store}.{suggest(name, names)} Experiments there: {listing}.")
+        raise StorageError(
+            f"No experiment named {name!r} in {store}.{suggest(name, names)} Experiments there: {listing}."
+        )
     spec = row.config.get("spec")
     if not spec:
         raise StorageError(

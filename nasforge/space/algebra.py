@@ -48,8 +48,7 @@ def validate(decisions: Sequence[Decision], arch: Mapping[str, Any]) -> Arch:
             continue
         if d.label not in arch:
             raise ArchError(
-                f"Arch has no value for decision {d.label!r}, which this arch needs; "
-                f"give one of {list(d.values)!r}."
+                f"Arch has no value for decision {d.label!r}, which this arch needs; give one of {list(d.values)!r}."
             )
         out[d.label] = d.values[d.index(arch[d.label])]
     return Arch(out)

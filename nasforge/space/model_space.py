@@ -154,8 +154,7 @@ class ModelSpace(nn.Module):
         mode = getattr(self, "_nas_mode", None)
         if mode is None:
             raise SpaceError(
-                f"{type(self).__name__}.{what} needs a constructed space; did its __init__ call "
-                "super().__init__()?"
+                f"{type(self).__name__}.{what} needs a constructed space; did its __init__ call super().__init__()?"
             )
         if mode != "discover":
             raise SpaceError(

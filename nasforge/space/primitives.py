@@ -19,7 +19,7 @@ from nasforge.space.arch import Value
 from nasforge.space.decision import make_domain
 from nasforge.space.mode import BaseMode, check_label, current_mode
 
-Candidate = Union[nn.Module, Callable[[], nn.Module]]
+Candidate = Union[nn.Module, Callable[[], nn.Module]]  # noqa: UP007 - a runtime alias on Python 3.10
 REDUCTIONS = ("sum", "mean", "concat")
 
 

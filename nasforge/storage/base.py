@@ -58,9 +58,7 @@ class BaseStorage(abc.ABC):
     def get_reports(self, experiment_id: int, number: int) -> list[tuple[int, dict[str, float]]]: ...
 
     @abc.abstractmethod
-    def get_trials(
-        self, experiment_id: int, states: Sequence[TrialState] | None = None
-    ) -> list[TrialRecord]: ...
+    def get_trials(self, experiment_id: int, states: Sequence[TrialState] | None = None) -> list[TrialRecord]: ...
 
     @abc.abstractmethod
     def untold_numbers(self, experiment_id: int) -> list[int]:

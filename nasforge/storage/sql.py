@@ -246,7 +246,11 @@ class SQLStorage(BaseStorage):
         with self.engine.begin() as conn:
             conn.execute(
                 reports.insert().values(
-                    experiment_id=experiment_id, number=number, step=step, metrics=_dump(dict(metrics)), at=time.time()
+                    experiment_id=experiment_id,
+                    number=number,
+                    step=step,
+                    metrics=_dump(dict(metrics)),
+                    at=time.time(),
                 )
             )
 

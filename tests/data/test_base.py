@@ -14,9 +14,7 @@ def part(n: int, classes: int = 2) -> ArrayData:
 
 
 def splits(**kwargs: object) -> DataSplits:
-    args: dict[str, object] = dict(
-        train=part(6), valid=part(4), test=None, num_classes=2, input_shape=(3,), name="toy"
-    )
+    args: dict[str, object] = dict(train=part(6), valid=part(4), test=None, num_classes=2, input_shape=(3,), name="toy")
     args.update(kwargs)
     return DataSplits(**args)  # type: ignore[arg-type]
 

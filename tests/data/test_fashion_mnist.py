@@ -91,9 +91,7 @@ class TestRealFiles:
 
     def test_train_and_valid_partition_the_training_file(self, real: DataSplits) -> None:
         # Compare multisets of random projections: equal iff (almost surely) the same images.
-        raw = torch.from_numpy(
-            read_idx(SYSTEM / "train-images-idx3-ubyte.gz").reshape(60_000, -1).astype(np.float32)
-        )
+        raw = torch.from_numpy(read_idx(SYSTEM / "train-images-idx3-ubyte.gz").reshape(60_000, -1).astype(np.float32))
         direction = torch.randn(784, generator=torch.Generator().manual_seed(0))
         expected = (raw @ direction) / (255 * 0.3530) - direction.sum() * 0.2860 / 0.3530
         parts = [real.train.x, real.valid.x]
@@ -218,9 +216,7 @@ class TestMissingAndCorruptFiles:
     def test_bad_magic_number(self, tmp_path: Path) -> None:
         write_fake(tmp_path, gz=False)
         (tmp_path / "train-labels-idx1-ubyte").write_bytes(b"\x12\x34\x56\x78" + bytes(60))
-        with pytest.raises(
-            DataError, match=r"train-labels-idx1-ubyte is corrupt .*bad magic number 0x12345678"
-        ):
+        with pytest.raises(DataError, match=r"train-labels-idx1-ubyte is corrupt .*bad magic number 0x12345678"):
             FashionMNIST(root=tmp_path, valid_size=10).load()
 
     def test_labels_and_images_disagree(self, tmp_path: Path) -> None:
@@ -251,9 +247,7 @@ class TestDownload:
             raise urllib.error.URLError("no route to host")
 
         monkeypatch.setattr(urllib.request, "urlopen", offline)
-        with pytest.raises(
-            DataError, match=r"Could not download train-images-idx3-ubyte\.gz .*no route to host"
-        ):
+        with pytest.raises(DataError, match=r"Could not download train-images-idx3-ubyte\.gz .*no route to host"):
             FashionMNIST(root=tmp_path / "target", download=True).load()
         assert len(urls) == len(fm.MIRRORS) and urls[0].startswith("https://")
         assert not list((tmp_path / "target").iterdir())

@@ -22,16 +22,12 @@ def test_builtin_names() -> None:
 
 
 def test_unknown_name_suggests_the_closest() -> None:
-    with pytest.raises(
-        UnknownNameError, match=r"Unknown dataset 'fashion-mnist'\. Did you mean 'fashion_mnist'"
-    ):
+    with pytest.raises(UnknownNameError, match=r"Unknown dataset 'fashion-mnist'\. Did you mean 'fashion_mnist'"):
         get_dataset("fashion-mnist")
 
 
 def test_unknown_option_suggests_the_closest() -> None:
-    with pytest.raises(
-        ConfigError, match=r"Unknown option 'valid' for dataset 'digits'\. Did you mean 'valid_size'"
-    ):
+    with pytest.raises(ConfigError, match=r"Unknown option 'valid' for dataset 'digits'\. Did you mean 'valid_size'"):
         get_dataset("digits", valid=0.1)
 
 

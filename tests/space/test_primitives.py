@@ -34,8 +34,15 @@ def test_repeat_scopes_labels_and_conditions_depth() -> None:
 
 def test_freeze_builds_a_plain_network() -> None:
     space = CellSpace()
-    arch = {"cells": 2, "cells/0/a": "id", "cells/0/b": 1, "cells/0/pick": [0, 2],
-            "cells/1/a": "lin", "cells/1/b": 0, "cells/1/pick": (1, 2)}
+    arch = {
+        "cells": 2,
+        "cells/0/a": "id",
+        "cells/0/b": 1,
+        "cells/0/pick": [0, 2],
+        "cells/1/a": "lin",
+        "cells/1/b": 0,
+        "cells/1/pick": (1, 2),
+    }
     net = space.freeze(arch)
     assert net.is_frozen and net.arch == space.validate(arch)
     assert isinstance(net.cells, nn.Sequential) and len(net.cells) == 2
@@ -54,6 +61,7 @@ def test_freeze_never_builds_unchosen_factories() -> None:
         def factory() -> nn.Module:
             built.append(name)
             return nn.Identity()
+
         return factory
 
     class S(ModelSpace):

@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# Set up everything nasforge needs on a fresh Debian/Ubuntu machine: the Fashion-MNIST Debian package,
+# a virtual environment in .venv with PyTorch and nasforge (editable, with the dev tools).
+# Idempotent: a second run only checks.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+PYTHON=${PYTHON:-python3}
+# The CPU build of torch 2.13.0 (a local file on the project's machines); override for your own CUDA build.
+TORCH_SPEC=${TORCH_SPEC:-torch==2.13.0}
+
+if [ ! -f /usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz ] && [ -z "${NASFORGE_FASHION_MNIST:-}" ]; then
+  if command -v apt-get >/dev/null 2>&1 && [ "$(id -u)" = 0 ]; then
+    echo "setup: installing Debian package dataset-fashion-mnist"
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq dataset-fashion-mnist >/dev/null
+  else
+    echo "setup: Fashion-MNIST not found; run 'sudo apt-get install dataset-fashion-mnist' or set NASFORGE_FASHION_MNIST" >&2
+  fi
+fi
+
+if [ ! -x .venv/bin/python ]; then
+  echo "setup: creating .venv"
+  "$PYTHON" -m venv .venv
+fi
+if ! .venv/bin/python -c "import torch" >/dev/null 2>&1; then
+  echo "setup: installing $TORCH_SPEC"
+  .venv/bin/pip install -q "$TORCH_SPEC"
+fi
+if ! .venv/bin/python -c "import nasforge, pytest, hypothesis, sklearn, ruff, mypy" >/dev/null 2>&1; then
+  echo "setup: installing nasforge and its dev tools"
+  .venv/bin/pip install -q -e ".[dev]"
+fi
+echo "setup: ready ($(.venv/bin/python -c 'import torch; print("torch", torch.__version__)'))"

@@ -1,0 +1,115 @@
+"""The CLI end to end: bad input gives one clear line and exit status 2, with nothing written."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from nasforge.cli.main import main
+
+FAST = ["--set", "evaluator.epochs=1", "--set", "dataset.valid_size=0.2"]
+
+
+def run_cli(args: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
+    code = main(args)
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+@pytest.fixture(autouse=True)
+def _in_tmp(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (
+            ["run", "digits", "--strategy", "evolutoin"],
+            "Unknown strategy 'evolutoin'. Did you mean 'evolution'?",
+        ),
+        (["run", "digts"], "Unknown preset 'digts'. Did you mean 'digits'?"),
+        (["run", "digits", "--set", "space.name=cnnn"], "Unknown space 'cnnn'. Did you mean 'cnn'?"),
+        (["run", "digits", "--set", "strategy.populaton_size=4"], "Did you mean 'population_size'"),
+        (["run", "digits", "--set", "strategy.population_size=many"], "population_size"),
+        (["run", "digits", "--set", "evaluator.epochs=two"], "evaluator.epochs must be int"),
+        (["run", "digits", "--set", "evaluator.learning_rat=0.1"], "Did you mean 'learning_rate'?"),
+        (["run", "digits", "--set", "sead=3"], "Unknown key 'sead'"),
+        (["run", "digits", "--set", "run.max_trials=-3"], "max_trials"),
+        (["run", "digits", "--workers", "0"], "--workers must be >= 1"),
+        (["run", "missing.yaml"], "does not exist"),
+        (["trials", "nope"], "No experiment named 'nope'"),
+        (["best", "nope"], "No experiment named 'nope'"),
+        (["export", "nope"], "No experiment named 'nope'"),
+    ],
+)
+def test_bad_input_is_one_clear_line_and_exit_2(
+    args: list[str], message: str, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    code, _, err = run_cli(args, capsys)
+    assert code == 2
+    assert message in err
+    assert err.count("\n") == 1 and "Traceback" not in err
+    assert (
+        not any(p.name.startswith("nasforge.db") and p.stat().st_size > 0 for p in tmp_path.iterdir())
+        or args[0] != "run"
+    )
+
+
+def test_missing_data_says_how_to_get_it(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    (tmp_path / "empty").mkdir()
+    code, _, err = run_cli(["run", "fashion_mnist", "--set", f"dataset.root={tmp_path / 'empty'}"], capsys)
+    assert code == 2
+    assert "dataset-fashion-mnist" in err
+    assert not (tmp_path / "nasforge.db").exists()
+
+
+def test_bad_yaml_file(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    (tmp_path / "bad.yaml").write_text("space: [unclosed\n")
+    code, _, err = run_cli(["run", "bad.yaml"], capsys)
+    assert code == 2 and "not valid YAML" in err
+    (tmp_path / "list.yaml").write_text("- 1\n- 2\n")
+    code, _, err = run_cli(["run", "list.yaml"], capsys)
+    assert code == 2 and "must be a mapping" in err
+
+
+@pytest.mark.slow
+def test_run_list_trials_best_export(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    code, out, _ = run_cli(["run", "digits", "--max-trials", "3", "--export-epochs", "1", *FAST], capsys)
+    assert code == 0, out
+    assert "test accuracy of the exported model" in out
+    folder = tmp_path / "nasforge-out" / "digits"
+    assert {"arch.json", "weights.pt", "space.json", "metrics.json", "model.torchscript.pt"} <= {
+        p.name for p in folder.iterdir()
+    }
+    code, out, _ = run_cli(["trials", "digits-cnn", "--format", "json"], capsys)
+    rows = json.loads(out)
+    assert code == 0 and [r["number"] for r in rows] == [0, 1, 2]
+    code, out, _ = run_cli(["best", "digits-cnn"], capsys)
+    assert code == 0 and "val_acc" in out
+    code, out, _ = run_cli(["list"], capsys)
+    assert code == 0 and "digits-cnn" in out
+
+    # the exported model reloads and agrees with its TorchScript twin
+    import torch
+
+    from nasforge import load_model
+
+    model = load_model(folder)
+    scripted = torch.jit.load(str(folder / "model.torchscript.pt"))
+    x = torch.randn(5, 1, 8, 8)
+    assert torch.allclose(model(x), scripted(x), atol=1e-5)
+
+    # an arch that does not fit the space: clear error, exit 2
+    (tmp_path / "arch.json").write_text(json.dumps({"stem_width": 7}))
+    code, _, err = run_cli(["export", "digits-cnn", "--arch", "arch.json"], capsys)
+    assert code == 2 and "'stem_width' must be one of [16, 24, 32], but got 7" in err
+
+
+def test_module_entry_point_runs() -> None:
+    out = subprocess.run([sys.executable, "-m", "nasforge", "presets"], capture_output=True, text=True, check=True)
+    assert "fashion_mnist" in out.stdout.split()

@@ -1,0 +1,87 @@
+"""The training evaluator on real data (scikit-learn's digits): metrics, determinism, failures."""
+
+from __future__ import annotations
+
+import pytest
+
+from nasforge.data import Digits
+from nasforge.errors import ConfigError
+from nasforge.evaluators import ClassificationEvaluator, EvalContext, TrialError, count_flops, count_params
+from nasforge.zoo import SmallImageCNN
+from tests.toys import NaNLossSpace
+
+SPACE = SmallImageCNN(input_shape=(1, 8, 8), num_classes=10, depths=(1,), widths=((16,), (32,), (32,)))
+
+
+def evaluate(evaluator: ClassificationEvaluator, seed: int = 0, budget: float | None = None):
+    reports: list = []
+    arch = SPACE.validate({**SPACE.default_arch(), "learning_rate": 0.1})
+    ctx = EvalContext(SPACE, arch, budget, seed=seed, report=lambda s, m: reports.append((s, dict(m))))
+    return evaluator.evaluate(ctx), reports
+
+
+def test_trains_and_reports_every_epoch() -> None:
+    metrics, reports = evaluate(ClassificationEvaluator(Digits(), epochs=3))
+    assert [s for s, _ in reports] == [1, 2, 3]
+    assert metrics["val_acc"] > 0.8
+    net = SPACE.freeze(SPACE.default_arch())
+    assert metrics["params"] == count_params(net)
+    assert metrics["flops"] == count_flops(net, (1, 8, 8)) > 0
+    assert metrics["epochs"] == 3 and metrics["train_time"] > 0
+
+
+def test_budget_is_epochs() -> None:
+    _, reports = evaluate(ClassificationEvaluator(Digits(), epochs=3), budget=1)
+    assert len(reports) == 1
+
+
+def test_seeded_and_deterministic() -> None:
+    ev = ClassificationEvaluator(Digits(), epochs=2)
+    a, _ = evaluate(ev, seed=1)
+    b, _ = evaluate(ev, seed=1)
+    assert a["val_acc"] == b["val_acc"] and a["val_loss"] == b["val_loss"]
+
+
+def test_train_fraction_trains_on_less_data() -> None:
+    full = ClassificationEvaluator(Digits(), epochs=1)
+    part = ClassificationEvaluator(Digits(), epochs=1, train_fraction=0.25)
+    assert len(part._train_part(Digits().load(), 0)) < len(full._train_part(Digits().load(), 0)) // 3
+
+
+def test_hyperparameters_come_from_the_arch() -> None:
+    ev = ClassificationEvaluator(Digits(), epochs=2, learning_rate=0.3)
+    cfg = ev.train_config({"learning_rate": 0.05, "batch_size": 256, "other": 1})
+    assert cfg.learning_rate == 0.05 and cfg.batch_size == 256 and cfg.epochs == 2
+    assert ev.train_config({}).learning_rate == 0.3
+
+
+def test_nan_loss_is_a_trial_error() -> None:
+    space = NaNLossSpace()
+    ev = ClassificationEvaluator(Digits(), epochs=1)
+    with pytest.raises(TrialError, match="loss became nan"):
+        ev.evaluate(EvalContext(space, space.validate({"learning_rate": 0.05, "poison": True})))
+    assert ev.evaluate(EvalContext(space, space.validate({"learning_rate": 0.05, "poison": False})))["val_acc"] > 0.3
+
+
+def test_final_training_uses_the_test_split() -> None:
+    ev = ClassificationEvaluator(Digits(), epochs=1)
+    model, metrics = ev.train_final(SPACE, SPACE.default_arch(), epochs=2)
+    assert 0.5 < metrics["test_acc"] <= 1.0 and not model.training
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "match"),
+    [
+        ({"train_fraction": 0}, "train_fraction"),
+        ({"epochs": 0}, "epochs"),
+        ({"optimizer": "adam"}, "optimizer"),
+        ({"learning_rate": -1}, "learning_rate"),
+        ({"lr": 0.1}, "Unknown training setting 'lr'"),
+        ({"device": "gpu"}, "device"),
+    ],
+)
+def test_arguments_are_validated(kwargs: dict, match: str) -> None:
+    with pytest.raises(ConfigError, match=match):
+        ClassificationEvaluator(Digits(), **kwargs)
+    with pytest.raises(ConfigError, match="dataset"):
+        ClassificationEvaluator("digits")  # type: ignore[arg-type]

@@ -1,0 +1,86 @@
+"""The storage conformance suite, run against an SQLite file and an in-memory SQLite database."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import pytest
+
+from nasforge.errors import StorageError
+from nasforge.space import Arch
+from nasforge.storage import SQLStorage
+from nasforge.trial import TrialRecord, TrialState
+
+
+@pytest.fixture(params=["file", "memory"])
+def storage(request: pytest.FixtureRequest, tmp_path: Path) -> SQLStorage:
+    url = str(tmp_path / "s.db") if request.param == "file" else "sqlite:///:memory:"
+    return SQLStorage(url)
+
+
+def test_experiments(storage: SQLStorage) -> None:
+    row = storage.create_experiment("a", {"k": 1})
+    assert row.name == "a" and row.config == {"k": 1} and row.strategy_state is None
+    with pytest.raises(StorageError, match="already exists"):
+        storage.create_experiment("a", {})
+    storage.create_experiment("b", {})
+    assert [r.name for r in storage.list_experiments()] == ["a", "b"]
+    storage.set_status(row.id, "running")
+    assert storage.get_experiment("a").status == "running"  # type: ignore[union-attr]
+    storage.delete_experiment("a")
+    assert storage.get_experiment("a") is None
+    with pytest.raises(StorageError, match="No experiment"):
+        storage.delete_experiment("a")
+
+
+def test_trial_lifecycle_and_told_flags(storage: SQLStorage) -> None:
+    exp = storage.create_experiment("e", {}).id
+    arch = Arch({"x": 1, "y": (0, 2)})
+    running = TrialRecord(0, arch, 2.0, TrialState.RUNNING, info={"origin": "random"}, started_at=time.time())
+    storage.add_trial(exp, running, {"n": 1})
+    assert storage.get_experiment("e").strategy_state == {"n": 1}  # type: ignore[union-attr]
+    done = running.with_(state=TrialState.COMPLETE, metrics={"acc": 0.5}, finished_at=time.time())
+    storage.update_trial(exp, done)
+    assert storage.untold_numbers(exp) == [0]
+    storage.mark_told(exp, [0], {"n": 2})
+    assert storage.untold_numbers(exp) == []
+    assert storage.get_experiment("e").strategy_state == {"n": 2}  # type: ignore[union-attr]
+    [back] = storage.get_trials(exp)
+    assert back == done
+    assert storage.get_trials(exp, [TrialState.FAILED]) == []
+    with pytest.raises(StorageError, match="not in the storage"):
+        storage.update_trial(exp, done.with_(number=7))
+
+
+def test_reports(storage: SQLStorage) -> None:
+    exp = storage.create_experiment("e", {}).id
+    storage.add_trial(exp, TrialRecord(0, Arch({"x": 1}), state=TrialState.RUNNING), {})
+    for step in (1, 2, 3):
+        storage.add_report(exp, 0, step, {"acc": step / 10})
+    assert storage.get_reports(exp, 0) == [(1, {"acc": 0.1}), (2, {"acc": 0.2}), (3, {"acc": 0.3})]
+
+
+def test_trial_numbers_are_unique(storage: SQLStorage) -> None:
+    exp = storage.create_experiment("e", {}).id
+    storage.add_trial(exp, TrialRecord(0, Arch({"x": 1})), {})
+    with pytest.raises(Exception):  # noqa: B017 - the database's own integrity error
+        storage.add_trial(exp, TrialRecord(0, Arch({"x": 2})), {})
+
+
+def test_a_file_survives_reopening(tmp_path: Path) -> None:
+    path = str(tmp_path / "x.db")
+    first = SQLStorage(path)
+    exp = first.create_experiment("e", {"a": [1, 2]}).id
+    first.add_trial(exp, TrialRecord(0, Arch({"x": 1}), state=TrialState.COMPLETE, metrics={"m": 1.0}), {"s": 1})
+    first.close()
+    second = SQLStorage(path)
+    assert second.get_experiment("e").config == {"a": [1, 2]}  # type: ignore[union-attr]
+    assert second.get_trials(exp)[0].metrics == {"m": 1.0}
+
+
+def test_bad_locations_are_clear_errors(tmp_path: Path) -> None:
+    with pytest.raises(StorageError, match="folder of the SQLite file"):
+        SQLStorage(str(tmp_path / "missing" / "x.db")).list_experiments()
+    with pytest.raises(StorageError, match="Cannot open storage"):
+        SQLStorage("nosuchdb://x").list_experiments()

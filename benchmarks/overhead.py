@@ -64,7 +64,9 @@ def main() -> None:
         folder = Path(tmp)
         rows = {
             "sequential": measure(SequentialExecutor(), args.trials, folder, "sequential"),
-            "pool (2 workers)": measure(LocalPoolExecutor(n_workers=2, threads_per_worker=1), args.trials, folder, "pool"),
+            "pool (2 workers)": measure(
+                LocalPoolExecutor(n_workers=2, threads_per_worker=1), args.trials, folder, "pool"
+            ),
         }
     print(f"loop overhead over {args.trials} trials (no-op evaluator, SQLite file storage)")
     print(f"{'executor':<18} {'ms / trial':>10} {'start-up s':>11} {'total s':>8}")

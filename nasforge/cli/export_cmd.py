@@ -7,6 +7,7 @@ from pathlib import Path
 
 from nasforge.cli.common import add_storage
 from nasforge.errors import ConfigError
+from nasforge.evaluators import ClassificationEvaluator
 from nasforge.experiment import load_experiment
 from nasforge.export import export_model
 from nasforge.space import Arch
@@ -36,8 +37,11 @@ def main(args: argparse.Namespace) -> int:
         except OSError as exc:
             raise ConfigError(f"Cannot read the arch file {args.arch!r}: {exc}") from exc
         arch = experiment.space.validate(Arch.from_json(text))
-        model, metrics = experiment.evaluator.train_final(experiment.space, arch, epochs or 1, args.seed)
-        folder = export_model(model, experiment.space, arch, path, metrics, experiment.evaluator.input_shape)
+        evaluator = experiment.evaluator
+        if not isinstance(evaluator, ClassificationEvaluator):
+            raise ConfigError(f"--arch needs a training evaluator, but this experiment has {type(evaluator).__name__}.")
+        model, metrics = evaluator.train_final(experiment.space, arch, epochs or 1, args.seed)
+        folder = export_model(model, experiment.space, arch, path, metrics, evaluator.input_shape)
     else:
         folder, metrics = experiment.export(path, epochs=epochs, seed=args.seed)
     if "test_acc" in metrics:

@@ -72,6 +72,7 @@ class LocalPoolExecutor(BaseExecutor):
         self._results: Any = None
         self._payload = b""
         self._on_report: OnReport | None = None
+        self._ctx: Any = None
 
     def start(self, evaluator: BaseEvaluator, space: ModelSpace, on_report: OnReport) -> None:
         try:

@@ -162,7 +162,7 @@ class ModelSpace(nn.Module):
                 "call it on the space itself."
             )
 
-    def __reduce__(self) -> tuple[Any, ...]:
+    def __reduce__(self) -> Any:
         if getattr(self, "_nas_mode", None) == "discover":
             args, kwargs = self._nas_init_args
             return (_construct, (type(self), args, kwargs))

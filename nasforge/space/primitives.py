@@ -87,6 +87,7 @@ class LayerChoice(nn.Module):
     """
 
     label: str
+    keys: list[Value]
     candidates: nn.ModuleDict
 
     def __new__(  # type: ignore[misc]
@@ -130,6 +131,9 @@ class InputChoice(nn.Module):
     """
 
     label: str
+    n_candidates: int
+    n_chosen: int
+    reduction: str
 
     def __new__(  # type: ignore[misc]
         cls, n_candidates: int, n_chosen: int = 1, *, label: str, reduction: str = "sum"
@@ -186,6 +190,7 @@ class Repeat(nn.Module):
     """
 
     label: str
+    depths: tuple[int, ...]
     blocks: nn.ModuleList
 
     def __new__(  # type: ignore[misc]

@@ -105,7 +105,8 @@ def test_run_list_trials_best_export(capsys: pytest.CaptureFixture[str], tmp_pat
     assert torch.allclose(model(x), scripted(x), atol=1e-5)
 
     # an arch that does not fit the space: clear error, exit 2
-    (tmp_path / "arch.json").write_text(json.dumps({"stem_width": 7}))
+    arch = json.loads((folder / "arch.json").read_text())
+    (tmp_path / "arch.json").write_text(json.dumps({**arch, "stem_width": 7}))
     code, _, err = run_cli(["export", "digits-cnn", "--arch", "arch.json"], capsys)
     assert code == 2 and "'stem_width' must be one of [16, 24, 32], but got 7" in err
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import sys
-import time
 from typing import TYPE_CHECKING, TextIO
 
 from nasforge.experiment import Callback
@@ -29,11 +28,9 @@ class ProgressBar(Callback):
         self.failed = 0
         self.best: float | None = None
         self.total: int | None = None
-        self.start = time.monotonic()
         self._durations: list[float] = []
 
     def on_run_start(self, experiment: Experiment) -> None:
-        self.start = time.monotonic()
         trials = experiment.trials
         self.done = sum(r.state.finished for r in trials)
         self.total = experiment.run_max_trials
@@ -56,7 +53,7 @@ class ProgressBar(Callback):
             or (value > self.best if experiment.objective.direction == "maximize" else value < self.best)
         ):
             self.best = value
-        elapsed = time.monotonic() - self.start
+        elapsed = experiment.elapsed()
         left = self._time_left(experiment, elapsed)
         metric = experiment.objective.metric
         best = "-" if self.best is None else f"{self.best:.4f}"

@@ -183,4 +183,5 @@ def estimate_epoch_time(model: nn.Module, data: ArrayData, cfg: TrainConfig, dev
         if step >= 2:  # the first steps pay for allocation and warm-up
             timings.append(time.perf_counter() - start)
     steps_per_epoch = max(1, len(data) // batch)
-    return float(sorted(timings)[len(timings) // 2]) * steps_per_epoch
+    # the probe misses shuffling, augmentation and bookkeeping: about 10-20 % on CPU, measured
+    return 1.15 * float(sorted(timings)[len(timings) // 2]) * steps_per_epoch

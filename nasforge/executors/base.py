@@ -60,6 +60,10 @@ class BaseExecutor(abc.ABC):
 
     n_workers: int = 1
 
+    def now(self) -> float:
+        """The clock trials are timed on and run timeouts count against: wall time, unless simulated."""
+        return time.time()
+
     @abc.abstractmethod
     def start(self, evaluator: BaseEvaluator, space: ModelSpace, on_report: OnReport) -> None: ...
 

@@ -7,6 +7,7 @@ import multiprocessing as mp
 import os
 import pickle
 import queue
+import signal
 import time
 from collections import deque
 from collections.abc import Mapping
@@ -21,6 +22,7 @@ from nasforge.space import ModelSpace
 def _worker_main(worker_id: int, payload: bytes, tasks: Any, results: Any, threads: int) -> None:
     import torch
 
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the driver's to handle; it stops the workers
     torch.set_num_threads(threads)  # workers must not oversubscribe the cores
     with contextlib.suppress(RuntimeError):  # already set in this process
         torch.set_num_interop_threads(1)

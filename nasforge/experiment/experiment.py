@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -128,6 +127,10 @@ class Experiment:
         return self.storage.get_reports(self.id, number)
 
     # --- the loop -------------------------------------------------------------------------------------------------
+    def elapsed(self) -> float:
+        """Seconds since this run started, on the executor's clock (simulated for a simulated executor)."""
+        return 0.0 if self.run_started is None else self.executor.now() - self.run_started
+
     def stop(self) -> None:
         """Ask a running `run` to stop proposing trials (running ones finish)."""
         self._stop = True
@@ -153,7 +156,8 @@ class Experiment:
             raise ConfigError("Give `max_trials` or `timeout` to Experiment.run, or the search never ends.")
         self._row = row = self._open()
         self._stop = False
-        self.run_started, self.run_timeout, self.run_max_trials = time.monotonic(), timeout, max_trials
+        clock = self.executor.now  # wall time, or simulated time for a simulated executor
+        self.run_started, self.run_timeout, self.run_max_trials = clock(), timeout, max_trials
         exp_id = row.id
         self.strategy.setup(self.space, self.objective, self.seed)
         if row.strategy_state:
@@ -185,10 +189,10 @@ class Experiment:
             cb.on_run_start(self)
         try:
             while True:
-                out_of_time = timeout is not None and time.monotonic() - self.run_started >= timeout
+                out_of_time = timeout is not None and clock() - self.run_started >= timeout
                 while not (self._stop or out_of_time) and self.executor.n_running < self.executor.n_workers:
                     if requeue:
-                        record = records[requeue.pop(0)].with_(state=TrialState.RUNNING, started_at=time.time())
+                        record = records[requeue.pop(0)].with_(state=TrialState.RUNNING, started_at=clock())
                         self.storage.update_trial(exp_id, record)
                     else:
                         if (max_trials is not None and n_total >= max_trials) or self.strategy.is_done():
@@ -203,7 +207,7 @@ class Experiment:
                             budget=proposal.budget,
                             state=TrialState.RUNNING,
                             info=dict(proposal.info),
-                            started_at=time.time(),
+                            started_at=clock(),
                         )
                         self.storage.add_trial(exp_id, record, self.strategy.state_dict())
                         n_total += 1

@@ -10,6 +10,7 @@ from __future__ import annotations
 import importlib
 import json
 import os
+import warnings
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -71,7 +72,8 @@ def export_model(
     if metrics is not None:
         (out / "metrics.json").write_text(json.dumps(dict(metrics), indent=2, sort_keys=True) + "\n")
     if input_shape is not None:
-        with torch.no_grad():
+        with torch.no_grad(), warnings.catch_warnings():
+            warnings.simplefilter("ignore", DeprecationWarning)  # TorchScript still serves deployment here
             traced = torch.jit.trace(model, torch.zeros(1, *input_shape))
         traced.save(str(out / "model.torchscript.pt"))
     return out

@@ -3,8 +3,10 @@
 from nasforge.registry import Registry
 from nasforge.space import ModelSpace
 from nasforge.zoo.cnn import SmallImageCNN
+from nasforge.zoo.nb201 import NB201Space
 
 SPACES: Registry[ModelSpace] = Registry("space")
 SPACES.register("cnn")(SmallImageCNN)
+SPACES.register("nb201")(NB201Space)
 
-__all__ = ["SPACES", "SmallImageCNN"]
+__all__ = ["SPACES", "NB201Space", "SmallImageCNN"]

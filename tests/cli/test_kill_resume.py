@@ -77,3 +77,23 @@ def _trials(db: Path):
     trials = storage.get_trials(row.id)
     storage.close()
     return trials
+
+
+@pytest.mark.slow
+def test_ctrl_c_stops_cleanly_and_a_rerun_resumes(tmp_path: Path) -> None:
+    db = tmp_path / "nasforge.db"
+    cmd = [sys.executable, "-m", "nasforge", *ARGS, "--workers", "2"]
+    proc = subprocess.Popen(
+        cmd, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True
+    )
+    deadline = time.monotonic() + 240
+    while len(finished(db)) < 2 and time.monotonic() < deadline and proc.poll() is None:
+        time.sleep(0.2)
+    os.killpg(proc.pid, signal.SIGINT)  # what a terminal sends to the whole foreground group
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130, out + err
+    assert "Run the same command again to resume" in err
+    assert "Traceback" not in err
+    rerun = subprocess.run(cmd, cwd=tmp_path, capture_output=True, text=True, timeout=600)
+    assert rerun.returncode == 0, rerun.stdout + rerun.stderr
+    assert [t.number for t in _trials(db)] == list(range(MAX_TRIALS))

@@ -7,7 +7,7 @@ from collections.abc import Mapping
 import pytest
 
 from nasforge.errors import ConfigError
-from nasforge.executors import BaseExecutor, Job, JobResult, LocalPoolExecutor, SequentialExecutor
+from nasforge.executors import BaseExecutor, Job, JobResult, LocalPoolExecutor, SequentialExecutor, SimulatedExecutor
 from nasforge.space import Arch
 from tests.toys import CrashEvaluator, ToyEvaluator, ToySpace, toy_score
 
@@ -33,10 +33,12 @@ def run_all(executor: BaseExecutor, evaluator, xs: list[int]) -> tuple[dict[int,
     return results, reports
 
 
-@pytest.fixture(params=["sequential", "pool"])
+@pytest.fixture(params=["sequential", "pool", "simulated"])
 def executor(request: pytest.FixtureRequest) -> BaseExecutor:
     if request.param == "sequential":
         return SequentialExecutor()
+    if request.param == "simulated":
+        return SimulatedExecutor(n_workers=2)
     return LocalPoolExecutor(n_workers=2, threads_per_worker=1)
 
 
@@ -80,3 +82,32 @@ def test_unpicklable_evaluator_is_a_clear_error() -> None:
 def test_pool_validates_arguments(kwargs: dict) -> None:
     with pytest.raises(ConfigError):
         LocalPoolExecutor(**kwargs)
+
+
+class CostEvaluator(ToyEvaluator):
+    """Costs 10 * x simulated seconds."""
+
+    def _evaluate(self, ctx):  # type: ignore[no-untyped-def]
+        return {"score": toy_score(ctx.arch), "cost": 10.0 * ctx.arch["x"]}
+
+
+def test_simulated_clock_orders_results_by_finish_time() -> None:
+    ex = SimulatedExecutor(n_workers=2)
+    results, _ = run_all(ex, CostEvaluator(), [4, 1, 2, 3])
+    # worker A: x=4 on [0, 40]; worker B: x=1 [0, 10], x=2 [10, 30], x=3 [30, 60]
+    assert {n: (r.started_at, r.finished_at) for n, r in results.items()} == {
+        0: (0.0, 40.0),
+        1: (0.0, 10.0),
+        2: (10.0, 30.0),
+        3: (30.0, 60.0),
+    }
+    assert ex.now() == 60.0
+
+
+def test_simulated_executor_rejects_negative_costs() -> None:
+    class Negative(ToyEvaluator):
+        def _evaluate(self, ctx):  # type: ignore[no-untyped-def]
+            return {"score": 0.0, "cost": -1.0}
+
+    with pytest.raises(ConfigError, match="must be >= 0"):
+        run_all(SimulatedExecutor(), Negative(), [1])

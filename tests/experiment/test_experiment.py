@@ -147,3 +147,33 @@ def test_constructor_validates(tmp_path: Path) -> None:
 def test_export_without_results_is_an_error(tmp_path: Path) -> None:
     with pytest.raises(StorageError, match="no completed trial"):
         make(tmp_path).export(str(tmp_path / "out"))
+
+
+def test_simulated_executor_times_the_run_on_its_own_clock(tmp_path: Path) -> None:
+    from nasforge.executors import SimulatedExecutor
+    from nasforge.storage import InMemoryStorage
+    from tests.executors.test_executors import CostEvaluator
+
+    exp = Experiment(
+        "sim",
+        ToySpace(),
+        RandomSearch(),
+        CostEvaluator(),
+        storage=InMemoryStorage(),
+        executor=SimulatedExecutor(n_workers=3),
+        objective="max:score",
+    )
+    exp.run(timeout=500.0)  # simulated seconds: returns at once
+    trials = exp.trials
+    starts = [t.started_at or 0.0 for t in trials]
+    assert max(starts) < 500.0 <= max(t.finished_at or 0.0 for t in trials)
+    assert all(t.finished_at == (t.started_at or 0.0) + 10.0 * t.arch["x"] for t in trials)
+    # three workers: never more than three trials overlap
+    events = sorted(
+        [(t.started_at, 1) for t in trials] + [(t.finished_at, -1) for t in trials], key=lambda e: (e[0], e[1])
+    )
+    running = peak = 0
+    for _, delta in events:
+        running += delta
+        peak = max(peak, running)
+    assert peak <= 3

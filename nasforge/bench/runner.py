@@ -1,0 +1,118 @@
+"""The NAS-Bench-201 harness: strategies x seeds x datasets on a simulated clock.
+
+Protocol (NAS-Bench-201 paper, NATS-Bench for the per-dataset budgets): the search signal is the 12-epoch
+validation accuracy, each evaluation costs the 12-epoch training time, the budget is 12,000 s on CIFAR-10
+(cifar10-valid), 40,000 s on CIFAR-100 and 120,000 s on ImageNet16-120; the result of a run is the 200-epoch
+test accuracy of the arch with the best search signal when the budget runs out.
+"""
+
+from __future__ import annotations
+
+import multiprocessing as mp
+import os
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from nasforge.evaluators.tabular import NB201_BUDGETS, NB201_DATASETS, NB201Evaluator
+from nasforge.executors import SimulatedExecutor
+from nasforge.experiment import Experiment
+from nasforge.storage import InMemoryStorage
+from nasforge.strategies import STRATEGIES
+from nasforge.trial import TrialState
+
+_SPACE: Any = None
+
+
+def _space() -> Any:
+    global _SPACE
+    if _SPACE is None:
+        from nasforge.zoo.nb201 import NB201Space
+
+        _SPACE = NB201Space()
+    return _SPACE
+
+
+@dataclass(frozen=True)
+class RunSpec:
+    strategy: str
+    dataset: str
+    seed: int
+    strategy_kwargs: Mapping[str, Any] = field(default_factory=dict)
+    budget: float | None = None  # simulated seconds; None: the protocol's budget for the dataset
+    n_workers: int = 1
+    fidelity: int = 12
+    noisy: bool = False
+    label: str | None = None  # name in tables; defaults to the strategy name
+
+    @property
+    def name(self) -> str:
+        return self.label or self.strategy
+
+
+@dataclass(frozen=True)
+class RunResult:
+    spec: RunSpec
+    final_test: float  # test accuracy of the arch with the best signal at the end
+    times: list[float]  # finish times (simulated seconds) of the trials, in order
+    best_test: list[float]  # test accuracy of the best-signal arch after each of those trials
+    n_trials: int
+    optimum: float
+
+
+def run_one(spec: RunSpec, table_path: str | None = None) -> RunResult:
+    """One search run through the real experiment loop, on a simulated clock, in memory."""
+    strategy = STRATEGIES.create(spec.strategy, **dict(spec.strategy_kwargs))
+    evaluator = NB201Evaluator(spec.dataset, fidelity=spec.fidelity, noisy=spec.noisy, path=table_path)
+    budget = spec.budget if spec.budget is not None else NB201_BUDGETS[spec.dataset]
+    exp = Experiment(
+        f"{spec.name}-{spec.dataset}-{spec.seed}",
+        _space(),
+        strategy,
+        evaluator,
+        storage=InMemoryStorage(),
+        executor=SimulatedExecutor(n_workers=spec.n_workers),
+        objective="max:val_acc",
+        seed=spec.seed,
+    )
+    exp.run(timeout=budget)
+    done = sorted(
+        (t for t in exp.trials if t.state is TrialState.COMPLETE), key=lambda t: (t.finished_at or 0.0, t.number)
+    )
+    times, best_test = [], []
+    best_signal, best = -np.inf, float("nan")
+    for t in done:
+        signal = t.metrics["val_acc"]
+        if signal > best_signal:
+            best_signal, best = signal, t.metrics["test_acc"]
+        times.append(float(t.finished_at or 0.0))
+        best_test.append(best)
+    assert evaluator._arrays is not None
+    optimum = float(np.nanmax(evaluator._arrays["test"]))
+    return RunResult(spec, best, times, best_test, len(done), optimum)
+
+
+def _run_star(args: tuple[RunSpec, str | None]) -> RunResult:
+    return run_one(*args)
+
+
+def _init_worker() -> None:
+    import torch
+
+    torch.set_num_threads(1)
+
+
+def run_many(specs: Sequence[RunSpec], workers: int | None = None, table_path: str | None = None) -> list[RunResult]:
+    """Run every spec, spread over `workers` processes (default: the CPU count)."""
+    workers = workers or os.cpu_count() or 1
+    jobs = [(s, table_path) for s in specs]
+    if workers == 1 or len(specs) == 1:
+        return [_run_star(j) for j in jobs]
+    with mp.get_context("spawn").Pool(workers, initializer=_init_worker) as pool:
+        return pool.map(_run_star, jobs, chunksize=max(1, len(jobs) // (workers * 8)))
+
+
+def datasets() -> list[str]:
+    return list(NB201_DATASETS)

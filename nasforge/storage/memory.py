@@ -1,0 +1,101 @@
+"""`InMemoryStorage`: the storage contract without a database, for simulations and tests.
+
+Nothing survives the process; use `SQLStorage` for anything that must resume after a crash.
+"""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from nasforge.errors import StorageError
+from nasforge.storage.base import BaseStorage, ExperimentRow
+from nasforge.trial import TrialRecord, TrialState
+
+
+@dataclass
+class _Experiment:
+    row: ExperimentRow
+    trials: dict[int, TrialRecord] = field(default_factory=dict)
+    told: set[int] = field(default_factory=set)
+    reports: dict[int, list[tuple[int, dict[str, float]]]] = field(default_factory=dict)
+
+
+class InMemoryStorage(BaseStorage):
+    def __init__(self) -> None:
+        self._by_name: dict[str, _Experiment] = {}
+        self._by_id: dict[int, _Experiment] = {}
+
+    def _exp(self, experiment_id: int) -> _Experiment:
+        try:
+            return self._by_id[experiment_id]
+        except KeyError:
+            raise StorageError(f"No experiment with id {experiment_id} in memory.") from None
+
+    def create_experiment(self, name: str, config: Mapping[str, Any]) -> ExperimentRow:
+        if name in self._by_name:
+            raise StorageError(f"An experiment named {name!r} already exists in memory.")
+        row = ExperimentRow(len(self._by_id) + 1, name, copy.deepcopy(dict(config)), None, "created", time.time())
+        exp = _Experiment(row)
+        self._by_name[name] = self._by_id[row.id] = exp
+        return row
+
+    def get_experiment(self, name: str) -> ExperimentRow | None:
+        exp = self._by_name.get(name)
+        return None if exp is None else exp.row
+
+    def list_experiments(self) -> list[ExperimentRow]:
+        return [e.row for e in self._by_id.values()]
+
+    def delete_experiment(self, name: str) -> None:
+        exp = self._by_name.pop(name, None)
+        if exp is None:
+            raise StorageError(f"No experiment named {name!r} in memory.")
+        del self._by_id[exp.row.id]
+
+    def set_status(self, experiment_id: int, status: str) -> None:
+        exp = self._exp(experiment_id)
+        exp.row = dataclasses.replace(exp.row, status=status)
+
+    def _set_state(self, exp: _Experiment, strategy_state: Mapping[str, Any]) -> None:
+        exp.row = dataclasses.replace(exp.row, strategy_state=strategy_state)
+
+    def add_trial(self, experiment_id: int, record: TrialRecord, strategy_state: Mapping[str, Any]) -> None:
+        exp = self._exp(experiment_id)
+        if record.number in exp.trials:
+            raise StorageError(f"Trial {record.number} of experiment {experiment_id} exists already.")
+        exp.trials[record.number] = record
+        self._set_state(exp, strategy_state)
+
+    def update_trial(self, experiment_id: int, record: TrialRecord) -> None:
+        exp = self._exp(experiment_id)
+        if record.number not in exp.trials:
+            raise StorageError(f"Trial {record.number} of experiment {experiment_id} is not in the storage.")
+        exp.trials[record.number] = record
+
+    def mark_told(self, experiment_id: int, numbers: Sequence[int], strategy_state: Mapping[str, Any]) -> None:
+        exp = self._exp(experiment_id)
+        exp.told.update(numbers)
+        self._set_state(exp, strategy_state)
+
+    def add_report(self, experiment_id: int, number: int, step: int, metrics: Mapping[str, float]) -> None:
+        self._exp(experiment_id).reports.setdefault(number, []).append((step, dict(metrics)))
+
+    def get_reports(self, experiment_id: int, number: int) -> list[tuple[int, dict[str, float]]]:
+        return list(self._exp(experiment_id).reports.get(number, []))
+
+    def get_trials(self, experiment_id: int, states: Sequence[TrialState] | None = None) -> list[TrialRecord]:
+        records = sorted(self._exp(experiment_id).trials.values(), key=lambda r: r.number)
+        return records if states is None else [r for r in records if r.state in states]
+
+    def untold_numbers(self, experiment_id: int) -> list[int]:
+        exp = self._exp(experiment_id)
+        untold = [r for r in exp.trials.values() if r.state.finished and r.number not in exp.told]
+        return [r.number for r in sorted(untold, key=lambda r: (r.finished_at or 0.0, r.number))]
+
+    def __repr__(self) -> str:
+        return "InMemoryStorage()"

@@ -1,0 +1,5 @@
+"""Tabular NAS benchmarks: precomputed results of every architecture of a space, read from data files."""
+
+from nasforge.tables.nb201 import NB201PerSeed, NB201Table, nb201_search_paths
+
+__all__ = ["NB201PerSeed", "NB201Table", "nb201_search_paths"]

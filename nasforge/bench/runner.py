@@ -60,6 +60,8 @@ class RunResult:
     best_test: list[float]  # test accuracy of the best-signal arch after each of those trials
     n_trials: int
     optimum: float
+    indices: list[int]  # table index of each trial's arch, in finishing order
+    best_index: int  # the arch reported: best search signal at the end
 
 
 def run_one(spec: RunSpec, table_path: str | None = None) -> RunResult:
@@ -81,17 +83,18 @@ def run_one(spec: RunSpec, table_path: str | None = None) -> RunResult:
     done = sorted(
         (t for t in exp.trials if t.state is TrialState.COMPLETE), key=lambda t: (t.finished_at or 0.0, t.number)
     )
-    times, best_test = [], []
-    best_signal, best = -np.inf, float("nan")
+    times, best_test, indices = [], [], []
+    best_signal, best, best_index = -np.inf, float("nan"), -1
     for t in done:
         signal = t.metrics["val_acc"]
         if signal > best_signal:
-            best_signal, best = signal, t.metrics["test_acc"]
+            best_signal, best, best_index = signal, t.metrics["test_acc"], int(t.metrics["arch_index"])
         times.append(float(t.finished_at or 0.0))
         best_test.append(best)
+        indices.append(int(t.metrics["arch_index"]))
     assert evaluator._arrays is not None
     optimum = float(np.nanmax(evaluator._arrays["test"]))
-    return RunResult(spec, best, times, best_test, len(done), optimum)
+    return RunResult(spec, best, times, best_test, len(done), optimum, indices, best_index)
 
 
 def _run_star(args: tuple[RunSpec, str | None]) -> RunResult:

@@ -167,8 +167,8 @@ def _read_csv(path: Path, required: Sequence[str], what: str) -> tuple[list[str]
 
 
 def _floats(values: tuple[str, ...], name: str, path: Path) -> np.ndarray:
-    text = np.array(values, dtype=str)
-    text[text == ""] = "nan"
+    # empty fields are NaN; build the strings in Python so "nan" is not cut to the column's width
+    text = np.array([v if v != "" else "nan" for v in values], dtype=str)
     try:
         out = text.astype(np.float64)
     except ValueError as exc:

@@ -70,8 +70,12 @@ def convert(api: Any, out: str | Path, unique_key: Callable[[int], str] | None =
                 row[column] = api.get_cost_info(i, dataset)["params"]
             row["n_seeds_200"] = ""
             row["c10valid_valid_acc_200_std"] = ""
-            writer.writerow(["" if isinstance(row.get(c), float) and math.isnan(row[c]) else row.get(c, "")
-                             for c in REQUIRED_COLUMNS])
+            writer.writerow(
+                [
+                    "" if isinstance(row.get(c), float) and math.isnan(row[c]) else row.get(c, "")
+                    for c in REQUIRED_COLUMNS
+                ]
+            )
     return path
 
 

@@ -58,8 +58,23 @@ def test_summary_table_json_and_plots(tmp_path: Path) -> None:
 
 
 def test_bench_command(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    code = main(["bench", "--seeds", "3", "--datasets", "cifar10", "--strategies", "random", "--budget", "2000",
-                 "--out", str(tmp_path), "--processes", "1"])
+    code = main(
+        [
+            "bench",
+            "--seeds",
+            "3",
+            "--datasets",
+            "cifar10",
+            "--strategies",
+            "random",
+            "--budget",
+            "2000",
+            "--out",
+            str(tmp_path),
+            "--processes",
+            "1",
+        ]
+    )
     out = capsys.readouterr().out
     assert code == 0 and "random" in out and (tmp_path / "nb201_cifar10.png").exists()
     assert main(["bench", "--strategies", "evolutoin"]) == 2

@@ -27,10 +27,6 @@ from nasforge.data import fashion_mnist as fm
 from nasforge.errors import ConfigError, DataError
 
 SYSTEM = Path("/usr/share/datasets/fashion-mnist")
-needs_real_files = pytest.mark.skipif(
-    not (SYSTEM / "train-images-idx3-ubyte.gz").is_file(),
-    reason="Fashion-MNIST not installed (apt-get install dataset-fashion-mnist)",
-)
 
 
 def idx_bytes(array: np.ndarray) -> bytes:
@@ -72,7 +68,6 @@ def real() -> DataSplits:
     return FashionMNIST(root=str(SYSTEM), valid_size=10_000, seed=0).load()
 
 
-@needs_real_files
 class TestRealFiles:
     def test_shapes_dtypes_and_labels(self, real: DataSplits) -> None:
         assert isinstance(real, DataSplits)

@@ -43,10 +43,6 @@ def test_public_api_is_exported() -> None:
 
 @pytest.mark.parametrize("name", DATASETS.names())
 def test_every_registered_dataset_conforms(name: str) -> None:
-    if name == "fashion_mnist" and not FASHION.is_dir():
-        pytest.skip("Fashion-MNIST not installed (apt-get install dataset-fashion-mnist)")
-    if name == "digits":
-        pytest.importorskip("sklearn")
     clear_cache()
     dataset = get_dataset(name, **SMALL.get(name, {}))
     assert isinstance(dataset, BaseDataset) and dataset.name == name

@@ -18,14 +18,6 @@ from nasforge.tables.nb201 import REQUIRED_COLUMNS
 OPTIMUM = "|nor_conv_3x3~0|+|nor_conv_3x3~0|nor_conv_3x3~1|+|skip_connect~0|nor_conv_3x3~1|nor_conv_1x1~2|"
 
 
-@pytest.fixture(scope="module")
-def table() -> NB201Table:
-    try:
-        return NB201Table.load()
-    except DataError as exc:
-        pytest.skip(f"NAS-Bench-201 data not found (set NASFORGE_DATA): {exc}")
-
-
 @pytest.fixture
 def no_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
     """No table in the environment or the home cache; returns the (empty) home folder."""

@@ -9,7 +9,7 @@ import pytest
 import torch
 from torch import nn
 
-from nasforge.errors import ArchError, DataError, SpaceError
+from nasforge.errors import ArchError, SpaceError
 from nasforge.ops import Zero
 from nasforge.space import LayerChoice
 from nasforge.tables import NB201Table
@@ -23,14 +23,6 @@ ALL_NONE = "|none~0|+|none~0|none~1|+|none~0|none~1|none~2|"
 @pytest.fixture(scope="module")
 def space() -> NB201Space:
     return NB201Space()
-
-
-@pytest.fixture(scope="module")
-def table() -> NB201Table:
-    try:
-        return NB201Table.load()
-    except DataError as exc:
-        pytest.skip(f"NAS-Bench-201 data not found (set NASFORGE_DATA): {exc}")
 
 
 @pytest.fixture

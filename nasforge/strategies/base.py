@@ -24,6 +24,8 @@ class BaseStrategy(abc.ABC):
     space: ModelSpace
     objective: Objective
     rng: np.random.Generator
+    #: False for strategies whose proposals do not depend on the seed (an unshuffled grid)
+    seeded: bool = True
 
     def setup(self, space: ModelSpace, objective: Objective, seed: int | None = None) -> None:
         """Bind to a space and objective; called once by the experiment before the first ask."""

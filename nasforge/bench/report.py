@@ -59,7 +59,7 @@ def format_table(rows: Sequence[dict[str, Any]]) -> str:
     lines = [head, "-" * len(head)]
     for r in rows:
         lines.append(
-            f"{r['strategy']:<14} {r['dataset']:<15} {r['seeds']:>5} {r['mean']:>15.2f} +- {r['std']:<4.2f} "
+            f"{r['strategy']:<18} {r['dataset']:<15} {r['seeds']:>5} {r['mean']:>15.2f} +- {r['std']:<4.2f} "
             f"{r['trials']:>7.0f} {r['published'] or '-':>15}"
         )
     return "\n".join(lines)

@@ -2,11 +2,35 @@
 
 from nasforge.registry import Registry
 from nasforge.strategies.base import BaseStrategy
+from nasforge.strategies.bohb import BOHB
 from nasforge.strategies.evolution import RegularizedEvolution
+from nasforge.strategies.grid import GridSearch
+from nasforge.strategies.local_search import LocalSearch
+from nasforge.strategies.multifidelity import ASHA, Hyperband, SuccessiveHalving
 from nasforge.strategies.random_search import RandomSearch
+from nasforge.strategies.reinforce import REINFORCE
 
 STRATEGIES: Registry[BaseStrategy] = Registry("strategy")
 STRATEGIES.register("random")(RandomSearch)
 STRATEGIES.register("evolution")(RegularizedEvolution)
+STRATEGIES.register("grid")(GridSearch)
+STRATEGIES.register("local_search")(LocalSearch)
+STRATEGIES.register("reinforce")(REINFORCE)
+STRATEGIES.register("successive_halving")(SuccessiveHalving)
+STRATEGIES.register("hyperband")(Hyperband)
+STRATEGIES.register("asha")(ASHA)
+STRATEGIES.register("bohb")(BOHB)
 
-__all__ = ["STRATEGIES", "BaseStrategy", "RandomSearch", "RegularizedEvolution"]
+__all__ = [
+    "ASHA",
+    "BOHB",
+    "REINFORCE",
+    "STRATEGIES",
+    "BaseStrategy",
+    "GridSearch",
+    "Hyperband",
+    "LocalSearch",
+    "RandomSearch",
+    "RegularizedEvolution",
+    "SuccessiveHalving",
+]

@@ -96,8 +96,11 @@ def test_reinforce_ignores_inactive_decisions_and_failures() -> None:
 
 @pytest.mark.parametrize(
     ("kwargs", "match"),
-    [({"learning_rate": 0}, "learning_rate"), ({"baseline_decay": 1.0}, "baseline_decay"),
-     ({"entropy_weight": -1}, "entropy_weight")],
+    [
+        ({"learning_rate": 0}, "learning_rate"),
+        ({"baseline_decay": 1.0}, "baseline_decay"),
+        ({"entropy_weight": -1}, "entropy_weight"),
+    ],
 )
 def test_reinforce_validates(kwargs: dict, match: str) -> None:
     with pytest.raises(ConfigError, match=match):

@@ -6,6 +6,7 @@ from nasforge.strategies.bohb import BOHB
 from nasforge.strategies.evolution import RegularizedEvolution
 from nasforge.strategies.grid import GridSearch
 from nasforge.strategies.local_search import LocalSearch
+from nasforge.strategies.middleware import ConstraintFilter, Deduplicate, Retry, StrategyMiddleware
 from nasforge.strategies.multifidelity import ASHA, Hyperband, SuccessiveHalving
 from nasforge.strategies.random_search import RandomSearch
 from nasforge.strategies.reinforce import REINFORCE
@@ -27,10 +28,14 @@ __all__ = [
     "REINFORCE",
     "STRATEGIES",
     "BaseStrategy",
+    "ConstraintFilter",
+    "Deduplicate",
     "GridSearch",
     "Hyperband",
     "LocalSearch",
     "RandomSearch",
     "RegularizedEvolution",
+    "Retry",
+    "StrategyMiddleware",
     "SuccessiveHalving",
 ]

@@ -1,0 +1,236 @@
+"""Middleware: behaviour written once and wrapped around any strategy (NNI 3.0's idea).
+
+- `Deduplicate` never evaluates the same arch (at the same budget) twice: a repeat proposal is answered
+  from the earlier result, or waits for it if it is still running;
+- `Retry` proposes a failed arch again, up to `max_retries` times, before the strategy hears of the failure;
+- `ConstraintFilter` rejects archs that violate a constraint checked before any training (the strategy is
+  told they failed) and asks again.
+
+>>> from nasforge.strategies import RegularizedEvolution
+>>> strategy = Retry(Deduplicate(RegularizedEvolution()), max_retries=1)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from nasforge.errors import ConfigError
+from nasforge.space import Arch
+from nasforge.strategies.base import BaseStrategy, check_int
+from nasforge.trial import Proposal, TrialRecord, TrialState
+
+SYNTHETIC = -1  # the number of records a middleware makes up for its inner strategy
+
+
+class StrategyMiddleware(BaseStrategy):
+    """Wraps `inner`: asks and tells pass through unless a subclass intervenes. State nests the inner's."""
+
+    def __init__(self, inner: BaseStrategy) -> None:
+        if not isinstance(inner, BaseStrategy):
+            raise ConfigError(f"{type(self).__name__} wraps a strategy, but got {type(inner).__name__}.")
+        self.inner = inner
+
+    @property
+    def seeded(self) -> bool:  # type: ignore[override]
+        return self.inner.seeded
+
+    def _setup(self) -> None:
+        self.inner.setup(self.space, self.objective, int(self.rng.integers(2**31)))
+
+    def _ask(self) -> Proposal | None:
+        return self.inner.ask()
+
+    def _tell(self, record: TrialRecord) -> None:
+        self.inner.tell(record)
+
+    def is_done(self) -> bool:
+        return self.inner.is_done()
+
+    def _state_dict(self) -> dict[str, Any]:
+        return {"inner": self.inner.state_dict(), **self._own_state()}
+
+    def _load_state_dict(self, state: Mapping[str, Any]) -> None:
+        self.inner.load_state_dict(state["inner"])
+        self._load_own_state(state)
+
+    def _own_state(self) -> dict[str, Any]:
+        return {}
+
+    def _load_own_state(self, state: Mapping[str, Any]) -> None:
+        return None
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.inner!r})"
+
+
+def _record_to_json(r: TrialRecord) -> dict[str, Any]:
+    return {
+        "arch": r.arch.to_dict(),
+        "budget": r.budget,
+        "state": r.state.value,
+        "metrics": dict(r.metrics),
+        "error": r.error,
+        "info": dict(r.info),
+    }
+
+
+def _record_from_json(d: Mapping[str, Any]) -> TrialRecord:
+    return TrialRecord(
+        SYNTHETIC, Arch(d["arch"]), d["budget"], TrialState(d["state"]), d["metrics"], d["error"], d["info"]
+    )
+
+
+class Deduplicate(StrategyMiddleware):
+    """Evaluate each arch (per budget) once. `key(arch)` decides what counts as the same arch: by default
+    the space's `canonical_key(arch)` when it has one (e.g. an isomorphism class), else the arch id.
+
+    After `max_skips` duplicates in a row the proposal is let through, so a strategy that has converged
+    still makes progress instead of spinning.
+    """
+
+    def __init__(self, inner: BaseStrategy, key: Callable[[Arch], str] | None = None, max_skips: int = 20) -> None:
+        super().__init__(inner)
+        self.key = key
+        self.max_skips = check_int("Deduplicate", "max_skips", max_skips, 0)
+        self._results: dict[str, TrialRecord] = {}
+        self._running: set[str] = set()
+        self._waiting: dict[str, list[dict[str, Any]]] = {}
+        self.skipped = 0
+
+    def _key(self, arch: Arch, budget: float | None) -> str:
+        if self.key is not None:
+            base = self.key(arch)
+        else:
+            canonical = getattr(self.space, "canonical_key", None)
+            base = canonical(arch) if callable(canonical) else arch.id
+        return f"{base}@{budget}"
+
+    def _ask(self) -> Proposal | None:
+        for skips in range(self.max_skips + 1):
+            proposal = self.inner.ask()
+            if proposal is None:
+                return None
+            k = self._key(proposal.arch, proposal.budget)
+            if skips == self.max_skips or (k not in self._results and k not in self._running):
+                self._running.add(k)  # new, or the strategy insists: evaluate (again)
+                return proposal
+            self.skipped += 1
+            if k in self._results:
+                self.inner.tell(self._answer(self._results[k], proposal))
+            else:
+                self._waiting.setdefault(k, []).append(
+                    {"arch": proposal.arch.to_dict(), "budget": proposal.budget, "info": dict(proposal.info)}
+                )
+        return None  # unreachable: the last iteration always returns
+
+    @staticmethod
+    def _answer(result: TrialRecord, proposal: Proposal) -> TrialRecord:
+        return result.with_(
+            number=SYNTHETIC, arch=proposal.arch, budget=proposal.budget, info={**proposal.info, "deduplicated": True}
+        )
+
+    def _tell(self, record: TrialRecord) -> None:
+        k = self._key(record.arch, record.budget)
+        self._running.discard(k)
+        if record.state.finished:
+            self._results[k] = record
+        self.inner.tell(record)
+        for w in self._waiting.pop(k, []):
+            self.inner.tell(self._answer(record, Proposal(Arch(w["arch"]), w["budget"], w["info"])))
+
+    def _own_state(self) -> dict[str, Any]:
+        return {
+            "results": {k: _record_to_json(r) for k, r in self._results.items()},
+            "running": sorted(self._running),
+            "waiting": self._waiting,
+            "skipped": self.skipped,
+        }
+
+    def _load_own_state(self, state: Mapping[str, Any]) -> None:
+        self._results = {k: _record_from_json(r) for k, r in state["results"].items()}
+        self._running = set(state["running"])
+        self._waiting = {k: list(v) for k, v in state["waiting"].items()}
+        self.skipped = int(state["skipped"])
+
+
+class Retry(StrategyMiddleware):
+    """Propose a failed arch again (same budget and info), up to `max_retries` times; only the last
+    failure reaches the inner strategy."""
+
+    def __init__(self, inner: BaseStrategy, max_retries: int = 1) -> None:
+        super().__init__(inner)
+        self.max_retries = check_int("Retry", "max_retries", max_retries, 1)
+        self._attempts: dict[str, int] = {}
+        self._queue: list[dict[str, Any]] = []
+
+    def _ask(self) -> Proposal | None:
+        if self._queue:
+            item = self._queue.pop(0)
+            return Proposal(Arch(item["arch"]), item["budget"], item["info"])
+        return self.inner.ask()
+
+    def _tell(self, record: TrialRecord) -> None:
+        k = f"{record.arch.id}@{record.budget}"
+        if record.state is TrialState.FAILED and self._attempts.get(k, 0) < self.max_retries:
+            self._attempts[k] = self._attempts.get(k, 0) + 1
+            info = {**record.info, "retry": self._attempts[k]}
+            self._queue.append({"arch": record.arch.to_dict(), "budget": record.budget, "info": info})
+            return
+        self._attempts.pop(k, None)
+        self.inner.tell(record)
+
+    def _own_state(self) -> dict[str, Any]:
+        return {"attempts": self._attempts, "queue": self._queue}
+
+    def _load_own_state(self, state: Mapping[str, Any]) -> None:
+        self._attempts = dict(state["attempts"])
+        self._queue = list(state["queue"])
+
+
+class ConstraintFilter(StrategyMiddleware):
+    """Only propose archs for which `constraint(arch)` is true (e.g. a parameter limit computed on the
+    frozen network); the inner strategy is told the others failed, with the reason, and asked again.
+    After `max_skips` rejections in a row `ask` returns None, since the strategy seems unable to comply."""
+
+    def __init__(
+        self,
+        inner: BaseStrategy,
+        constraint: Callable[[Arch], bool],
+        name: str = "constraint",
+        max_skips: int = 1000,
+    ) -> None:
+        super().__init__(inner)
+        if not callable(constraint):
+            raise ConfigError(
+                f"`constraint` of ConstraintFilter must be callable as constraint(arch) -> bool, "
+                f"but got {constraint!r}."
+            )
+        self.constraint = constraint
+        self.name = name
+        self.max_skips = check_int("ConstraintFilter", "max_skips", max_skips, 1)
+        self.rejected = 0
+
+    def _ask(self) -> Proposal | None:
+        for _ in range(self.max_skips):
+            proposal = self.inner.ask()
+            if proposal is None or self.constraint(proposal.arch):
+                return proposal
+            self.rejected += 1
+            self.inner.tell(
+                TrialRecord(
+                    SYNTHETIC,
+                    proposal.arch,
+                    proposal.budget,
+                    TrialState.FAILED,
+                    error=f"ConstraintViolated: {self.name}",
+                    info=dict(proposal.info),
+                )
+            )
+        return None
+
+    def _own_state(self) -> dict[str, Any]:
+        return {"rejected": self.rejected}
+
+    def _load_own_state(self, state: Mapping[str, Any]) -> None:
+        self.rejected = int(state["rejected"])

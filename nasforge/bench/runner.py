@@ -20,7 +20,7 @@ from nasforge.evaluators.tabular import NB201_BUDGETS, NB201_DATASETS, NB201Eval
 from nasforge.executors import SimulatedExecutor
 from nasforge.experiment import Experiment
 from nasforge.storage import InMemoryStorage
-from nasforge.strategies import STRATEGIES
+from nasforge.strategies import STRATEGIES, Deduplicate
 from nasforge.trial import TrialState
 
 _SPACE: Any = None
@@ -45,11 +45,12 @@ class RunSpec:
     n_workers: int = 1
     fidelity: int = 12
     noisy: bool = False
+    dedup: bool = False  # wrap the strategy in Deduplicate (isomorphism-aware on nb201)
     label: str | None = None  # name in tables; defaults to the strategy name
 
     @property
     def name(self) -> str:
-        return self.label or self.strategy
+        return self.label or (f"{self.strategy}+dedup" if self.dedup else self.strategy)
 
 
 @dataclass(frozen=True)
@@ -67,6 +68,8 @@ class RunResult:
 def run_one(spec: RunSpec, table_path: str | None = None) -> RunResult:
     """One search run through the real experiment loop, on a simulated clock, in memory."""
     strategy = STRATEGIES.create(spec.strategy, **dict(spec.strategy_kwargs))
+    if spec.dedup:
+        strategy = Deduplicate(strategy)
     evaluator = NB201Evaluator(spec.dataset, fidelity=spec.fidelity, noisy=spec.noisy, path=table_path)
     budget = spec.budget if spec.budget is not None else NB201_BUDGETS[spec.dataset]
     exp = Experiment(

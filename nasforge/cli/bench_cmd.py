@@ -19,6 +19,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--processes", type=int, help="processes running searches side by side (default: CPUs)")
     p.add_argument("--table", help="NAS-Bench-201 CSV (default: $NASFORGE_NB201 or $NASFORGE_DATA/nb201/)")
     p.add_argument("--out", default="bench-out", help="folder for results.json and the plots")
+    p.add_argument("--dedup", action="store_true", help="wrap each strategy in Deduplicate (isomorphism-aware)")
     p.add_argument("--no-plots", action="store_true")
     p.set_defaults(func=main)
 
@@ -43,7 +44,7 @@ def main(args: argparse.Namespace) -> int:
     NB201Table.load(args.table)  # a missing table fails here, before any work
     kwargs = {"evolution": {"population_size": 10, "sample_size": 3}}
     specs = [
-        RunSpec(s, d, seed, kwargs.get(s, {}), args.budget, args.workers)
+        RunSpec(s, d, seed, kwargs.get(s, {}), args.budget, args.workers, dedup=args.dedup)
         for s in strategies
         for d in names
         for seed in range(args.seeds)

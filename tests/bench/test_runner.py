@@ -80,3 +80,15 @@ def test_bench_command(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> No
     assert main(["bench", "--strategies", "evolutoin"]) == 2
     assert "Did you mean 'evolution'" in capsys.readouterr().err
     assert main(["bench", "--datasets", "cifar1000"]) == 2
+
+
+def test_dedup_runs_are_labelled_and_never_repeat_an_isomorphism_class() -> None:
+    from nasforge.zoo.nb201 import canonical_key, str_to_arch
+
+    table = NB201Table.load()
+    result = run_one(
+        RunSpec("evolution", "cifar10", seed=1, strategy_kwargs={"population_size": 10, "sample_size": 3}, dedup=True)
+    )
+    assert result.spec.name == "evolution+dedup"
+    keys = [canonical_key(str_to_arch(table.arch_strs[i])) for i in result.indices]
+    assert len(set(keys)) == len(keys)

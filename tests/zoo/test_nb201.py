@@ -192,3 +192,17 @@ def test_table_rows_that_hold_an_isomorphic_cells_count(space: NB201Space, table
     assert n_params(space, table.arch_strs[327]) == n_params(space, table.arch_strs[11178]) == 157_306
     assert table.column("c10_params_mb")[11178] == pytest.approx(0.157306)
     assert check_params(space, table, "c10_params_mb", np.array([327])) <= 1
+
+
+def test_canonical_key_reproduces_the_tables_isomorphism_classes(table: NB201Table) -> None:
+    from nasforge.zoo.nb201 import canonical_key
+
+    ours: dict[str, set[int]] = {}
+    for i, s in enumerate(table.arch_strs):
+        ours.setdefault(canonical_key(str_to_arch(s)), set()).add(i)
+    theirs: dict[int, set[int]] = {}
+    for i, k in enumerate(table.unique_keys):
+        theirs.setdefault(int(k), set()).add(i)
+    assert len(ours) == 6466
+    assert {frozenset(v) for v in ours.values()} == {frozenset(v) for v in theirs.values()}
+    assert NB201Space().canonical_key(str_to_arch(table.arch_strs[0])) == canonical_key(str_to_arch(table.arch_strs[0]))

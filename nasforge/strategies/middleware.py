@@ -94,6 +94,7 @@ class Deduplicate(StrategyMiddleware):
         self.key = key
         self.max_skips = check_int("Deduplicate", "max_skips", max_skips, 0)
         self._results: dict[str, TrialRecord] = {}
+        self._results_json: dict[str, dict[str, Any]] = {}  # kept as results arrive: state_dict is per trial
         self._running: set[str] = set()
         self._waiting: dict[str, list[dict[str, Any]]] = {}
         self.skipped = 0
@@ -107,14 +108,13 @@ class Deduplicate(StrategyMiddleware):
         return f"{base}@{budget}"
 
     def _ask(self) -> Proposal | None:
-        for skips in range(self.max_skips + 1):
-            proposal = self.inner.ask()
-            if proposal is None:
-                return None
+        skips = 0
+        while (proposal := self.inner.ask()) is not None:
             k = self._key(proposal.arch, proposal.budget)
             if skips == self.max_skips or (k not in self._results and k not in self._running):
                 self._running.add(k)  # new, or the strategy insists: evaluate (again)
                 return proposal
+            skips += 1
             self.skipped += 1
             if k in self._results:
                 self.inner.tell(self._answer(self._results[k], proposal))
@@ -122,7 +122,7 @@ class Deduplicate(StrategyMiddleware):
                 self._waiting.setdefault(k, []).append(
                     {"arch": proposal.arch.to_dict(), "budget": proposal.budget, "info": dict(proposal.info)}
                 )
-        return None  # unreachable: the last iteration always returns
+        return None
 
     @staticmethod
     def _answer(result: TrialRecord, proposal: Proposal) -> TrialRecord:
@@ -135,20 +135,22 @@ class Deduplicate(StrategyMiddleware):
         self._running.discard(k)
         if record.state.finished:
             self._results[k] = record
+            self._results_json[k] = _record_to_json(record)
         self.inner.tell(record)
         for w in self._waiting.pop(k, []):
             self.inner.tell(self._answer(record, Proposal(Arch(w["arch"]), w["budget"], w["info"])))
 
     def _own_state(self) -> dict[str, Any]:
         return {
-            "results": {k: _record_to_json(r) for k, r in self._results.items()},
+            "results": dict(self._results_json),
             "running": sorted(self._running),
             "waiting": self._waiting,
             "skipped": self.skipped,
         }
 
     def _load_own_state(self, state: Mapping[str, Any]) -> None:
-        self._results = {k: _record_from_json(r) for k, r in state["results"].items()}
+        self._results_json = {k: dict(r) for k, r in state["results"].items()}
+        self._results = {k: _record_from_json(r) for k, r in self._results_json.items()}
         self._running = set(state["running"])
         self._waiting = {k: list(v) for k, v in state["waiting"].items()}
         self.skipped = int(state["skipped"])

@@ -8,11 +8,32 @@ A configuration is a mapping with these sections (all optional but `space` and `
     objective: max:val_acc
     space: {name: cnn}          # zoo space and its arguments
     dataset: {name: fashion_mnist, valid_size: 10000}
-    strategy: {name: evolution, population_size: 16}
+    strategy: {name: evolution, population_size: 16}   # default: bo (`nasforge.strategies.DEFAULT_STRATEGY`)
     evaluator: {epochs: 2, train_fraction: 0.3, ...}   # ClassificationEvaluator arguments
     executor: {name: pool, n_workers: 2}               # or {name: sequential}
     run: {max_trials: 60, timeout: 480}
     export: {path: nasforge-out/fmnist, epochs: 10, time_budget: 240}   # retrain at most 10 epochs / 240 s
+
+Besides its own options, the strategy section takes middleware keys (`nasforge.strategies.middleware`),
+which wrap any strategy:
+
+    strategy:
+      name: evolution
+      population_size: 16
+      deduplicate: true     # Deduplicate: a repeat (or isomorphic twin) is answered from the earlier result
+      max_params: 1.5e6     # ConstraintFilter: the frozen network has at most this many parameters
+      retry_failed: 2       # Retry: run a failed trial up to 2 more times before the strategy hears
+      max_cost: 3600        # BudgetLimit: stop proposing once the trials cost this much in all ...
+      cost_metric: cost     # ... summing this metric, or each trial's wall time when it lacks it
+
+They wrap in this order, innermost first: BudgetLimit(Retry(ConstraintFilter(Deduplicate(strategy)))).
+Deduplicate answers a repeat before the parameter count is computed again (a repeat of a rejected arch
+is answered with its rejection); rejections are not retried, nor charged, since nothing was trained;
+Retry reruns a failure before Deduplicate would answer the rerun with that failure; and BudgetLimit, on
+the outside, charges every trial the experiment runs, retries included. (`deduplicate` is not the `dedup`
+option of some strategies, which only resample an arch they proposed before.)
+
+YAML 1.1 reads `1.5e6` and `1e-3` as text; here they are read as numbers.
 """
 
 from __future__ import annotations
@@ -21,6 +42,8 @@ import copy
 import dataclasses
 import importlib.resources
 import inspect
+import math
+import re
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -49,6 +72,25 @@ EXPORT_KEYS = {
     "epochs": (int, type(None)),
     "time_budget": (int, float, type(None)),
 }
+#: keys of the strategy section that wrap the strategy in middleware rather than go to its constructor
+MIDDLEWARE_KEYS = {
+    "deduplicate": bool,
+    "max_params": (int, float, type(None)),
+    "retry_failed": int,
+    "max_cost": (int, float, type(None)),
+    "cost_metric": str,
+}
+
+
+class _Loader(yaml.SafeLoader):
+    """YAML 1.1 reads `1.5e6` and `1e-3` (no dot, or no exponent sign) as strings; read them as numbers."""
+
+
+_Loader.add_implicit_resolver(
+    "tag:yaml.org,2002:float",
+    re.compile(r"^[-+]?[0-9][0-9_]*(?:\.[0-9_]*)?[eE][-+]?[0-9]+$"),
+    list("-+0123456789"),
+)
 
 
 def preset_names() -> list[str]:
@@ -79,7 +121,7 @@ def load_file(path: str) -> dict[str, Any]:
 
 def _parse_yaml(text: str, where: str) -> dict[str, Any]:
     try:
-        data = yaml.safe_load(text)
+        data = yaml.load(text, Loader=_Loader)
     except yaml.YAMLError as exc:
         raise ConfigError(f"The {where} is not valid YAML: {exc}") from exc
     if data is None:
@@ -102,7 +144,7 @@ def apply_overrides(config: Mapping[str, Any], overrides: Sequence[str]) -> dict
         if not path:
             raise ConfigError(f"An override needs a key before '=', but got {item!r}.")
         try:
-            value = yaml.safe_load(raw) if raw.strip() else None
+            value = yaml.load(raw, Loader=_Loader) if raw.strip() else None
         except yaml.YAMLError as exc:
             raise ConfigError(f"The value of override {item!r} is not valid YAML: {exc}") from exc
         node = out
@@ -165,12 +207,76 @@ def _check_signature(factory: Any, kwargs: Mapping[str, Any], what: str) -> None
             raise ConfigError(f"Option {key!r} of {what} must be like {d!r} ({type(d).__name__}), but got {value!r}.")
 
 
+def _split_middleware(factory: Any, kwargs: Mapping[str, Any], what: str) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The strategy's own options and the middleware keys of its section, each checked."""
+    own = {k: v for k, v in kwargs.items() if k not in MIDDLEWARE_KEYS}
+    middleware = {k: v for k, v in kwargs.items() if k in MIDDLEWARE_KEYS}
+    params = inspect.signature(factory).parameters
+    if not any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values()):
+        valid = [n for n, p in params.items() if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)]
+        for key in own:
+            if key not in valid:
+                raise ConfigError(
+                    f"Unknown option {key!r} for {what}.{suggest(key, [*valid, *MIDDLEWARE_KEYS])} "
+                    f"Valid options are: {', '.join(valid) or '(none)'}; middleware: {', '.join(MIDDLEWARE_KEYS)}."
+                )
+    _check_signature(factory, own, what)
+    _typecheck("strategy", middleware, MIDDLEWARE_KEYS)
+    retries = middleware.get("retry_failed", 0)
+    if retries < 0:
+        raise ConfigError(
+            f"Key strategy.retry_failed must be an int >= 0 (reruns of a failed trial), but got {retries!r}."
+        )
+    for key, meaning in (("max_params", "parameters"), ("max_cost", "total cost of the trials")):
+        value = middleware.get(key)
+        if value is not None and not (math.isfinite(value) and value > 0):
+            raise ConfigError(f"Key strategy.{key} must be a number > 0 ({meaning}) or null, but got {value!r}.")
+    if "cost_metric" in middleware and middleware.get("max_cost") is None:
+        raise ConfigError("Key strategy.cost_metric names what strategy.max_cost counts; give max_cost too.")
+    if middleware.get("cost_metric") == "":
+        raise ConfigError("Key strategy.cost_metric must name a trial metric (e.g. cost), but got ''.")
+    return own, middleware
+
+
+class _ParamLimit:
+    """A constraint for `ConstraintFilter`: the network frozen from an arch has at most `max_params`
+    parameters (built, never trained)."""
+
+    def __init__(self, space: Any, max_params: float) -> None:
+        self.space = space
+        self.max_params = max_params
+
+    def __call__(self, arch: Any) -> bool:
+        from nasforge.evaluators.cost import count_params
+
+        return count_params(self.space.freeze(arch)) <= self.max_params
+
+    def __repr__(self) -> str:
+        return f"params <= {self.max_params:g}"
+
+
+def wrap_strategy(strategy: Any, middleware: Mapping[str, Any], space: Any) -> Any:
+    """`strategy` inside the middleware that the keys ask for, in the order the module docstring gives."""
+    from nasforge.strategies import BudgetLimit, ConstraintFilter, Deduplicate, Retry
+
+    if middleware.get("deduplicate"):
+        strategy = Deduplicate(strategy)
+    if middleware.get("max_params") is not None:
+        limit = _ParamLimit(space, middleware["max_params"])
+        strategy = ConstraintFilter(strategy, limit, repr(limit))
+    if middleware.get("retry_failed"):
+        strategy = Retry(strategy, max_retries=middleware["retry_failed"])
+    if middleware.get("max_cost") is not None:
+        strategy = BudgetLimit(strategy, middleware["max_cost"], middleware.get("cost_metric", "cost"))
+    return strategy
+
+
 def validate(config: Mapping[str, Any]) -> dict[str, Any]:
     """Check a configuration's structure and names without building anything heavy."""
     from nasforge.data import DATASETS
     from nasforge.evaluators.training import TrainConfig
     from nasforge.executors import LocalPoolExecutor, SequentialExecutor
-    from nasforge.strategies import STRATEGIES
+    from nasforge.strategies import DEFAULT_STRATEGY, STRATEGIES
     from nasforge.zoo import SPACES
 
     cfg = dict(config)
@@ -182,8 +288,8 @@ def validate(config: Mapping[str, Any]) -> dict[str, Any]:
     _check_signature(SPACES.get(space_name), space_kw, f"space {space_name!r}")
     data_name, data_kw = _named("dataset", cfg["dataset"])
     _check_signature(DATASETS.get(data_name), data_kw, f"dataset {data_name!r}")
-    strat_name, strat_kw = _named("strategy", cfg.get("strategy", "evolution"))
-    _check_signature(STRATEGIES.get(strat_name), strat_kw, f"strategy {strat_name!r}")
+    strat_name, strat_kw = _named("strategy", cfg.get("strategy", DEFAULT_STRATEGY), DEFAULT_STRATEGY)
+    _split_middleware(STRATEGIES.get(strat_name), strat_kw, f"strategy {strat_name!r}")
     ev = dict(cfg.get("evaluator", {}))
     types = {"int": int, "float": (int, float), "str": str}
     ev_schema: dict[str, Any] = {"epochs": int, "train_fraction": (int, float), "device": str}
@@ -207,7 +313,7 @@ def build_experiment(config: Mapping[str, Any], storage: Any = None) -> Any:
     from nasforge.evaluators import ClassificationEvaluator
     from nasforge.executors import LocalPoolExecutor, SequentialExecutor
     from nasforge.experiment import Experiment
-    from nasforge.strategies import STRATEGIES
+    from nasforge.strategies import DEFAULT_STRATEGY, STRATEGIES
     from nasforge.zoo import SPACES
 
     cfg = validate(config)
@@ -222,8 +328,9 @@ def build_experiment(config: Mapping[str, Any], storage: Any = None) -> Any:
     if "num_classes" in params:
         space_kw.setdefault("num_classes", splits.num_classes)
     space = SPACES.create(space_name, **space_kw)
-    strat_name, strat_kw = _named("strategy", cfg.get("strategy", "evolution"))
-    strategy = STRATEGIES.create(strat_name, **strat_kw)
+    strat_name, strat_kw = _named("strategy", cfg.get("strategy", DEFAULT_STRATEGY), DEFAULT_STRATEGY)
+    strat_kw, middleware = _split_middleware(STRATEGIES.get(strat_name), strat_kw, f"strategy {strat_name!r}")
+    strategy = wrap_strategy(STRATEGIES.create(strat_name, **strat_kw), middleware, space)
     evaluator = ClassificationEvaluator(dataset, **cfg.get("evaluator", {}))
     exec_name, exec_kw = _named("executor", cfg.get("executor", {"name": "sequential"}), "sequential")
     executor = LocalPoolExecutor(**exec_kw) if exec_name == "pool" else SequentialExecutor(**exec_kw)

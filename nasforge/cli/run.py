@@ -24,11 +24,24 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--name", help="experiment name (rerunning a name resumes it)")
     p.add_argument("--storage", help="SQLite file or SQLAlchemy URL")
-    p.add_argument("--strategy", help="strategy name, e.g. evolution or random")
+    p.add_argument(
+        "--strategy", help="strategy name, e.g. evolution or random (the config's middleware keys still apply)"
+    )
     p.add_argument("--max-trials", type=int, help="total trials of the experiment")
     p.add_argument("--timeout", type=float, help="seconds of searching in this run")
     p.add_argument("--workers", type=int, help="parallel worker processes (1: in-process)")
     p.add_argument("--seed", type=int)
+    p.add_argument(
+        "--deduplicate", action="store_true", help="answer a repeated arch from its earlier result instead of rerunning"
+    )
+    p.add_argument("--retry-failed", type=int, metavar="N", help="rerun a failed trial up to N times")
+    p.add_argument("--max-params", type=float, metavar="N", help="skip archs with more than N parameters, untrained")
+    p.add_argument(
+        "--max-cost",
+        type=float,
+        metavar="X",
+        help="stop proposing once the trials cost X in all (metric strategy.cost_metric, else seconds)",
+    )
     p.add_argument(
         "--set",
         dest="overrides",
@@ -55,8 +68,19 @@ def resolve_config(args: argparse.Namespace) -> dict:
     for key, value in (("name", args.name), ("storage", args.storage), ("seed", args.seed)):
         if value is not None:
             cfg[key] = value
-    if args.strategy is not None:
-        cfg["strategy"] = {"name": args.strategy}
+    section = cfg.get("strategy")
+    if args.strategy is not None:  # a new strategy, without the old one's options but in the same middleware
+        kept = {k: v for k, v in section.items() if k in configs.MIDDLEWARE_KEYS} if isinstance(section, dict) else {}
+        cfg["strategy"] = {"name": args.strategy, **kept}
+    if args.deduplicate:
+        flags.append("strategy.deduplicate=true")
+    for key, value in (
+        ("retry_failed", args.retry_failed),
+        ("max_params", args.max_params),
+        ("max_cost", args.max_cost),
+    ):
+        if value is not None:
+            flags.append(f"strategy.{key}={value!r}")
     if args.max_trials is not None:
         flags.append(f"run.max_trials={args.max_trials}")
     if args.timeout is not None:
@@ -74,6 +98,14 @@ def resolve_config(args: argparse.Namespace) -> dict:
     return configs.validate(configs.apply_overrides(cfg, [*flags, *args.overrides]))
 
 
+def _describe(strategy: object) -> str:
+    """`RegularizedEvolution`, or with middleware `Retry(Deduplicate(RegularizedEvolution))`."""
+    from nasforge.strategies import StrategyMiddleware
+
+    name = type(strategy).__name__
+    return f"{name}({_describe(strategy.inner)})" if isinstance(strategy, StrategyMiddleware) else name
+
+
 def main(args: argparse.Namespace) -> int:
     cfg = resolve_config(args)
     run_cfg = cfg.get("run", {})
@@ -82,7 +114,7 @@ def main(args: argparse.Namespace) -> int:
     experiment = configs.build_experiment(cfg)
     out = sys.stdout
     print(
-        f"nasforge: experiment {experiment.name!r} in {experiment.storage}: {type(experiment.strategy).__name__} on "
+        f"nasforge: experiment {experiment.name!r} in {experiment.storage}: {_describe(experiment.strategy)} on "
         f"{type(experiment.space).__name__} ({experiment.space.size():.3g} archs), objective "
         f"{experiment.objective.direction} {experiment.objective.metric}",
         file=out,

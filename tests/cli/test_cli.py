@@ -40,6 +40,9 @@ def _in_tmp(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
         (["run", "digits", "--set", "evaluator.learning_rat=0.1"], "Did you mean 'learning_rate'?"),
         (["run", "digits", "--set", "sead=3"], "Unknown key 'sead'"),
         (["run", "digits", "--set", "run.max_trials=-3"], "max_trials"),
+        (["run", "digits", "--retry-failed", "-1"], "strategy.retry_failed must be an int >= 0"),
+        (["run", "digits", "--set", "strategy.max_cost=1h"], "strategy.max_cost must be int or float or null"),
+        (["run", "digits", "--set", "strategy.dedupe=true"], "Did you mean 'dedup' or 'deduplicate'?"),
         (["run", "digits", "--workers", "0"], "--workers must be >= 1"),
         (["run", "missing.yaml"], "does not exist"),
         (["trials", "nope"], "No experiment named 'nope'"),
@@ -109,6 +112,27 @@ def test_run_list_trials_best_export(capsys: pytest.CaptureFixture[str], tmp_pat
     (tmp_path / "arch.json").write_text(json.dumps({**arch, "stem_width": 7}))
     code, _, err = run_cli(["export", "digits-cnn", "--arch", "arch.json"], capsys)
     assert code == 2 and "'stem_width' must be one of [16, 24, 32], but got 7" in err
+
+
+@pytest.mark.slow
+def test_run_with_middleware(capsys: pytest.CaptureFixture[str]) -> None:
+    args = ["run", "digits", "--max-trials", "4", "--no-export", "--quiet", *FAST]
+    args += ["--set", "strategy.population_size=2", "--set", "strategy.sample_size=1"]
+    args += ["--deduplicate", "--retry-failed", "1", "--max-params", "4e5"]
+    code, out, _ = run_cli([*args, "--max-cost", "3600"], capsys)
+    assert code == 0, out
+    assert "BudgetLimit(Retry(ConstraintFilter(Deduplicate(RegularizedEvolution)))) on SmallImageCNN" in out
+    code, out, _ = run_cli(["trials", "digits-cnn", "--format", "json"], capsys)
+    rows = json.loads(out)
+    assert code == 0 and len(rows) == 4 and all(r["state"] == "COMPLETE" for r in rows)
+    assert len({json.dumps(r["arch"], sort_keys=True) for r in rows}) == 4  # no arch trained twice
+    assert all(r["metrics"]["params"] <= 4e5 for r in rows)
+    # a budget smaller than one trial's wall time: one trial, and none more on resume
+    for _ in range(2):
+        code, out, _ = run_cli([*args, "--name", "tight", "--max-cost", "0.001"], capsys)
+        assert code == 0, out
+    code, out, _ = run_cli(["trials", "tight", "--format", "json"], capsys)
+    assert code == 0 and len(json.loads(out)) == 1
 
 
 def test_module_entry_point_runs() -> None:

@@ -13,6 +13,7 @@ from nasforge.strategies import (
     REINFORCE,
     STRATEGIES,
     BaseStrategy,
+    BudgetLimit,
     ConstraintFilter,
     Deduplicate,
     RandomSearch,
@@ -30,6 +31,7 @@ WRAPPED = {
     "dedup(evolution)": lambda: Deduplicate(RegularizedEvolution(population_size=8, sample_size=3)),
     "retry(random)": lambda: Retry(RandomSearch(), max_retries=2),
     "constraint(reinforce)": lambda: ConstraintFilter(REINFORCE(), lambda arch: arch["x"] != 4, "x != 4"),
+    "budget(random)": lambda: BudgetLimit(RandomSearch(), max_cost=1e9),
 }
 
 

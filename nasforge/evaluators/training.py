@@ -77,11 +77,11 @@ def make_optimizer(model: nn.Module, cfg: TrainConfig) -> torch.optim.Optimizer:
 def make_schedule(
     opt: torch.optim.Optimizer, cfg: TrainConfig, total_steps: int
 ) -> torch.optim.lr_scheduler.LRScheduler:
-    if cfg.schedule == "onecycle":
+    if cfg.schedule == "onecycle" and total_steps >= 8:  # torch's OneCycleLR divides by zero at 4 steps
         return torch.optim.lr_scheduler.OneCycleLR(
             opt, max_lr=cfg.learning_rate, total_steps=max(total_steps, 1), pct_start=0.25
         )
-    if cfg.schedule == "cosine":
+    if cfg.schedule in ("cosine", "onecycle"):  # too few steps for a warm-up: cosine decay only
         return torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=max(total_steps, 1))
     return torch.optim.lr_scheduler.LambdaLR(opt, lambda step: 1.0)
 

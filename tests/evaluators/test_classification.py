@@ -85,3 +85,18 @@ def test_arguments_are_validated(kwargs: dict, match: str) -> None:
         ClassificationEvaluator(Digits(), **kwargs)
     with pytest.raises(ConfigError, match="dataset"):
         ClassificationEvaluator("digits")  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("schedule", ["onecycle", "cosine", "constant"])
+def test_every_schedule_runs_for_any_number_of_steps(schedule: str) -> None:
+    # a small dataset with large batches gives a handful of steps; OneCycleLR alone fails at exactly 4
+    import torch
+
+    from nasforge.evaluators.training import TrainConfig, make_schedule
+
+    for total in range(1, 12):
+        opt = torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=0.1)
+        sched = make_schedule(opt, TrainConfig(schedule=schedule), total)
+        for _ in range(total):
+            opt.step()
+            sched.step()

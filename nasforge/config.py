@@ -211,15 +211,7 @@ def _split_middleware(factory: Any, kwargs: Mapping[str, Any], what: str) -> tup
     """The strategy's own options and the middleware keys of its section, each checked."""
     own = {k: v for k, v in kwargs.items() if k not in MIDDLEWARE_KEYS}
     middleware = {k: v for k, v in kwargs.items() if k in MIDDLEWARE_KEYS}
-    params = inspect.signature(factory).parameters
-    if not any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values()):
-        valid = [n for n, p in params.items() if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)]
-        for key in own:
-            if key not in valid:
-                raise ConfigError(
-                    f"Unknown option {key!r} for {what}.{suggest(key, [*valid, *MIDDLEWARE_KEYS])} "
-                    f"Valid options are: {', '.join(valid) or '(none)'}; middleware: {', '.join(MIDDLEWARE_KEYS)}."
-                )
+    check_kwargs(factory, own, what, list(MIDDLEWARE_KEYS))
     _check_signature(factory, own, what)
     _typecheck("strategy", middleware, MIDDLEWARE_KEYS)
     retries = middleware.get("retry_failed", 0)

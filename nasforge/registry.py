@@ -7,7 +7,7 @@ factory's signature so that a misspelt config key is caught before anything runs
 from __future__ import annotations
 
 import inspect
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any, Generic, TypeVar
 
 from nasforge.errors import ConfigError, suggest, unknown_name
@@ -52,15 +52,20 @@ class Registry(Generic[T]):
             raise ConfigError(f"Invalid arguments for {self.kind} {name!r}: {exc}") from exc
 
 
-def check_kwargs(factory: Callable[..., Any], kwargs: dict[str, Any], what: str) -> None:
-    """Raise a `ConfigError` naming the unknown keys, with suggestions, before calling `factory`."""
+def check_kwargs(
+    factory: Callable[..., Any], kwargs: dict[str, Any], what: str, middleware: Sequence[str] = ()
+) -> None:
+    """Raise a `ConfigError` naming the unknown keys, with suggestions, before calling `factory`.
+
+    `middleware` names further keys that are valid beside the factory's own (suggested and listed)."""
     params = inspect.signature(factory).parameters
     if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values()):
         return
     valid = [n for n, p in params.items() if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)]
+    also = f"; middleware: {', '.join(middleware)}" if middleware else ""
     for key in kwargs:
         if key not in valid:
             raise ConfigError(
-                f"Unknown option {key!r} for {what}.{suggest(key, valid)} "
-                f"Valid options are: {', '.join(valid) or '(none)'}."
+                f"Unknown option {key!r} for {what}.{suggest(key, [*valid, *middleware])} "
+                f"Valid options are: {', '.join(valid) or '(none)'}{also}."
             )

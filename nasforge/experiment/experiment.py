@@ -161,7 +161,14 @@ class Experiment:
         exp_id = row.id
         self.strategy.setup(self.space, self.objective, self.seed)
         if row.strategy_state:
-            self.strategy.load_state_dict(row.strategy_state)
+            try:
+                self.strategy.load_state_dict(row.strategy_state)
+            except (KeyError, TypeError, ValueError, IndexError) as exc:
+                raise StorageError(
+                    f"Experiment {self.name!r} was saved by strategy {row.config.get('strategy')}, whose state "
+                    f"{self.strategy!r} cannot resume ({type(exc).__name__}: {exc}); resume with the same "
+                    "strategy and middleware, or give this search a new experiment name."
+                ) from exc
         records = {r.number: r for r in self.storage.get_trials(exp_id)}
         untold = self.storage.untold_numbers(exp_id)
         for number in untold:  # finished before a crash, but the strategy never heard

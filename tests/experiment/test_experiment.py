@@ -177,3 +177,13 @@ def test_simulated_executor_times_the_run_on_its_own_clock(tmp_path: Path) -> No
         running += delta
         peak = max(peak, running)
     assert peak <= 3
+
+
+def test_resuming_with_a_strategy_that_cannot_read_the_stored_state_says_so(tmp_path: Path) -> None:
+    from nasforge.strategies import Deduplicate
+
+    make(tmp_path).run(max_trials=4)
+    wrapped = make(tmp_path, strategy=Deduplicate(RegularizedEvolution(population_size=6, sample_size=3)))
+    with pytest.raises(StorageError, match="resume with the same strategy and middleware"):
+        wrapped.run(max_trials=6)
+    assert len(make(tmp_path).trials) == 4  # nothing lost, nothing added

@@ -184,9 +184,9 @@ def _typecheck(section: str, values: Mapping[str, Any], schema: Mapping[str, Any
             raise ConfigError(f"Key {section + '.' if section else ''}{key} must be {want}, but got {value!r}.")
 
 
-def _check_signature(factory: Any, kwargs: Mapping[str, Any], what: str) -> None:
-    """Unknown keys and values whose type contradicts an annotated default."""
-    check_kwargs(factory, dict(kwargs), what)
+def _check_signature(factory: Any, kwargs: Mapping[str, Any], what: str, middleware: Sequence[str] = ()) -> None:
+    """Unknown keys (`middleware` names further valid ones) and values whose type contradicts a default."""
+    check_kwargs(factory, dict(kwargs), what, middleware)
     params = inspect.signature(factory).parameters
     for key, value in kwargs.items():
         p = params.get(key)
@@ -211,8 +211,7 @@ def _split_middleware(factory: Any, kwargs: Mapping[str, Any], what: str) -> tup
     """The strategy's own options and the middleware keys of its section, each checked."""
     own = {k: v for k, v in kwargs.items() if k not in MIDDLEWARE_KEYS}
     middleware = {k: v for k, v in kwargs.items() if k in MIDDLEWARE_KEYS}
-    check_kwargs(factory, own, what, list(MIDDLEWARE_KEYS))
-    _check_signature(factory, own, what)
+    _check_signature(factory, own, what, list(MIDDLEWARE_KEYS))
     _typecheck("strategy", middleware, MIDDLEWARE_KEYS)
     retries = middleware.get("retry_failed", 0)
     if retries < 0:

@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 
 from nasforge.errors import ConfigError
-from nasforge.space import ModelSpace
+from nasforge.space import Arch, ModelSpace
 from nasforge.space.decision import Decision
 from nasforge.trial import Objective, Proposal, TrialRecord
 
@@ -82,6 +82,13 @@ class BaseStrategy(abc.ABC):
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}()"
+
+
+def arch_key(space: ModelSpace, arch: Arch) -> str:
+    """What counts as the same arch: the space's `canonical_key(arch)` when it has one (e.g. NB201's
+    isomorphism classes), else the arch id."""
+    canonical = getattr(space, "canonical_key", None)
+    return str(canonical(arch)) if callable(canonical) else arch.id
 
 
 def check_int(owner: str, name: str, value: Any, minimum: int) -> int:

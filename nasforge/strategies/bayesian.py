@@ -23,7 +23,7 @@ import numpy as np
 
 from nasforge.errors import ConfigError
 from nasforge.space import Arch, ModelSpace
-from nasforge.strategies.base import BaseStrategy, check_int
+from nasforge.strategies.base import BaseStrategy, arch_key, check_int
 from nasforge.strategies.predictors import GaussianProcess, MLPEnsemble, Predictor, warp
 from nasforge.trial import Proposal, TrialRecord
 
@@ -39,7 +39,7 @@ class _Pool:
         self.X = np.stack([space.encode(a) for a in self.archs]).astype(np.float64)
         self.rows: dict[str, list[int]] = {}
         for i, a in enumerate(self.archs):
-            self.rows.setdefault(_key(space, a), []).append(i)
+            self.rows.setdefault(arch_key(space, a), []).append(i)
 
     def free(self, taken: set[str]) -> np.ndarray:
         mask = np.ones(len(self.archs), dtype=bool)
@@ -55,11 +55,6 @@ def _pool(space: ModelSpace) -> _Pool:
     if space not in _POOLS:
         _POOLS[space] = _Pool(space)
     return _POOLS[space]
-
-
-def _key(space: ModelSpace, arch: Arch) -> str:
-    canonical = getattr(space, "canonical_key", None)
-    return str(canonical(arch)) if callable(canonical) else arch.id
 
 
 def _choice(owner: str, name: str, value: Any, allowed: tuple[str, ...]) -> str:
@@ -83,8 +78,6 @@ class BayesianOptimization(BaseStrategy):
     >>> strategy = BayesianOptimization(n_initial=10, predictor="gp", acquisition="its")
     """
 
-    name = "BayesianOptimization"
-
     def __init__(
         self,
         n_initial: int = 10,
@@ -97,7 +90,7 @@ class BayesianOptimization(BaseStrategy):
         max_pool: int = 20_000,
         beta: float = 2.0,
     ) -> None:
-        owner = self.name
+        owner = type(self).__name__
         self.n_initial = check_int(owner, "n_initial", n_initial, 1)
         self.predictor = _choice(owner, "predictor", predictor, ("gp", "ensemble"))
         self.acquisition = _choice(owner, "acquisition", acquisition, ACQUISITIONS)
@@ -134,7 +127,7 @@ class BayesianOptimization(BaseStrategy):
         return key in self._evaluated or key in self._pending
 
     def _propose(self, arch: Arch, info: dict[str, Any]) -> Proposal:
-        key = _key(self.space, arch)
+        key = arch_key(self.space, arch)
         self._pending[key] = self._pending.get(key, 0) + 1
         self._n_asked += 1
         return Proposal(arch, info=info)
@@ -142,7 +135,7 @@ class BayesianOptimization(BaseStrategy):
     def _random(self) -> Arch:
         arch = self.space.random(self.rng)
         for _ in range(50):
-            if not self._taken(_key(self.space, arch)):
+            if not self._taken(arch_key(self.space, arch)):
                 break
             arch = self.space.random(self.rng)
         return arch
@@ -183,7 +176,7 @@ class BayesianOptimization(BaseStrategy):
         archs: list[Arch] = []
 
         def add(arch: Arch) -> None:
-            key = _key(self.space, arch)
+            key = arch_key(self.space, arch)
             if key not in seen and not self._taken(key):
                 seen.add(key)
                 archs.append(arch)
@@ -199,7 +192,7 @@ class BayesianOptimization(BaseStrategy):
         return archs, np.stack([self.space.encode(a) for a in archs]).astype(np.float64)
 
     def _tell(self, record: TrialRecord) -> None:
-        key = _key(self.space, record.arch)
+        key = arch_key(self.space, record.arch)
         if key in self._pending:
             self._pending[key] -= 1
             if self._pending[key] <= 0:
@@ -228,7 +221,7 @@ class BayesianOptimization(BaseStrategy):
 
     def __repr__(self) -> str:
         return (
-            f"{self.name}(n_initial={self.n_initial}, predictor={self.predictor!r}, "
+            f"{type(self).__name__}(n_initial={self.n_initial}, predictor={self.predictor!r}, "
             f"acquisition={self.acquisition!r}, warp={self.warp!r}, candidates={self.candidates!r})"
         )
 
@@ -237,8 +230,6 @@ class BANANAS(BayesianOptimization):
     """BANANAS: an ensemble of 5 small networks, independent Thompson sampling, candidates from mutations of
     the best archs (White et al. 2021). Slower per ask than the GP; every option of
     `BayesianOptimization` can be changed."""
-
-    name = "BANANAS"
 
     def __init__(
         self,

@@ -20,7 +20,7 @@ from typing import Any
 
 from nasforge.errors import ConfigError
 from nasforge.space import Arch
-from nasforge.strategies.base import BaseStrategy, check_int
+from nasforge.strategies.base import BaseStrategy, arch_key, check_int
 from nasforge.trial import Proposal, TrialRecord, TrialState
 
 SYNTHETIC = -1  # the number of records a middleware makes up for its inner strategy
@@ -103,11 +103,7 @@ class Deduplicate(StrategyMiddleware):
         self.skipped = 0
 
     def _key(self, arch: Arch, budget: float | None) -> str:
-        if self.key is not None:
-            base = self.key(arch)
-        else:
-            canonical = getattr(self.space, "canonical_key", None)
-            base = canonical(arch) if callable(canonical) else arch.id
+        base = self.key(arch) if self.key is not None else arch_key(self.space, arch)
         return f"{base}@{budget}"
 
     def _ask(self) -> Proposal | None:

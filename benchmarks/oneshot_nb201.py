@@ -32,7 +32,13 @@ METHODS = ("darts", "darts2", "gdas", "beta-darts", "drnas", "darts-pt", "spos",
 
 
 def make_method(name: str, args: argparse.Namespace, seed: int) -> BaseOneShot:
-    common: dict[str, Any] = {"epochs": args.epochs, "batch_size": args.batch_size, "seed": seed}
+    method = _make_method(name, args, seed)
+    method.bn_affine = args.bn_affine
+    return method
+
+
+def _make_method(name: str, args: argparse.Namespace, seed: int) -> BaseOneShot:
+    common: dict[str, Any] = {"epochs": args.epochs, "batch_size": args.batch_size, "seed": seed, "device": "cpu"}
     grad: dict[str, Any] = {**common, "arch_learning_rate": args.arch_lr}
     if name == "darts":
         return DARTS(**grad)
@@ -45,7 +51,7 @@ def make_method(name: str, args: argparse.Namespace, seed: int) -> BaseOneShot:
     if name == "darts-pt":
         return DARTSPT(eval_size=args.eval_size, **grad)
     if name == "drnas":
-        return DrNAS(**grad)
+        return DrNAS(kl_weight=args.kl_weight, **grad)
     if name == "enas":
         return ENAS(**common)
     return SPOS(population=args.population, generations=args.generations, eval_size=args.eval_size, **common)
@@ -73,6 +79,10 @@ def main() -> None:
     p.add_argument("--batch-size", type=int, default=64)
     p.add_argument("--arch-lr", type=float, default=3e-3)
     p.add_argument("--beta-weight", type=float, default=1.0)
+    p.add_argument("--kl-weight", type=float, default=1e-3)
+    p.add_argument(
+        "--bn-affine", action="store_true", help="keep the learnable BN scale/shift inside candidates while searching"
+    )
     p.add_argument("--n-train", type=int, default=3000)
     p.add_argument("--n-valid", type=int, default=3000)
     p.add_argument("--size", type=int, default=16, help="image side after resizing (divisible by 4)")
@@ -95,6 +105,7 @@ def main() -> None:
     for method in args.methods:
         for seed in args.seeds:
             result = make_method(method, args, seed).search(space, train, valid)
+            assert result is not None  # no should_stop: the search runs to the end
             cell = arch_to_str(result.arch)
             run = {
                 "method": method,

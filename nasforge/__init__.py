@@ -8,7 +8,7 @@ from nasforge.experiment import Callback, Experiment, load_experiment
 from nasforge.export import export_model, load_model
 from nasforge.space import Arch, InputChoice, LayerChoice, ModelSpace, Repeat, choice, hparam, label_scope
 from nasforge.storage import SQLStorage
-from nasforge.strategies import BaseStrategy, RandomSearch, RegularizedEvolution
+from nasforge.strategies import BaseStrategy, OneShotStrategy, RandomSearch, RegularizedEvolution
 from nasforge.trial import Objective, Proposal, TrialRecord, TrialState
 
 __version__ = "0.1.0"
@@ -33,6 +33,7 @@ __all__ = [
     "ModelSpace",
     "NasforgeError",
     "Objective",
+    "OneShotStrategy",
     "Proposal",
     "RandomSearch",
     "RegularizedEvolution",

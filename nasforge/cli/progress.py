@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, TextIO
 
 from nasforge.experiment import Callback
@@ -29,6 +30,7 @@ class ProgressBar(Callback):
         self.best: float | None = None
         self.total: int | None = None
         self._durations: list[float] = []
+        self._first_step: int | None = None
 
     def on_run_start(self, experiment: Experiment) -> None:
         trials = experiment.trials
@@ -75,6 +77,18 @@ class ProgressBar(Callback):
         if self.failed:
             line += f" | {self.failed} failed"
         self._write(line, final=not self.tty)
+
+    def on_search_progress(self, experiment: Experiment, step: int, metrics: Mapping[str, float]) -> None:
+        total = int(metrics.get("epochs", 0))
+        shown = ", ".join(f"{k} {v:.4f}" for k, v in metrics.items() if k not in ("epoch", "epochs"))
+        count = f"{step}/{total}" if total else str(step)
+        if self._first_step is None:  # a resumed search starts past epoch 1
+            self._first_step = step - 1
+        left = ""
+        if total and step > self._first_step:
+            per_epoch = experiment.elapsed() / (step - self._first_step)
+            left = f" | left {_clock((total - step) * per_epoch)}"
+        self._write(f"supernet epoch {count}: {shown} | elapsed {_clock(experiment.elapsed())}{left}", final=True)
 
     def _time_left(self, experiment: Experiment, elapsed: float) -> str:
         limits = []

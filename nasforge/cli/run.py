@@ -100,9 +100,11 @@ def resolve_config(args: argparse.Namespace) -> dict:
 
 def _describe(strategy: object) -> str:
     """`RegularizedEvolution`, or with middleware `Retry(Deduplicate(RegularizedEvolution))`."""
-    from nasforge.strategies import StrategyMiddleware
+    from nasforge.strategies import OneShotStrategy, StrategyMiddleware
 
     name = type(strategy).__name__
+    if isinstance(strategy, OneShotStrategy):
+        return f"{name}({type(strategy.method).__name__})"
     return f"{name}({_describe(strategy.inner)})" if isinstance(strategy, StrategyMiddleware) else name
 
 

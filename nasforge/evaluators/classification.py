@@ -77,6 +77,12 @@ class ClassificationEvaluator(BaseEvaluator):
     def input_shape(self) -> tuple[int, ...]:
         return tuple(self.dataset.load().input_shape)
 
+    def search_data(self) -> tuple[ArrayData, ArrayData]:
+        """The training part (as trials get it, `train_fraction` applied) and the validation split: what a
+        one-shot strategy trains its supernet weights and architecture on."""
+        splits = self.dataset.load()
+        return self._train_part(splits, 0), splits.valid
+
     def train_config(self, arch: Mapping[str, Any], budget: float | None = None) -> TrainConfig:
         """The training settings for `arch`: the arch's hyperparameter decisions override the defaults."""
         fields = {f.name for f in dataclasses.fields(TrainConfig)}

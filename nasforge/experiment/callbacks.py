@@ -24,5 +24,9 @@ class Callback:
     def on_trial_end(self, experiment: Experiment, record: TrialRecord) -> None:
         return None
 
+    def on_search_progress(self, experiment: Experiment, step: int, metrics: Mapping[str, float]) -> None:
+        """Progress of work the strategy does in the driver (a one-shot strategy's supernet epochs)."""
+        return None
+
     def on_run_end(self, experiment: Experiment) -> None:
         return None

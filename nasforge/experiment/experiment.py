@@ -7,9 +7,10 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from nasforge.errors import ConfigError, StorageError, suggest
 from nasforge.evaluators.base import BaseEvaluator
@@ -19,6 +20,9 @@ from nasforge.space import ModelSpace
 from nasforge.storage import BaseStorage, ExperimentRow, get_storage
 from nasforge.strategies import BaseStrategy
 from nasforge.trial import Objective, TrialRecord, TrialState
+
+if TYPE_CHECKING:
+    from nasforge.oneshot import BaseOneShot
 
 
 def space_fingerprint(space: ModelSpace) -> str:
@@ -48,7 +52,7 @@ class Experiment:
         self,
         name: str,
         space: ModelSpace,
-        strategy: BaseStrategy,
+        strategy: BaseStrategy | BaseOneShot,
         evaluator: BaseEvaluator,
         *,
         storage: str | BaseStorage = "nasforge.db",
@@ -56,10 +60,16 @@ class Experiment:
         objective: str | Objective = "val_acc",
         seed: int = 0,
         spec: Mapping[str, Any] | None = None,
+        checkpoint_dir: str | Path | None = None,
     ) -> None:
         check_name(name)
         if not isinstance(space, ModelSpace):
             raise ConfigError(f"`space` must be a ModelSpace, but got {type(space).__name__}.")
+        from nasforge.oneshot import BaseOneShot
+        from nasforge.strategies import OneShotStrategy
+
+        if isinstance(strategy, BaseOneShot):  # a one-shot method is run by its strategy wrapper
+            strategy = OneShotStrategy(strategy)
         if not isinstance(strategy, BaseStrategy):
             raise ConfigError(f"`strategy` must be a BaseStrategy (e.g. RegularizedEvolution()), but got {strategy!r}.")
         if not isinstance(evaluator, BaseEvaluator):
@@ -77,7 +87,9 @@ class Experiment:
         self.objective = Objective.parse(objective)
         self.seed = seed
         self.spec = dict(spec) if spec is not None else None
+        self.checkpoint_dir = Path(checkpoint_dir) if checkpoint_dir is not None else default_checkpoint_dir(self)
         self._row: ExperimentRow | None = None
+        self._callbacks: Sequence[Callback] = ()
         self._stop = False
         self.run_started: float | None = None
         self.run_timeout: float | None = None
@@ -135,6 +147,21 @@ class Experiment:
         """Ask a running `run` to stop proposing trials (running ones finish)."""
         self._stop = True
 
+    def should_stop(self) -> bool:
+        """True once `stop()` was called or this run's timeout has passed."""
+        timeout = self.run_timeout
+        return self._stop or (timeout is not None and self.elapsed() >= timeout)
+
+    # --- for strategies that work in the driver (`BaseStrategy.prepare`) -----------------------------------------
+    def search_progress(self, step: int, metrics: Mapping[str, float]) -> None:
+        """Save the strategy's state (its progress) in the storage and tell the callbacks."""
+        self.save_strategy_state()
+        for cb in self._callbacks:
+            cb.on_search_progress(self, step, metrics)
+
+    def save_strategy_state(self) -> None:
+        self.storage.mark_told(self.id, [], self.strategy.state_dict())
+
     def run(
         self,
         max_trials: int | None = None,
@@ -156,6 +183,7 @@ class Experiment:
             raise ConfigError("Give `max_trials` or `timeout` to Experiment.run, or the search never ends.")
         self._row = row = self._open()
         self._stop = False
+        self._callbacks = callbacks
         clock = self.executor.now  # wall time, or simulated time for a simulated executor
         self.run_started, self.run_timeout, self.run_max_trials = clock(), timeout, max_trials
         exp_id = row.id
@@ -195,6 +223,9 @@ class Experiment:
         for cb in callbacks:
             cb.on_run_start(self)
         try:
+            if not self.strategy.prepare(self):  # stopped before it could propose: a later run continues
+                self.storage.set_status(exp_id, "paused")
+                return self
             while True:
                 out_of_time = timeout is not None and clock() - self.run_started >= timeout
                 while not (self._stop or out_of_time) and self.executor.n_running < self.executor.n_workers:
@@ -298,6 +329,16 @@ def best_of(records: Sequence[TrialRecord], objective: Objective) -> TrialRecord
     if not valid:
         return None
     return max(valid, key=lambda sr: (sr[0], -sr[1].number))[1]
+
+
+def default_checkpoint_dir(experiment: Experiment) -> Path:
+    """Beside a SQLite file (`nas.db` -> `nas.db.checkpoints/<name>`), else under ./nasforge-checkpoints."""
+    url = str(getattr(experiment.storage, "url", ""))
+    base = Path("nasforge-checkpoints")
+    if url.startswith("sqlite:///") and not url.endswith(":memory:"):
+        base = Path(url.split(":///", 1)[1] + ".checkpoints")
+    slug = re.sub(r"[^A-Za-z0-9._-]+", "_", experiment.name)[:60].strip("._") or "experiment"
+    return base / f"{slug}-{hashlib.sha256(experiment.name.encode()).hexdigest()[:8]}"
 
 
 def check_name(name: object) -> str:

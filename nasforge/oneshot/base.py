@@ -1,31 +1,79 @@
-"""What every one-shot strategy shares: its checked settings, the data batches, and the result it returns."""
+"""What every one-shot strategy shares: checked settings, the per-epoch search loop with its checkpoints,
+the data batches, and the result it returns.
+
+A search is a sequence of supernet epochs followed by a derivation. After every epoch the whole search
+state (supernet and architecture weights, optimisers, schedules, random generators, history) can be
+written to a checkpoint file; `search(..., checkpoint=path)` continues from that file when it exists, and
+gives the same arch as an uninterrupted search (on the CPU).
+"""
 
 from __future__ import annotations
 
+import json
 import math
+import os
+import time
 from abc import ABC, abstractmethod
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
 
 from nasforge.data import ArrayData
-from nasforge.errors import ConfigError
+from nasforge.errors import ConfigError, StorageError
+from nasforge.oneshot.supernet import Supernet
 from nasforge.space import Arch, ModelSpace
+from nasforge.space.arch import Value
 
-__all__ = ["BaseOneShot", "OneShotResult"]
+__all__ = ["BaseOneShot", "OneShotResult", "SearchContext"]
+
+#: `fixed="defaults"` pins every decision a supernet cannot express at its default value
+PIN_DEFAULTS = "defaults"
+CHECKPOINT_FORMAT = 1
 
 
 @dataclass(frozen=True)
 class OneShotResult:
-    """The derived arch, the final architecture weights per label (softmax, where the method has them) and
-    a per-epoch history of the supernet's train loss and validation accuracy."""
+    """The derived arch, the final architecture weights per label (softmax, where the method has them), a
+    per-epoch history of the supernet's train loss and validation accuracy, and what the derivation adds
+    (`info`), e.g. SPOS's count of archs scored on the supernet; `pinned` lists the decisions that were not
+    searched and their values."""
 
     arch: Arch
     probabilities: dict[str, list[float]] = field(default_factory=dict)
     history: list[dict[str, float]] = field(default_factory=list)
     search_time: float = 0.0
+    info: dict[str, float] = field(default_factory=dict)
+    pinned: dict[str, Value] = field(default_factory=dict)
+
+
+@dataclass
+class SearchContext:
+    """The state of one search between epochs: what a checkpoint holds."""
+
+    supernet: Supernet
+    train: ArrayData
+    valid: ArrayData
+    steps: int  # weight steps per epoch
+    device: torch.device
+    rng: np.random.Generator
+    optimizers: dict[str, Any] = field(default_factory=dict)  # anything with state_dict / load_state_dict
+    extra: dict[str, Any] = field(default_factory=dict)  # JSON-able numbers (e.g. ENAS's reward baseline)
+    seed: int = 0
+    batch_size: int = 64
+
+    def generator(self, epoch: int, stream: int) -> torch.Generator:
+        """A generator for one random stream of one epoch (0: train batches, 1: valid batches, 2+: the
+        method's own), seeded so that a resumed search draws what the uninterrupted one would have."""
+        return torch.Generator().manual_seed(self.seed * 1_000_003 + 8 * epoch + stream)
+
+    def batches(self, which: str, epoch: int) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+        """Shuffled batches of the train or valid split for `epoch`."""
+        data = self.train if which == "train" else self.valid
+        return batches(data, self.batch_size, self.generator(epoch, 0 if which == "train" else 1))
 
 
 def check_int(owner: str, name: str, value: Any, low: int = 1) -> int:
@@ -47,22 +95,86 @@ def batches(data: ArrayData, batch_size: int, gen: torch.Generator) -> Iterator[
     n = len(data)
     size = min(batch_size, n)
     while True:
-        perm = torch.randperm(n, generator=gen)
+        perm = torch.randperm(n, generator=gen).to(data.x.device)
         for start in range(0, n - size + 1, size):
             idx = perm[start : start + size]
             yield data.x[idx], data.y[idx]
 
 
-class BaseOneShot(ABC):
-    """A one-shot search: `search(space, train, valid)` builds the supernet, trains it and derives an arch."""
+def resolve_device(owner: str, device: str) -> torch.device:
+    if device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        return torch.device(device)
+    except (RuntimeError, TypeError) as exc:
+        raise ConfigError(
+            f"`device` of {owner} must be 'auto', 'cpu', 'cuda' or 'cuda:N', but got {device!r}."
+        ) from exc
 
-    def __init__(self, epochs: int = 10, batch_size: int = 64, seed: int = 0) -> None:
+
+class BaseOneShot(ABC):
+    """A one-shot search: `search(space, train, valid)` builds the supernet, trains it and derives an arch.
+
+    `fixed` pins decisions the supernet cannot express (a `choice` width, a `Repeat` depth) to one value
+    each, `{label: value}`, or all of them at their defaults with `fixed="defaults"`; pinned decisions are
+    not searched. `device`: 'auto' (CUDA when present), 'cpu' or 'cuda[:N]'.
+    """
+
+    #: the supernet kind (`nasforge.oneshot.supernet.KINDS`) the method trains
+    kind = "softmax"
+    #: learnable scale and shift in the batch norms of candidate operations during the search
+    bn_affine = False
+
+    def __init__(
+        self,
+        epochs: int = 10,
+        batch_size: int = 64,
+        seed: int = 0,
+        fixed: Mapping[str, Value] | str | None = None,
+        device: str = "auto",
+    ) -> None:
         owner = type(self).__name__
         self.epochs = check_int(owner, "epochs", epochs)
         self.batch_size = check_int(owner, "batch_size", batch_size)
         self.seed = check_int(owner, "seed", seed, low=0)
+        if fixed is not None and fixed != PIN_DEFAULTS and not isinstance(fixed, Mapping):
+            raise ConfigError(
+                f"`fixed` of {owner} must be a mapping {{label: value}} or {PIN_DEFAULTS!r} (pin every decision "
+                f"the supernet cannot express at its default), but got {fixed!r}."
+            )
+        self.fixed: Mapping[str, Value] | str | None = dict(fixed) if isinstance(fixed, Mapping) else fixed
+        resolve_device(owner, device)
+        self.device = device
 
-    def search(self, space: ModelSpace, train: ArrayData, valid: ArrayData) -> OneShotResult:
+    def __repr__(self) -> str:
+        args = ", ".join(f"{k}={v!r}" for k, v in self.settings().items())
+        return f"{type(self).__name__}({args})"
+
+    def settings(self) -> dict[str, Any]:
+        """The method's options (what a checkpoint must agree with to be resumed), without `device`."""
+        return {k: v for k, v in vars(self).items() if not k.startswith("_") and k != "device"}
+
+    def supernet(self, space: ModelSpace) -> Supernet:
+        return Supernet(space, kind=self.kind, fixed=self.fixed, bn_affine=self.bn_affine)
+
+    # --- the loop --------------------------------------------------------------------------------------------
+    def search(
+        self,
+        space: ModelSpace,
+        train: ArrayData,
+        valid: ArrayData,
+        *,
+        checkpoint: str | Path | None = None,
+        on_epoch: Callable[[int, dict[str, float]], None] | None = None,
+        should_stop: Callable[[], bool] | None = None,
+    ) -> OneShotResult | None:
+        """Train the supernet for `epochs` and derive the arch.
+
+        With `checkpoint`, the search state is written to that file after every epoch, and a search that
+        finds the file continues from it. `on_epoch(epoch, metrics)` is called after each epoch (and its
+        checkpoint); when `should_stop()` then says True, the search returns None before the next epoch,
+        to be continued from the checkpoint later.
+        """
         owner = type(self).__name__
         if not isinstance(space, ModelSpace) or space.is_frozen:
             raise ConfigError(
@@ -71,9 +183,105 @@ class BaseOneShot(ABC):
         for name, part in (("train", train), ("valid", valid)):
             if not isinstance(part, ArrayData) or len(part) == 0:
                 raise ConfigError(f"`{name}` of {owner}.search must be a non-empty ArrayData, but got {part!r}.")
+        device = resolve_device(owner, self.device)
         torch.manual_seed(self.seed)
-        return self._search(space, train, valid)
+        supernet = self.supernet(space).to(device)
+        ctx = SearchContext(
+            supernet=supernet,
+            train=ArrayData(train.x.to(device), train.y.to(device)),
+            valid=ArrayData(valid.x.to(device), valid.y.to(device)),
+            steps=max(1, len(train) // min(self.batch_size, len(train))),
+            device=device,
+            rng=np.random.default_rng(self.seed),
+            seed=self.seed,
+            batch_size=self.batch_size,
+        )
+        self._init(ctx)
+        history: list[dict[str, float]] = []
+        elapsed = 0.0
+        path = Path(checkpoint) if checkpoint is not None else None
+        if path is not None and path.exists():
+            history, elapsed = self._load(path, ctx)
+        for epoch in range(len(history), self.epochs):
+            start = time.perf_counter()
+            metrics = {"epoch": float(epoch + 1), **self._epoch(ctx, epoch)}
+            elapsed += time.perf_counter() - start
+            history.append(metrics)
+            if path is not None:
+                self._save(path, ctx, history, elapsed)
+            if on_epoch is not None:
+                on_epoch(epoch + 1, metrics)
+            if should_stop is not None and epoch + 1 < self.epochs and should_stop():
+                return None
+        start = time.perf_counter()
+        arch = self._derive(ctx)
+        elapsed += time.perf_counter() - start
+        info = {k: float(v) for k, v in ctx.extra.items() if k.startswith("derive_")}
+        pinned = dict(supernet.pinned)
+        return OneShotResult(arch, supernet.probabilities(), history, elapsed, info, pinned)
+
+    # --- what each method defines ----------------------------------------------------------------------------
+    @abstractmethod
+    def _init(self, ctx: SearchContext) -> None:
+        """Create the optimisers and schedules in `ctx.optimizers`."""
 
     @abstractmethod
-    def _search(self, space: ModelSpace, train: ArrayData, valid: ArrayData) -> OneShotResult:
-        """Train the supernet and derive the arch."""
+    def _epoch(self, ctx: SearchContext, epoch: int) -> dict[str, float]:
+        """Run one supernet epoch (0-based); return its metrics."""
+
+    def _derive(self, ctx: SearchContext) -> Arch:
+        """The arch read from the trained supernet: the strongest candidate per label."""
+        return ctx.supernet.derive()
+
+    # --- checkpoints -----------------------------------------------------------------------------------------
+    def _signature(self, ctx: SearchContext) -> str:
+        shapes = {k: list(v.shape) for k, v in ctx.supernet.state_dict().items()}
+        body = {"method": type(self).__name__, "settings": self.settings(), "shapes": shapes, "n": len(ctx.train)}
+        return json.dumps(body, sort_keys=True, default=repr)
+
+    def _save(self, path: Path, ctx: SearchContext, history: list[dict[str, float]], elapsed: float) -> None:
+        payload: dict[str, Any] = {
+            "format": CHECKPOINT_FORMAT,
+            "signature": self._signature(ctx),
+            "history": json.dumps(history),
+            "elapsed": elapsed,
+            "supernet": ctx.supernet.state_dict(),
+            "optimizers": {name: opt.state_dict() for name, opt in ctx.optimizers.items()},
+            "torch_rng": torch.get_rng_state(),
+            "numpy_rng": json.dumps(ctx.rng.bit_generator.state),
+            "extra": json.dumps(ctx.extra),
+        }
+        if ctx.device.type == "cuda":
+            payload["cuda_rng"] = torch.cuda.get_rng_state(ctx.device)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(path.name + ".tmp")
+        torch.save(payload, tmp)
+        os.replace(tmp, path)  # a kill mid-write leaves the previous checkpoint intact
+
+    def _load(self, path: Path, ctx: SearchContext) -> tuple[list[dict[str, float]], float]:
+        try:
+            payload = torch.load(path, map_location=ctx.device, weights_only=True)
+            ok = isinstance(payload, dict) and payload.get("format") == CHECKPOINT_FORMAT
+        except Exception as exc:  # a truncated or foreign file: say which and what to do
+            raise StorageError(
+                f"Cannot read the one-shot checkpoint {str(path)!r} ({type(exc).__name__}: {exc}); delete it to "
+                "start the supernet search again."
+            ) from exc
+        if not ok:
+            raise StorageError(f"{str(path)!r} is not a nasforge one-shot checkpoint; delete it or use another path.")
+        if payload["signature"] != self._signature(ctx):
+            raise StorageError(
+                f"The one-shot checkpoint {str(path)!r} was written by another search (other method, settings, "
+                f"space or data) than {self!r}; resume with the same settings, or delete the checkpoint (or use a "
+                "new experiment name) to start again."
+            )
+        ctx.supernet.load_state_dict(payload["supernet"])
+        for name, opt in ctx.optimizers.items():
+            opt.load_state_dict(payload["optimizers"][name])
+        torch.set_rng_state(payload["torch_rng"].cpu())
+        if "cuda_rng" in payload and ctx.device.type == "cuda":
+            torch.cuda.set_rng_state(payload["cuda_rng"].cpu(), ctx.device)
+        ctx.rng.bit_generator.state = json.loads(payload["numpy_rng"])
+        ctx.extra.update(json.loads(payload["extra"]))
+        history: list[dict[str, float]] = json.loads(payload["history"])
+        return history, float(payload["elapsed"])

@@ -16,7 +16,7 @@
 
 from __future__ import annotations
 
-import time
+from collections.abc import Mapping
 from typing import Any
 
 import torch
@@ -24,9 +24,10 @@ import torch.nn.functional as F
 
 from nasforge.data import ArrayData
 from nasforge.errors import ConfigError
-from nasforge.oneshot.base import BaseOneShot, OneShotResult, batches, check_float, check_int
+from nasforge.oneshot.base import BaseOneShot, SearchContext, check_float, check_int
 from nasforge.oneshot.supernet import Supernet
-from nasforge.space import Arch, ModelSpace
+from nasforge.space import Arch
+from nasforge.space.arch import Value
 
 __all__ = ["DARTS", "DARTSPT", "GDAS", "BetaDARTS", "DrNAS", "supernet_accuracy"]
 
@@ -68,8 +69,10 @@ class DARTS(BaseOneShot):
         arch_weight_decay: float = 1e-3,
         grad_clip: float = 5.0,
         seed: int = 0,
+        fixed: Mapping[str, Value] | str | None = None,
+        device: str = "auto",
     ) -> None:
-        super().__init__(epochs, batch_size, seed)
+        super().__init__(epochs, batch_size, seed, fixed, device)
         owner = type(self).__name__
         if order not in (1, 2) or isinstance(order, bool):
             raise ConfigError(f"`order` of {owner} must be 1 (first-order) or 2 (unrolled), but got {order!r}.")
@@ -84,59 +87,53 @@ class DARTS(BaseOneShot):
     # --- hooks of the variants ---------------------------------------------------------------------------
     def _regulariser(self, supernet: Supernet, progress: float) -> torch.Tensor:
         """Added to the validation loss of the architecture step; `progress` runs from 0 to 1."""
-        return torch.zeros(())
+        return torch.zeros(())  # a zero-dimensional CPU tensor adds to a CUDA one
 
     def _before_epoch(self, supernet: Supernet, progress: float) -> None:
         pass
 
     # --- the bilevel loop ----------------------------------------------------------------------------------
-    def _search(self, space: ModelSpace, train: ArrayData, valid: ArrayData) -> OneShotResult:
-        start = time.perf_counter()
-        supernet = Supernet(space, kind=self.kind)
-        weights = supernet.weight_parameters()
-        w_opt = torch.optim.SGD(weights, lr=self.learning_rate, momentum=self.momentum, weight_decay=self.weight_decay)
+    def _init(self, ctx: SearchContext) -> None:
+        supernet = ctx.supernet
+        w_opt = torch.optim.SGD(
+            supernet.weight_parameters(), lr=self.learning_rate, momentum=self.momentum, weight_decay=self.weight_decay
+        )
         a_opt = torch.optim.Adam(
             supernet.arch_parameters(),
             lr=self.arch_learning_rate,
             betas=(0.5, 0.999),
             weight_decay=self.arch_weight_decay,
         )
-        steps = max(1, len(train) // min(self.batch_size, len(train)))
-        sched = torch.optim.lr_scheduler.CosineAnnealingLR(w_opt, T_max=steps * self.epochs, eta_min=1e-3)
-        gen = torch.Generator().manual_seed(self.seed)
-        train_it, valid_it = batches(train, self.batch_size, gen), batches(valid, self.batch_size, gen)
-        history = []
-        for epoch in range(self.epochs):
-            supernet.train()
-            total = 0.0
-            for step in range(steps):
-                progress = (epoch * steps + step) / (steps * self.epochs)
-                if step == 0:
-                    self._before_epoch(supernet, epoch / self.epochs)
-                xt, yt = next(train_it)
-                xv, yv = next(valid_it)
-                a_opt.zero_grad(set_to_none=True)
-                if self.order == 2:
-                    self._unrolled_backward(supernet, xt, yt, xv, yv, float(sched.get_last_lr()[0]), progress)
-                else:
-                    loss = F.cross_entropy(supernet(xv), yv) + self._regulariser(supernet, progress)
-                    loss.backward(inputs=supernet.arch_parameters())
-                a_opt.step()
-                w_opt.zero_grad(set_to_none=True)
-                loss = F.cross_entropy(supernet(xt), yt)
-                loss.backward(inputs=weights)
-                torch.nn.utils.clip_grad_norm_(weights, self.grad_clip)
-                w_opt.step()
-                sched.step()
-                total += float(loss.detach())
-            acc = supernet_accuracy(supernet, valid)
-            history.append({"epoch": epoch + 1, "train_loss": total / steps, "valid_acc": acc})
-        arch = self._derive(supernet, valid)
-        return OneShotResult(arch, supernet.probabilities(), history, time.perf_counter() - start)
+        sched = torch.optim.lr_scheduler.CosineAnnealingLR(w_opt, T_max=ctx.steps * self.epochs, eta_min=1e-3)
+        ctx.optimizers.update(weights=w_opt, arch=a_opt, schedule=sched)
 
-    def _derive(self, supernet: Supernet, valid: ArrayData) -> Arch:
-        """The arch read from the trained supernet: the largest alpha per label."""
-        return supernet.derive()
+    def _epoch(self, ctx: SearchContext, epoch: int) -> dict[str, float]:
+        supernet, steps = ctx.supernet, ctx.steps
+        w_opt, a_opt, sched = ctx.optimizers["weights"], ctx.optimizers["arch"], ctx.optimizers["schedule"]
+        weights = supernet.weight_parameters()
+        train_it, valid_it = ctx.batches("train", epoch), ctx.batches("valid", epoch)
+        self._before_epoch(supernet, epoch / self.epochs)
+        supernet.train()
+        total = 0.0
+        for step in range(steps):
+            progress = (epoch * steps + step) / (steps * self.epochs)
+            xt, yt = next(train_it)
+            xv, yv = next(valid_it)
+            a_opt.zero_grad(set_to_none=True)
+            if self.order == 2:
+                self._unrolled_backward(supernet, xt, yt, xv, yv, float(sched.get_last_lr()[0]), progress)
+            else:
+                loss = F.cross_entropy(supernet(xv), yv) + self._regulariser(supernet, progress)
+                loss.backward(inputs=supernet.arch_parameters())
+            a_opt.step()
+            w_opt.zero_grad(set_to_none=True)
+            loss = F.cross_entropy(supernet(xt), yt)
+            loss.backward(inputs=weights)
+            torch.nn.utils.clip_grad_norm_(weights, self.grad_clip)
+            w_opt.step()
+            sched.step()
+            total += float(loss.detach())
+        return {"train_loss": total / steps, "valid_acc": supernet_accuracy(supernet, ctx.valid)}
 
     def _unrolled_backward(
         self,
@@ -241,8 +238,9 @@ class DARTSPT(DARTS):
         self.eval_size = check_int(type(self).__name__, "eval_size", eval_size)
 
     @torch.no_grad()
-    def _derive(self, supernet: Supernet, valid: ArrayData) -> Arch:
-        data = valid.subset(torch.arange(min(self.eval_size, len(valid))))
+    def _derive(self, ctx: SearchContext) -> Arch:
+        supernet, valid = ctx.supernet, ctx.valid
+        data = valid.subset(torch.arange(min(self.eval_size, len(valid)), device=valid.x.device))
         order = torch.randperm(len(supernet.labels), generator=torch.Generator().manual_seed(self.seed))
         values = {}
         for k in order.tolist():

@@ -9,23 +9,25 @@ parametrise the same set of distributions up to the correlations between labels.
 
 from __future__ import annotations
 
-import time
+from collections.abc import Mapping
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 
 from nasforge.data import ArrayData
-from nasforge.oneshot.base import BaseOneShot, OneShotResult, batches, check_float, check_int
+from nasforge.oneshot.base import BaseOneShot, SearchContext, check_float, check_int
 from nasforge.oneshot.darts import supernet_accuracy
 from nasforge.oneshot.supernet import Supernet
-from nasforge.space import ModelSpace
+from nasforge.space.arch import Value
 
 __all__ = ["ENAS"]
 
 
 class ENAS(BaseOneShot):
     """Efficient NAS by parameter sharing with a factorised REINFORCE policy."""
+
+    kind = "path"
 
     def __init__(
         self,
@@ -39,8 +41,10 @@ class ENAS(BaseOneShot):
         entropy_weight: float = 1e-3,
         baseline_decay: float = 0.9,
         seed: int = 0,
+        fixed: Mapping[str, Value] | str | None = None,
+        device: str = "auto",
     ) -> None:
-        super().__init__(epochs, batch_size, seed)
+        super().__init__(epochs, batch_size, seed, fixed, device)
         owner = type(self).__name__
         self.learning_rate = check_float(owner, "learning_rate", learning_rate, strict=True)
         self.momentum = check_float(owner, "momentum", momentum)
@@ -60,45 +64,49 @@ class ENAS(BaseOneShot):
             logp = logp + torch.log(probs[i])
         return logp
 
-    def _search(self, space: ModelSpace, train: ArrayData, valid: ArrayData) -> OneShotResult:
-        start = time.perf_counter()
-        supernet = Supernet(space, kind="path")
-        weights = supernet.weight_parameters()
-        w_opt = torch.optim.SGD(weights, lr=self.learning_rate, momentum=self.momentum, weight_decay=self.weight_decay)
+    def _init(self, ctx: SearchContext) -> None:
+        supernet = ctx.supernet
+        w_opt = torch.optim.SGD(
+            supernet.weight_parameters(), lr=self.learning_rate, momentum=self.momentum, weight_decay=self.weight_decay
+        )
         p_opt = torch.optim.Adam(supernet.arch_parameters(), lr=self.policy_learning_rate)
-        steps = max(1, len(train) // min(self.batch_size, len(train)))
-        sched = torch.optim.lr_scheduler.CosineAnnealingLR(w_opt, T_max=steps * self.epochs)
-        gen = torch.Generator().manual_seed(self.seed)
-        train_it, valid_it = batches(train, self.batch_size, gen), batches(valid, self.batch_size, gen)
-        baseline: float | None = None
-        history = []
-        for epoch in range(self.epochs):
-            supernet.train()
-            total = 0.0
-            for _ in range(steps):
-                with torch.no_grad():
-                    self._sample(supernet, gen)
-                x, y = next(train_it)
-                loss = F.cross_entropy(supernet(x), y)
-                w_opt.zero_grad(set_to_none=True)
-                loss.backward(inputs=weights)
-                torch.nn.utils.clip_grad_norm_(weights, 5.0)
-                w_opt.step()
-                sched.step()
-                total += float(loss.detach())
-            rewards = []
-            for _ in range(self.policy_steps):
-                logp = self._sample(supernet, gen)
-                xv, yv = next(valid_it)
-                reward = supernet_accuracy(supernet, ArrayData(xv, yv))
-                baseline = (
-                    reward if baseline is None else self.baseline_decay * baseline + (1 - self.baseline_decay) * reward
-                )
-                entropy = sum(torch.distributions.Categorical(logits=a).entropy() for a in supernet.arch_parameters())
-                p_loss = -(reward - baseline) * logp - self.entropy_weight * entropy
-                p_opt.zero_grad(set_to_none=True)
-                p_loss.backward(inputs=supernet.arch_parameters())
-                p_opt.step()
-                rewards.append(reward)
-            history.append({"epoch": epoch + 1, "train_loss": total / steps, "mean_reward": float(np.mean(rewards))})
-        return OneShotResult(supernet.derive(), supernet.probabilities(), history, time.perf_counter() - start)
+        sched = torch.optim.lr_scheduler.CosineAnnealingLR(w_opt, T_max=ctx.steps * self.epochs)
+        ctx.optimizers.update(weights=w_opt, policy=p_opt, schedule=sched)
+        ctx.extra["baseline"] = None
+
+    def _epoch(self, ctx: SearchContext, epoch: int) -> dict[str, float]:
+        supernet = ctx.supernet
+        w_opt, p_opt, sched = ctx.optimizers["weights"], ctx.optimizers["policy"], ctx.optimizers["schedule"]
+        weights = supernet.weight_parameters()
+        gen = ctx.generator(epoch, stream=2)  # the policy's draws
+        train_it, valid_it = ctx.batches("train", epoch), ctx.batches("valid", epoch)
+        supernet.train()
+        total = 0.0
+        for _ in range(ctx.steps):
+            with torch.no_grad():
+                self._sample(supernet, gen)
+            x, y = next(train_it)
+            loss = F.cross_entropy(supernet(x), y)
+            w_opt.zero_grad(set_to_none=True)
+            loss.backward(inputs=weights)
+            torch.nn.utils.clip_grad_norm_(weights, 5.0)
+            w_opt.step()
+            sched.step()
+            total += float(loss.detach())
+        rewards = []
+        baseline: float | None = ctx.extra["baseline"]
+        for _ in range(self.policy_steps):
+            logp = self._sample(supernet, gen)
+            xv, yv = next(valid_it)
+            reward = supernet_accuracy(supernet, ArrayData(xv, yv))
+            baseline = (
+                reward if baseline is None else self.baseline_decay * baseline + (1 - self.baseline_decay) * reward
+            )
+            entropy = sum(torch.distributions.Categorical(logits=a).entropy() for a in supernet.arch_parameters())
+            p_loss = -(reward - baseline) * logp - self.entropy_weight * entropy
+            p_opt.zero_grad(set_to_none=True)
+            p_loss.backward(inputs=supernet.arch_parameters())
+            p_opt.step()
+            rewards.append(reward)
+        ctx.extra["baseline"] = baseline
+        return {"train_loss": total / ctx.steps, "mean_reward": float(np.mean(rewards))}

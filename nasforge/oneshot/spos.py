@@ -6,7 +6,7 @@ statistics of the batch itself this costs nothing extra)."""
 
 from __future__ import annotations
 
-import time
+from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
@@ -14,10 +14,11 @@ import torch
 import torch.nn.functional as F
 
 from nasforge.data import ArrayData
-from nasforge.oneshot.base import BaseOneShot, OneShotResult, batches, check_float, check_int
+from nasforge.oneshot.base import BaseOneShot, SearchContext, check_float, check_int
 from nasforge.oneshot.darts import supernet_accuracy
 from nasforge.oneshot.supernet import Supernet
-from nasforge.space import ModelSpace
+from nasforge.space import Arch
+from nasforge.space.arch import Value
 
 __all__ = ["SPOS"]
 
@@ -32,6 +33,8 @@ class SPOS(BaseOneShot):
     Scores are accuracies on the first `eval_size` validation samples.
     """
 
+    kind = "path"
+
     def __init__(
         self,
         epochs: int = 10,
@@ -45,8 +48,10 @@ class SPOS(BaseOneShot):
         mutation_prob: float = 0.2,
         eval_size: int = 1000,
         seed: int = 0,
+        fixed: Mapping[str, Value] | str | None = None,
+        device: str = "auto",
     ) -> None:
-        super().__init__(epochs, batch_size, seed)
+        super().__init__(epochs, batch_size, seed, fixed, device)
         owner = type(self).__name__
         self.learning_rate = check_float(owner, "learning_rate", learning_rate, strict=True)
         self.momentum = check_float(owner, "momentum", momentum)
@@ -57,40 +62,40 @@ class SPOS(BaseOneShot):
         self.mutation_prob = check_float(owner, "mutation_prob", mutation_prob)
         self.eval_size = check_int(owner, "eval_size", eval_size)
 
-    def _search(self, space: ModelSpace, train: ArrayData, valid: ArrayData) -> OneShotResult:
-        start = time.perf_counter()
-        rng = np.random.default_rng(self.seed)
-        supernet = Supernet(space, kind="path")
-        history = self._train(supernet, train, valid, rng)
-        scored = self._evolve(supernet, valid.subset(torch.arange(min(self.eval_size, len(valid)))), rng)
-        best = max(scored.values(), key=lambda item: item[0])
-        history.append({"evaluated": float(len(scored)), "best_supernet_acc": best[0]})
-        return OneShotResult(supernet._complete(best[1]), {}, history, time.perf_counter() - start)
+    def _init(self, ctx: SearchContext) -> None:
+        opt = torch.optim.SGD(
+            ctx.supernet.weight_parameters(),
+            lr=self.learning_rate,
+            momentum=self.momentum,
+            weight_decay=self.weight_decay,
+        )
+        sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=ctx.steps * self.epochs)
+        ctx.optimizers.update(weights=opt, schedule=sched)
 
-    def _train(
-        self, supernet: Supernet, train: ArrayData, valid: ArrayData, rng: np.random.Generator
-    ) -> list[dict[str, float]]:
+    def _epoch(self, ctx: SearchContext, epoch: int) -> dict[str, float]:
+        supernet, opt, sched = ctx.supernet, ctx.optimizers["weights"], ctx.optimizers["schedule"]
         weights = supernet.weight_parameters()
-        opt = torch.optim.SGD(weights, lr=self.learning_rate, momentum=self.momentum, weight_decay=self.weight_decay)
-        steps = max(1, len(train) // min(self.batch_size, len(train)))
-        sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=steps * self.epochs)
-        data = batches(train, self.batch_size, torch.Generator().manual_seed(self.seed))
-        history = []
-        for epoch in range(self.epochs):
-            supernet.train()
-            total = 0.0
-            for _ in range(steps):
-                supernet.sample_path(rng)
-                x, y = next(data)
-                loss = F.cross_entropy(supernet(x), y)
-                opt.zero_grad(set_to_none=True)
-                loss.backward()
-                torch.nn.utils.clip_grad_norm_(weights, 5.0)
-                opt.step()
-                sched.step()
-                total += float(loss.detach())
-            history.append({"epoch": epoch + 1, "train_loss": total / steps})
-        return history
+        data = ctx.batches("train", epoch)
+        supernet.train()
+        total = 0.0
+        for _ in range(ctx.steps):
+            supernet.sample_path(ctx.rng)
+            x, y = next(data)
+            loss = F.cross_entropy(supernet(x), y)
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(weights, 5.0)
+            opt.step()
+            sched.step()
+            total += float(loss.detach())
+        return {"train_loss": total / ctx.steps}
+
+    def _derive(self, ctx: SearchContext) -> Arch:
+        valid = ctx.valid.subset(torch.arange(min(self.eval_size, len(ctx.valid)), device=ctx.device))
+        scored = self._evolve(ctx.supernet, valid, ctx.rng)
+        best = max(scored.values(), key=lambda item: item[0])
+        ctx.extra.update(derive_evaluated=float(len(scored)), derive_best_supernet_acc=best[0])
+        return ctx.supernet._complete(best[1])
 
     def _evolve(self, supernet: Supernet, valid: ArrayData, rng: np.random.Generator) -> dict[str, tuple[float, Path]]:
         domains = supernet.state.domains

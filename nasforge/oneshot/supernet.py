@@ -149,38 +149,49 @@ class MixedInput(nn.Module):
 
 class SupernetMode(BaseMode):
     """The construction mode of a supernet of `kind` (one of `KINDS`); `fixed` pins decisions it cannot
-    express (a `choice` width, a `Repeat` depth) to one value."""
+    express (a `choice` width, a `Repeat` depth) to one value, or all of them at their defaults with
+    `fixed="defaults"`. `pinned` records every pin used, with its value."""
 
-    def __init__(self, kind: str, fixed: Mapping[str, Value] | None = None) -> None:
+    def __init__(self, kind: str, fixed: Mapping[str, Value] | str | None = None) -> None:
         if kind not in KINDS:
             raise SpaceError(f"`kind` of SupernetMode must be one of {KINDS}, but got {kind!r}.{suggest(kind, KINDS)}")
+        if isinstance(fixed, str) and fixed != "defaults":
+            raise SpaceError(f"`fixed` must be a mapping {{label: value}} or 'defaults', but got {fixed!r}.")
         self.kind = kind
         self.name = f"supernet({kind})"
-        self.fixed: dict[str, Value] = dict(fixed or {})
+        self.pin_defaults = fixed == "defaults"
+        self.fixed: dict[str, Value] = dict(fixed) if isinstance(fixed, Mapping) else {}
         self.state = SupernetState(kind)
         self.used_fixed: set[str] = set()
+        self.pinned: dict[str, Value] = {}
 
-    def _pinned(self, what: str, label: str, hint: str) -> Value:
+    def _pinned(self, what: str, label: str, hint: str, default: Value) -> Value:
         full = full_label(label)
-        if full not in self.fixed:
+        if full not in self.fixed and not self.pin_defaults:
             raise SpaceError(
                 f"{what} {full!r} cannot be expressed in {self.name} mode: {hint} Pin it with "
-                f"fixed={{{full!r}: value}} (it is then not searched), or use a sample-based strategy."
+                f"fixed={{{full!r}: value}} (it is then not searched), pin every such decision at its default "
+                "with fixed='defaults', or use a sample-based strategy."
             )
         self.used_fixed.add(full)
-        return self.fixed[full]
+        value = self.fixed.get(full, default)
+        self.pinned[full] = value
+        return value
 
     def choice(self, label: str, values: tuple[Value, ...], kind: str) -> Any:
-        if kind == "hparam":
+        if kind == "hparam":  # a supernet's training settings are the strategy's
             full = full_label(label)
-            return self.fixed.get(full, values[0])
-        value = self._pinned("choice", label, "a supernet shares weights across candidate modules, not values.")
+            self.pinned[full] = self.fixed.get(full, values[0])
+            return self.pinned[full]
+        value = self._pinned(
+            "choice", label, "a supernet shares weights across candidate modules, not values.", values[0]
+        )
         if value not in values:
             raise SpaceError(f"fixed value {value!r} of {full_label(label)!r} is not in its domain {list(values)!r}.")
         return value
 
     def repeat(self, label: str, factory: Callable[[int], nn.Module], depths: tuple[int, ...]) -> nn.Module:
-        depth = self._pinned("Repeat", label, "variable depth is not a mixed operation.")
+        depth = self._pinned("Repeat", label, "variable depth is not a mixed operation.", depths[0])
         blocks = []
         with label_scope(label):
             for i in range(int(depth)):
@@ -206,8 +217,24 @@ class SupernetMode(BaseMode):
         return MixedInput(full, n_candidates, n_chosen, reduction, self.state)
 
 
+def _drop_candidate_bn_affine(net: nn.Module) -> None:
+    """Batch norms inside the candidates of mixed ops lose their learnable scale and shift, as in the search
+    networks of DARTS and NAS-Bench-201: a learnt scale would let a weak candidate's output be scaled up
+    instead of its architecture weight, blurring what the weights say. The derived network keeps them."""
+    for module in net.modules():
+        if isinstance(module, MixedOp):
+            for bn in module.candidates.modules():
+                if isinstance(bn, nn.modules.batchnorm._BatchNorm) and bn.affine:
+                    bn.affine = False
+                    bn.register_parameter("weight", None)
+                    bn.register_parameter("bias", None)
+
+
 class Supernet(nn.Module):
     """A `ModelSpace` rebuilt in a `SupernetMode`, with its architecture parameters kept apart.
+
+    `bn_affine=False` (the default) drops the learnable scale and shift of batch norms inside candidate
+    operations during the search, as DARTS and NAS-Bench-201 do.
 
     `weight_parameters()` are the network's, `arch_parameters()` the alphas (one vector per label);
     `derive()` reads the arch back (argmax per label) as an `Arch` valid for `space.validate`.
@@ -215,11 +242,19 @@ class Supernet(nn.Module):
 
     space: ModelSpace
 
-    def __init__(self, space: ModelSpace, kind: str = "softmax", fixed: Mapping[str, Value] | None = None) -> None:
+    def __init__(
+        self,
+        space: ModelSpace,
+        kind: str = "softmax",
+        fixed: Mapping[str, Value] | str | None = None,
+        bn_affine: bool = False,
+    ) -> None:
         super().__init__()
         mode = SupernetMode(kind, fixed)
         self.kind = kind
         self.net = space.build(mode)
+        if not bn_affine:
+            _drop_candidate_bn_affine(self.net)
         self.state = mode.state
         self.alphas = nn.ParameterList(list(self.state.alphas.values()))
         self.labels = list(self.state.alphas)
@@ -228,6 +263,7 @@ class Supernet(nn.Module):
         if unknown:
             raise SpaceError(f"`fixed` of Supernet has labels {sorted(unknown)} that are not decisions of this space.")
         self._fixed = dict(mode.fixed)
+        self.pinned: dict[str, Value] = dict(mode.pinned)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         self.state.new_forward()
@@ -284,5 +320,5 @@ class Supernet(nn.Module):
         out: dict[str, Value] = dict(values)
         for d in self.space.decisions:
             if d.label not in out:
-                out[d.label] = self._fixed.get(d.label, d.default)
+                out[d.label] = self.pinned.get(d.label, self._fixed.get(d.label, d.default))
         return self.space.validate(out)

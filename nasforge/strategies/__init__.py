@@ -9,6 +9,7 @@ from nasforge.strategies.grid import GridSearch
 from nasforge.strategies.local_search import LocalSearch
 from nasforge.strategies.middleware import BudgetLimit, ConstraintFilter, Deduplicate, Retry, StrategyMiddleware
 from nasforge.strategies.multifidelity import ASHA, Hyperband, SuccessiveHalving
+from nasforge.strategies.oneshot import DEFAULT_ONESHOT, ONESHOT_METHODS, OneShotStrategy, oneshot_factory
 from nasforge.strategies.random_search import RandomSearch
 from nasforge.strategies.reinforce import REINFORCE
 
@@ -24,6 +25,9 @@ STRATEGIES.register("asha")(ASHA)
 STRATEGIES.register("bohb")(BOHB)
 STRATEGIES.register("bo")(BayesianOptimization)
 STRATEGIES.register("bananas")(BANANAS)
+for _name, _method in ONESHOT_METHODS.items():  # one-shot methods run as strategies too (`OneShotStrategy`)
+    STRATEGIES.register(_name)(oneshot_factory(_method))
+STRATEGIES.register("oneshot")(oneshot_factory(ONESHOT_METHODS[DEFAULT_ONESHOT]))
 
 #: What `nasforge run` uses when a config names no strategy: the best measured on NAS-Bench-201 (README,
 #: "NAS-Bench-201"), ahead of local search, evolution and Optuna's TPE on all three datasets.
@@ -44,6 +48,7 @@ __all__ = [
     "GridSearch",
     "Hyperband",
     "LocalSearch",
+    "OneShotStrategy",
     "RandomSearch",
     "RegularizedEvolution",
     "Retry",

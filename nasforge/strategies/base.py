@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import abc
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -12,6 +12,9 @@ from nasforge.errors import ConfigError
 from nasforge.space import Arch, ModelSpace
 from nasforge.space.decision import Decision
 from nasforge.trial import Objective, Proposal, TrialRecord
+
+if TYPE_CHECKING:
+    from nasforge.experiment import Experiment
 
 
 class BaseStrategy(abc.ABC):
@@ -53,6 +56,12 @@ class BaseStrategy(abc.ABC):
     def is_done(self) -> bool:
         """True when the strategy has nothing left to propose (e.g. a finished grid)."""
         return False
+
+    def prepare(self, experiment: Experiment) -> bool:
+        """Work done in the driver before the first ask of a run, such as a one-shot strategy's supernet
+        training; False when it stopped before finishing (timeout or stop), so that the run ends and a later
+        run continues it. Most strategies have nothing to prepare."""
+        return True
 
     def state_dict(self) -> dict[str, Any]:
         return {"rng": self.rng.bit_generator.state, **self._state_dict()}

@@ -50,6 +50,9 @@ class StrategyMiddleware(BaseStrategy):
     def is_done(self) -> bool:
         return self.inner.is_done()
 
+    def prepare(self, experiment: Any) -> bool:
+        return self.inner.prepare(experiment)
+
     def _state_dict(self) -> dict[str, Any]:
         return {"inner": self.inner.state_dict(), **self._own_state()}
 

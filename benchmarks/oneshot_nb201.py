@@ -38,7 +38,13 @@ def make_method(name: str, args: argparse.Namespace, seed: int) -> BaseOneShot:
 
 
 def _make_method(name: str, args: argparse.Namespace, seed: int) -> BaseOneShot:
-    common: dict[str, Any] = {"epochs": args.epochs, "batch_size": args.batch_size, "seed": seed, "device": "cpu"}
+    common: dict[str, Any] = {
+        "epochs": args.epochs,
+        "batch_size": args.batch_size,
+        "seed": seed,
+        "device": "cpu",
+        "augment": args.augment,
+    }
     grad: dict[str, Any] = {**common, "arch_learning_rate": args.arch_lr}
     if name == "darts":
         return DARTS(**grad)
@@ -80,6 +86,7 @@ def main() -> None:
     p.add_argument("--arch-lr", type=float, default=3e-3)
     p.add_argument("--beta-weight", type=float, default=1.0)
     p.add_argument("--kl-weight", type=float, default=1e-3)
+    p.add_argument("--augment", default="none", choices=["none", "flip", "crop", "crop_flip"])
     p.add_argument(
         "--bn-affine", action="store_true", help="keep the learnable BN scale/shift inside candidates while searching"
     )

@@ -28,12 +28,18 @@ def main(args: argparse.Namespace) -> int:
     from nasforge.bench import RunSpec, format_table, plot, run_many, save_json, summary
     from nasforge.bench.runner import datasets
     from nasforge.strategies import STRATEGIES
+    from nasforge.strategies.oneshot import ONESHOT_NAMES
     from nasforge.tables import NB201Table
 
     strategies = [s.strip() for s in args.strategies.split(",") if s.strip()]
     names = [d.strip() for d in args.datasets.split(",") if d.strip()]
     for s in strategies:
         STRATEGIES.get(s)
+        if s in ONESHOT_NAMES:
+            raise ConfigError(
+                f"Strategy {s!r} is one-shot: it trains a supernet on real images, which a table replay has none "
+                "of; benchmark it with benchmarks/oneshot_nb201.py."
+            )
     for d in names:
         if d not in datasets():
             raise unknown_name("NAS-Bench-201 dataset", d, datasets())

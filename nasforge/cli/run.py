@@ -131,6 +131,14 @@ def main(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return 130
+    row = experiment.storage.get_experiment(experiment.name)
+    if row is not None and row.status == "paused":  # stopped before the strategy could propose (a supernet)
+        print(
+            f"nasforge: stopped before the search finished; its progress is saved. Run the same command again "
+            f"to continue {experiment.name!r}.",
+            file=out,
+        )
+        return 0
     best = experiment.best_trial
     if best is None:
         print("nasforge: no trial completed; see `nasforge trials` for the errors.", file=out)

@@ -181,13 +181,13 @@ class Experiment:
             raise ConfigError(f"`timeout` must be a number of seconds > 0 or None, but got {timeout!r}.")
         if max_trials is None and timeout is None:
             raise ConfigError("Give `max_trials` or `timeout` to Experiment.run, or the search never ends.")
+        self.strategy.setup(self.space, self.objective, self.seed)  # may refuse the space: before any write
         self._row = row = self._open()
         self._stop = False
         self._callbacks = callbacks
         clock = self.executor.now  # wall time, or simulated time for a simulated executor
         self.run_started, self.run_timeout, self.run_max_trials = clock(), timeout, max_trials
         exp_id = row.id
-        self.strategy.setup(self.space, self.objective, self.seed)
         if row.strategy_state:
             try:
                 self.strategy.load_state_dict(row.strategy_state)

@@ -21,6 +21,7 @@ from typing import Any
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 
 from nasforge.data import ArrayData
 from nasforge.errors import ConfigError, StorageError
@@ -32,6 +33,8 @@ __all__ = ["BaseOneShot", "OneShotResult", "SearchContext"]
 
 #: `fixed="defaults"` pins every decision a supernet cannot express at its default value
 PIN_DEFAULTS = "defaults"
+#: augmentations of the supernet's batches (images only): random crops after padding, horizontal flips
+AUGMENTS = ("none", "flip", "crop", "crop_flip")
 CHECKPOINT_FORMAT = 1
 
 
@@ -64,6 +67,7 @@ class SearchContext:
     extra: dict[str, Any] = field(default_factory=dict)  # JSON-able numbers (e.g. ENAS's reward baseline)
     seed: int = 0
     batch_size: int = 64
+    augment: str = "none"
 
     def generator(self, epoch: int, stream: int) -> torch.Generator:
         """A generator for one random stream of one epoch (0: train batches, 1: valid batches, 2+: the
@@ -71,9 +75,14 @@ class SearchContext:
         return torch.Generator().manual_seed(self.seed * 1_000_003 + 8 * epoch + stream)
 
     def batches(self, which: str, epoch: int) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
-        """Shuffled batches of the train or valid split for `epoch`."""
+        """Shuffled batches of the train or valid split for `epoch`, augmented as `augment` says."""
         data = self.train if which == "train" else self.valid
-        return batches(data, self.batch_size, self.generator(epoch, 0 if which == "train" else 1))
+        stream = 0 if which == "train" else 1
+        out = batches(data, self.batch_size, self.generator(epoch, stream))
+        if self.augment == "none":
+            return out
+        gen = self.generator(epoch, stream + 3)
+        return ((augment_batch(x, self.augment, gen), y) for x, y in out)
 
 
 def check_int(owner: str, name: str, value: Any, low: int = 1) -> int:
@@ -88,6 +97,31 @@ def check_float(owner: str, name: str, value: Any, low: float = 0.0, strict: boo
         rel = ">" if strict else ">="
         raise ConfigError(f"`{name}` of {owner} must be a number {rel} {low}, but got {value!r}.")
     return float(value)
+
+
+def augment_batch(x: torch.Tensor, how: str, gen: torch.Generator) -> torch.Tensor:
+    """Random crops after zero padding by 1/8 of the side (`crop`) and horizontal flips (`flip`) of a batch
+    of images (N, C, H, W), drawn per sample; other inputs pass unchanged."""
+    if x.dim() != 4:
+        return x
+    n, c, h, w = x.shape
+    if "crop" in how:
+        pad = max(1, min(h, w) // 8)
+        padded = F.pad(x, (pad, pad, pad, pad))
+        i = torch.randint(0, 2 * pad + 1, (n,), generator=gen).to(x.device)
+        j = torch.randint(0, 2 * pad + 1, (n,), generator=gen).to(x.device)
+        rows = (i[:, None] + torch.arange(h, device=x.device))[:, None, :, None]
+        cols = (j[:, None] + torch.arange(w, device=x.device))[:, None, None, :]
+        x = padded[
+            torch.arange(n, device=x.device)[:, None, None, None],
+            torch.arange(c, device=x.device)[None, :, None, None],
+            rows,
+            cols,
+        ]
+    if "flip" in how:
+        flip = (torch.rand(n, generator=gen) < 0.5).to(x.device)
+        x = torch.where(flip[:, None, None, None], x.flip(-1), x)
+    return x
 
 
 def batches(data: ArrayData, batch_size: int, gen: torch.Generator) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
@@ -117,7 +151,8 @@ class BaseOneShot(ABC):
 
     `fixed` pins decisions the supernet cannot express (a `choice` width, a `Repeat` depth) to one value
     each, `{label: value}`, or all of them at their defaults with `fixed="defaults"`; pinned decisions are
-    not searched. `device`: 'auto' (CUDA when present), 'cpu' or 'cuda[:N]'.
+    not searched. `device`: 'auto' (CUDA when present), 'cpu' or 'cuda[:N]'. `augment` (one of `AUGMENTS`)
+    transforms the images of every supernet batch, as DARTS's search on CIFAR does with crops and flips.
     """
 
     #: the supernet kind (`nasforge.oneshot.supernet.KINDS`) the method trains
@@ -132,6 +167,7 @@ class BaseOneShot(ABC):
         seed: int = 0,
         fixed: Mapping[str, Value] | str | None = None,
         device: str = "auto",
+        augment: str = "none",
     ) -> None:
         owner = type(self).__name__
         self.epochs = check_int(owner, "epochs", epochs)
@@ -145,6 +181,9 @@ class BaseOneShot(ABC):
         self.fixed: Mapping[str, Value] | str | None = dict(fixed) if isinstance(fixed, Mapping) else fixed
         resolve_device(owner, device)
         self.device = device
+        if augment not in AUGMENTS:
+            raise ConfigError(f"`augment` of {owner} must be one of {AUGMENTS}, but got {augment!r}.")
+        self.augment = augment
 
     def __repr__(self) -> str:
         args = ", ".join(f"{k}={v!r}" for k, v in self.settings().items())
@@ -195,6 +234,7 @@ class BaseOneShot(ABC):
             rng=np.random.default_rng(self.seed),
             seed=self.seed,
             batch_size=self.batch_size,
+            augment=self.augment,
         )
         self._init(ctx)
         history: list[dict[str, float]] = []

@@ -71,8 +71,9 @@ class DARTS(BaseOneShot):
         seed: int = 0,
         fixed: Mapping[str, Value] | str | None = None,
         device: str = "auto",
+        augment: str = "none",
     ) -> None:
-        super().__init__(epochs, batch_size, seed, fixed, device)
+        super().__init__(epochs, batch_size, seed, fixed, device, augment)
         owner = type(self).__name__
         if order not in (1, 2) or isinstance(order, bool):
             raise ConfigError(f"`order` of {owner} must be 1 (first-order) or 2 (unrolled), but got {order!r}.")

@@ -50,8 +50,9 @@ class SPOS(BaseOneShot):
         seed: int = 0,
         fixed: Mapping[str, Value] | str | None = None,
         device: str = "auto",
+        augment: str = "none",
     ) -> None:
-        super().__init__(epochs, batch_size, seed, fixed, device)
+        super().__init__(epochs, batch_size, seed, fixed, device, augment)
         owner = type(self).__name__
         self.learning_rate = check_float(owner, "learning_rate", learning_rate, strict=True)
         self.momentum = check_float(owner, "momentum", momentum)

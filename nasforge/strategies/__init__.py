@@ -27,7 +27,7 @@ STRATEGIES.register("bo")(BayesianOptimization)
 STRATEGIES.register("bananas")(BANANAS)
 for _name, _method in ONESHOT_METHODS.items():  # one-shot methods run as strategies too (`OneShotStrategy`)
     STRATEGIES.register(_name)(oneshot_factory(_method))
-STRATEGIES.register("oneshot")(oneshot_factory(ONESHOT_METHODS[DEFAULT_ONESHOT]))
+STRATEGIES.register("oneshot")(oneshot_factory(ONESHOT_METHODS[DEFAULT_ONESHOT]))  # the last of ONESHOT_NAMES
 
 #: What `nasforge run` uses when a config names no strategy: the best measured on NAS-Bench-201 (README,
 #: "NAS-Bench-201"), ahead of local search, evolution and Optuna's TPE on all three datasets.

@@ -30,7 +30,7 @@ from nasforge.trial import Proposal, TrialRecord
 if TYPE_CHECKING:
     from nasforge.experiment import Experiment
 
-__all__ = ["DEFAULT_ONESHOT", "ONESHOT_METHODS", "OneShotStrategy", "oneshot_factory"]
+__all__ = ["DEFAULT_ONESHOT", "ONESHOT_METHODS", "ONESHOT_NAMES", "OneShotStrategy", "oneshot_factory"]
 
 CHECKPOINT_FILE = "supernet.pt"
 #: registry name -> one-shot method
@@ -45,6 +45,8 @@ ONESHOT_METHODS: dict[str, type[BaseOneShot]] = {
 }
 #: the method behind the name `oneshot`: the one that held up best on NAS-Bench-201 (README, "One-shot")
 DEFAULT_ONESHOT = "drnas"
+#: every registry name of a one-shot strategy
+ONESHOT_NAMES = (*ONESHOT_METHODS, "oneshot")
 
 
 class OneShotStrategy(BaseStrategy):
@@ -70,6 +72,7 @@ class OneShotStrategy(BaseStrategy):
 
     def _setup(self) -> None:
         self.method.seed = int(self.rng.integers(2**31 - 1))
+        self.method.supernet(self.space)  # a decision the supernet cannot express fails here, before any write
 
     # --- the supernet, in the driver ---------------------------------------------------------------------------
     def prepare(self, experiment: Experiment) -> bool:

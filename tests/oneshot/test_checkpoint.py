@@ -19,7 +19,7 @@ METHODS: dict[str, Any] = {
     "darts": lambda: DARTS(arch_learning_rate=0.05, **SMALL),
     "darts2": lambda: DARTS(order=2, arch_learning_rate=0.05, **SMALL),
     "beta_darts": lambda: BetaDARTS(arch_learning_rate=0.05, **SMALL),
-    "drnas": lambda: DrNAS(arch_learning_rate=0.05, **SMALL),
+    "drnas": lambda: DrNAS(arch_learning_rate=0.05, augment="crop_flip", **SMALL),
     "gdas": lambda: GDAS(arch_learning_rate=0.05, **SMALL),
     "darts_pt": lambda: DARTSPT(eval_size=16, **SMALL),
     "spos": lambda: SPOS(population=4, generations=2, eval_size=16, **SMALL),
@@ -112,3 +112,19 @@ def test_bad_fixed_and_device_are_config_errors() -> None:
 
 def test_every_method_is_a_base_one_shot() -> None:
     assert all(isinstance(make(), BaseOneShot) for make in METHODS.values())
+
+
+def test_augment_batch_crops_and_flips_per_sample() -> None:
+    from nasforge.oneshot.base import augment_batch
+
+    x = torch.arange(2 * 16, dtype=torch.float32).reshape(2, 1, 4, 4).repeat(64, 1, 1, 1)
+    gen = torch.Generator().manual_seed(0)
+    flipped = augment_batch(x, "flip", gen)
+    same = (flipped == x).flatten(1).all(1)
+    assert 0 < int(same.sum()) < len(x)  # some samples flipped, some not
+    assert torch.equal(flipped[~same], x[~same].flip(-1))
+    cropped = augment_batch(x, "crop", gen)
+    assert cropped.shape == x.shape and not torch.equal(cropped, x)
+    assert set(cropped.unique().tolist()) <= set(x.unique().tolist()) | {0.0}  # shifted values and padding
+    vectors = torch.randn(8, 5)
+    assert augment_batch(vectors, "crop_flip", gen) is vectors

@@ -60,7 +60,7 @@ class ENAS(BaseOneShot):
         logp = torch.zeros(())
         for label, alpha in supernet.state.alphas.items():
             probs = F.softmax(alpha, -1)
-            i = int(torch.multinomial(probs.detach(), 1, generator=gen))
+            i = int(torch.multinomial(probs.detach().cpu(), 1, generator=gen))  # the generator is a CPU one
             supernet.state.path[label] = i
             logp = logp + torch.log(probs[i])
         return logp

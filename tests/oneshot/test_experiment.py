@@ -113,7 +113,8 @@ def test_a_space_the_supernet_cannot_express_names_the_label_and_the_way_out(tmp
 def test_an_evaluator_without_data_is_a_clear_error(tmp_path: Path) -> None:
     from tests.toys import ToyEvaluator, ToySpace
 
-    exp = Experiment("os", ToySpace(), DrNAS(epochs=1), ToyEvaluator(), storage=str(tmp_path / "n.db"))
+    method = DrNAS(epochs=1, fixed="defaults")
+    exp = Experiment("os", ToySpace(), method, ToyEvaluator(), storage=str(tmp_path / "n.db"))
     with pytest.raises(ConfigError, match="use a ClassificationEvaluator"):
         exp.run(max_trials=1)
 

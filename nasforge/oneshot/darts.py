@@ -2,7 +2,9 @@
 
 - `DARTS`: softmax-weighted supernet, bilevel optimisation alternating an architecture step on a validation
   batch with a weight step on a training batch; `order=2` uses the unrolled (second-order) gradient with
-  the finite-difference Hessian-vector product of the paper;
+  the finite-difference Hessian-vector product of the paper; `warmup_epochs` train the weights alone first
+  (as PC-DARTS and P-DARTS do), so that parametric candidates are trained before the architecture weights
+  start to judge them;
 - `GDAS` (Dong & Yang, 2019): one candidate per forward, drawn by straight-through hard Gumbel-softmax with
   a temperature annealed from `tau_max` to `tau_min`;
 - `BetaDARTS` (Ye et al., 2022): DARTS plus the beta-decay regulariser `lambda * mean_label logsumexp(alpha)`,
@@ -68,6 +70,7 @@ class DARTS(BaseOneShot):
         arch_learning_rate: float = 3e-4,
         arch_weight_decay: float = 1e-3,
         grad_clip: float = 5.0,
+        warmup_epochs: int = 0,
         seed: int = 0,
         fixed: Mapping[str, Value] | str | None = None,
         device: str = "auto",
@@ -84,6 +87,12 @@ class DARTS(BaseOneShot):
         self.arch_learning_rate = check_float(owner, "arch_learning_rate", arch_learning_rate, strict=True)
         self.arch_weight_decay = check_float(owner, "arch_weight_decay", arch_weight_decay)
         self.grad_clip = check_float(owner, "grad_clip", grad_clip, strict=True)
+        self.warmup_epochs = check_int(owner, "warmup_epochs", warmup_epochs, low=0)
+        if self.warmup_epochs >= self.epochs:
+            raise ConfigError(
+                f"`warmup_epochs` of {owner} must be < epochs={self.epochs} (the architecture needs epochs too), "
+                f"but got {warmup_epochs!r}."
+            )
 
     # --- hooks of the variants ---------------------------------------------------------------------------
     def _regulariser(self, supernet: Supernet, progress: float) -> torch.Tensor:
@@ -116,17 +125,19 @@ class DARTS(BaseOneShot):
         self._before_epoch(supernet, epoch / self.epochs)
         supernet.train()
         total = 0.0
+        search_arch = epoch >= self.warmup_epochs  # warm-up epochs train the weights only
         for step in range(steps):
             progress = (epoch * steps + step) / (steps * self.epochs)
             xt, yt = next(train_it)
             xv, yv = next(valid_it)
-            a_opt.zero_grad(set_to_none=True)
-            if self.order == 2:
-                self._unrolled_backward(supernet, xt, yt, xv, yv, float(sched.get_last_lr()[0]), progress)
-            else:
-                loss = F.cross_entropy(supernet(xv), yv) + self._regulariser(supernet, progress)
-                loss.backward(inputs=supernet.arch_parameters())
-            a_opt.step()
+            if search_arch:
+                a_opt.zero_grad(set_to_none=True)
+                if self.order == 2:
+                    self._unrolled_backward(supernet, xt, yt, xv, yv, float(sched.get_last_lr()[0]), progress)
+                else:
+                    loss = F.cross_entropy(supernet(xv), yv) + self._regulariser(supernet, progress)
+                    loss.backward(inputs=supernet.arch_parameters())
+                a_opt.step()
             w_opt.zero_grad(set_to_none=True)
             loss = F.cross_entropy(supernet(xt), yt)
             loss.backward(inputs=weights)

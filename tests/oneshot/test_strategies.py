@@ -86,6 +86,23 @@ def test_beta_darts_regulariser_keeps_alphas_smaller() -> None:
     assert max(beta.probabilities["hidden"]) < max(plain.probabilities["hidden"])
 
 
+def test_warmup_epochs_leave_the_architecture_weights_alone() -> None:
+    data = separable_data()
+    seen: list[list[float]] = []
+    method = DARTS(epochs=3, warmup_epochs=2, batch_size=32, learning_rate=0.2, arch_learning_rate=0.05)
+    original = method._epoch
+
+    def spy(ctx: Any, epoch: int) -> dict[str, float]:
+        out = original(ctx, epoch)
+        seen.append([float(v) for v in ctx.supernet.arch_parameters()[0].detach()])
+        return out
+
+    method._epoch = spy  # type: ignore[method-assign]
+    result = method.search(Separable(), data, data)
+    assert result is not None and seen[0] == seen[1] == [0.0, 0.0]  # two weight-only epochs
+    assert seen[2] != [0.0, 0.0] and result.arch == {"hidden": "linear"}
+
+
 @pytest.mark.parametrize(
     ("make", "match"),
     [
@@ -96,6 +113,7 @@ def test_beta_darts_regulariser_keeps_alphas_smaller() -> None:
         (lambda: ENAS(policy_steps=0), "`policy_steps` of ENAS must be an int >= 1"),
         (lambda: SPOS(population=1), "`population` of SPOS must be an int >= 2"),
         (lambda: DrNAS(arch_learning_rate=0.0), "`arch_learning_rate` of DrNAS must be a number > 0"),
+        (lambda: DARTS(epochs=3, warmup_epochs=3), "`warmup_epochs` of DARTS must be < epochs=3"),
     ],
 )
 def test_settings_are_checked(make: Any, match: str) -> None:

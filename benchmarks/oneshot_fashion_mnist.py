@@ -78,7 +78,7 @@ def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--baseline", action="store_true", help="run the unchanged preset (multi-trial search)")
     p.add_argument("--method", default="oneshot", help="one-shot strategy name (default: the default, DrNAS)")
-    p.add_argument("--epochs", type=int, default=4, help="supernet epochs")
+    p.add_argument("--epochs", type=int, default=6, help="supernet epochs (the first third weight-only)")
     p.add_argument("--fixed", default="defaults", help="'defaults' or a YAML mapping of pinned decisions")
     p.add_argument("--train-fraction", type=float, default=0.25, help="part of the training split searched on")
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="further config overrides")

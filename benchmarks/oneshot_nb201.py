@@ -45,7 +45,9 @@ def _make_method(name: str, args: argparse.Namespace, seed: int) -> BaseOneShot:
         "device": "cpu",
         "augment": args.augment,
     }
-    grad: dict[str, Any] = {**common, "arch_learning_rate": args.arch_lr, "warmup_epochs": args.warmup}
+    grad: dict[str, Any] = {**common, "arch_learning_rate": args.arch_lr}
+    if args.warmup is not None:
+        grad["warmup_epochs"] = args.warmup
     if name == "darts":
         return DARTS(**grad)
     if name == "darts2":
@@ -86,7 +88,9 @@ def main() -> None:
     p.add_argument("--arch-lr", type=float, default=3e-3)
     p.add_argument("--beta-weight", type=float, default=1.0)
     p.add_argument("--kl-weight", type=float, default=1e-3)
-    p.add_argument("--warmup", type=int, default=0, help="weight-only epochs before the architecture search")
+    p.add_argument(
+        "--warmup", type=int, help="weight-only epochs before the architecture search (default: the method's)"
+    )
     p.add_argument("--augment", default="none", choices=["none", "flip", "crop", "crop_flip"])
     p.add_argument(
         "--bn-affine", action="store_true", help="keep the learnable BN scale/shift inside candidates while searching"

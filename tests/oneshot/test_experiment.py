@@ -164,3 +164,16 @@ def test_sigkill_mid_supernet_search_then_resume(tmp_path: Path) -> None:
     trials = storage.get_trials(row.id)
     storage.close()
     assert [t.state for t in trials] == [TrialState.COMPLETE]
+
+
+def test_the_one_shot_preset_is_valid_and_its_supernet_builds() -> None:
+    from nasforge.config import preset_names, validate
+
+    assert "fashion_mnist_oneshot" in preset_names()
+    cfg = validate(load_preset("fashion_mnist_oneshot"))
+    options = {k: v for k, v in cfg["strategy"].items() if k != "name"}
+    strategy = STRATEGIES.create(cfg["strategy"]["name"], **options)
+    assert isinstance(strategy, OneShotStrategy) and type(strategy.method).__name__ == "DrNAS"
+    assert strategy.method.warmup_epochs == 2  # a third of 6
+    space = SmallImageCNN(**{k: v for k, v in cfg["space"].items() if k != "name"})
+    assert strategy.method.supernet(space).labels  # every undecidable choice pinned by `fixed: defaults`

@@ -193,6 +193,35 @@ class BaseOneShot(ABC):
         """The method's options (what a checkpoint must agree with to be resumed), without `device`."""
         return {k: v for k, v in vars(self).items() if not k.startswith("_") and k != "device"}
 
+    # --- the supernet weights' optimiser, shared by every method ---------------------------------------------
+    def _weight_settings(self, learning_rate: float, momentum: float, weight_decay: float) -> None:
+        owner = type(self).__name__
+        self.learning_rate = check_float(owner, "learning_rate", learning_rate, strict=True)
+        self.momentum = check_float(owner, "momentum", momentum)
+        self.weight_decay = check_float(owner, "weight_decay", weight_decay)
+
+    def _weight_optimizer(self, ctx: SearchContext, eta_min: float = 0.0) -> None:
+        """SGD on the supernet weights with a cosine schedule over the whole search, in `ctx.optimizers`."""
+        opt = torch.optim.SGD(
+            ctx.supernet.weight_parameters(),
+            lr=self.learning_rate,
+            momentum=self.momentum,
+            weight_decay=self.weight_decay,
+        )
+        sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=ctx.steps * self.epochs, eta_min=eta_min)
+        ctx.optimizers.update(weights=opt, schedule=sched)
+
+    def _weight_step(self, ctx: SearchContext, loss: torch.Tensor, grad_clip: float = 5.0) -> float:
+        """One SGD step of the supernet weights on `loss` (clipped gradient); returns the loss."""
+        weights = ctx.supernet.weight_parameters()
+        opt = ctx.optimizers["weights"]
+        opt.zero_grad(set_to_none=True)
+        loss.backward(inputs=weights)
+        torch.nn.utils.clip_grad_norm_(weights, grad_clip)
+        opt.step()
+        ctx.optimizers["schedule"].step()
+        return float(loss.detach())
+
     def supernet(self, space: ModelSpace) -> Supernet:
         return Supernet(space, kind=self.kind, fixed=self.fixed, bn_affine=self.bn_affine)
 

@@ -81,9 +81,7 @@ class DARTS(BaseOneShot):
         if order not in (1, 2) or isinstance(order, bool):
             raise ConfigError(f"`order` of {owner} must be 1 (first-order) or 2 (unrolled), but got {order!r}.")
         self.order = order
-        self.learning_rate = check_float(owner, "learning_rate", learning_rate, strict=True)
-        self.momentum = check_float(owner, "momentum", momentum)
-        self.weight_decay = check_float(owner, "weight_decay", weight_decay)
+        self._weight_settings(learning_rate, momentum, weight_decay)
         self.arch_learning_rate = check_float(owner, "arch_learning_rate", arch_learning_rate, strict=True)
         self.arch_weight_decay = check_float(owner, "arch_weight_decay", arch_weight_decay)
         self.grad_clip = check_float(owner, "grad_clip", grad_clip, strict=True)
@@ -107,23 +105,17 @@ class DARTS(BaseOneShot):
 
     # --- the bilevel loop ----------------------------------------------------------------------------------
     def _init(self, ctx: SearchContext) -> None:
-        supernet = ctx.supernet
-        w_opt = torch.optim.SGD(
-            supernet.weight_parameters(), lr=self.learning_rate, momentum=self.momentum, weight_decay=self.weight_decay
-        )
-        a_opt = torch.optim.Adam(
-            supernet.arch_parameters(),
+        self._weight_optimizer(ctx, eta_min=1e-3)
+        ctx.optimizers["arch"] = torch.optim.Adam(
+            ctx.supernet.arch_parameters(),
             lr=self.arch_learning_rate,
             betas=(0.5, 0.999),
             weight_decay=self.arch_weight_decay,
         )
-        sched = torch.optim.lr_scheduler.CosineAnnealingLR(w_opt, T_max=ctx.steps * self.epochs, eta_min=1e-3)
-        ctx.optimizers.update(weights=w_opt, arch=a_opt, schedule=sched)
 
     def _epoch(self, ctx: SearchContext, epoch: int) -> dict[str, float]:
         supernet, steps = ctx.supernet, ctx.steps
-        w_opt, a_opt, sched = ctx.optimizers["weights"], ctx.optimizers["arch"], ctx.optimizers["schedule"]
-        weights = supernet.weight_parameters()
+        a_opt, sched = ctx.optimizers["arch"], ctx.optimizers["schedule"]
         train_it, valid_it = ctx.batches("train", epoch), ctx.batches("valid", epoch)
         self._before_epoch(supernet, epoch / self.epochs)
         supernet.train()
@@ -141,13 +133,7 @@ class DARTS(BaseOneShot):
                     loss = F.cross_entropy(supernet(xv), yv) + self._regulariser(supernet, progress)
                     loss.backward(inputs=supernet.arch_parameters())
                 a_opt.step()
-            w_opt.zero_grad(set_to_none=True)
-            loss = F.cross_entropy(supernet(xt), yt)
-            loss.backward(inputs=weights)
-            torch.nn.utils.clip_grad_norm_(weights, self.grad_clip)
-            w_opt.step()
-            sched.step()
-            total += float(loss.detach())
+            total += self._weight_step(ctx, F.cross_entropy(supernet(xt), yt), self.grad_clip)
         return {"train_loss": total / steps, "valid_acc": supernet_accuracy(supernet, ctx.valid)}
 
     def _unrolled_backward(

@@ -47,9 +47,7 @@ class ENAS(BaseOneShot):
     ) -> None:
         super().__init__(epochs, batch_size, seed, fixed, device, augment)
         owner = type(self).__name__
-        self.learning_rate = check_float(owner, "learning_rate", learning_rate, strict=True)
-        self.momentum = check_float(owner, "momentum", momentum)
-        self.weight_decay = check_float(owner, "weight_decay", weight_decay)
+        self._weight_settings(learning_rate, momentum, weight_decay)
         self.policy_learning_rate = check_float(owner, "policy_learning_rate", policy_learning_rate, strict=True)
         self.policy_steps = check_int(owner, "policy_steps", policy_steps)
         self.entropy_weight = check_float(owner, "entropy_weight", entropy_weight)
@@ -66,19 +64,13 @@ class ENAS(BaseOneShot):
         return logp
 
     def _init(self, ctx: SearchContext) -> None:
-        supernet = ctx.supernet
-        w_opt = torch.optim.SGD(
-            supernet.weight_parameters(), lr=self.learning_rate, momentum=self.momentum, weight_decay=self.weight_decay
-        )
-        p_opt = torch.optim.Adam(supernet.arch_parameters(), lr=self.policy_learning_rate)
-        sched = torch.optim.lr_scheduler.CosineAnnealingLR(w_opt, T_max=ctx.steps * self.epochs)
-        ctx.optimizers.update(weights=w_opt, policy=p_opt, schedule=sched)
+        self._weight_optimizer(ctx)
+        ctx.optimizers["policy"] = torch.optim.Adam(ctx.supernet.arch_parameters(), lr=self.policy_learning_rate)
         ctx.extra["baseline"] = None
 
     def _epoch(self, ctx: SearchContext, epoch: int) -> dict[str, float]:
         supernet = ctx.supernet
-        w_opt, p_opt, sched = ctx.optimizers["weights"], ctx.optimizers["policy"], ctx.optimizers["schedule"]
-        weights = supernet.weight_parameters()
+        p_opt = ctx.optimizers["policy"]
         gen = ctx.generator(epoch, stream=2)  # the policy's draws
         train_it, valid_it = ctx.batches("train", epoch), ctx.batches("valid", epoch)
         supernet.train()
@@ -87,13 +79,7 @@ class ENAS(BaseOneShot):
             with torch.no_grad():
                 self._sample(supernet, gen)
             x, y = next(train_it)
-            loss = F.cross_entropy(supernet(x), y)
-            w_opt.zero_grad(set_to_none=True)
-            loss.backward(inputs=weights)
-            torch.nn.utils.clip_grad_norm_(weights, 5.0)
-            w_opt.step()
-            sched.step()
-            total += float(loss.detach())
+            total += self._weight_step(ctx, F.cross_entropy(supernet(x), y))
         rewards = []
         baseline: float | None = ctx.extra["baseline"]
         for _ in range(self.policy_steps):

@@ -54,9 +54,7 @@ class SPOS(BaseOneShot):
     ) -> None:
         super().__init__(epochs, batch_size, seed, fixed, device, augment)
         owner = type(self).__name__
-        self.learning_rate = check_float(owner, "learning_rate", learning_rate, strict=True)
-        self.momentum = check_float(owner, "momentum", momentum)
-        self.weight_decay = check_float(owner, "weight_decay", weight_decay)
+        self._weight_settings(learning_rate, momentum, weight_decay)
         self.population = check_int(owner, "population", population, low=2)
         self.generations = check_int(owner, "generations", generations)
         self.parents = check_int(owner, "parents", parents)
@@ -64,31 +62,17 @@ class SPOS(BaseOneShot):
         self.eval_size = check_int(owner, "eval_size", eval_size)
 
     def _init(self, ctx: SearchContext) -> None:
-        opt = torch.optim.SGD(
-            ctx.supernet.weight_parameters(),
-            lr=self.learning_rate,
-            momentum=self.momentum,
-            weight_decay=self.weight_decay,
-        )
-        sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=ctx.steps * self.epochs)
-        ctx.optimizers.update(weights=opt, schedule=sched)
+        self._weight_optimizer(ctx)
 
     def _epoch(self, ctx: SearchContext, epoch: int) -> dict[str, float]:
-        supernet, opt, sched = ctx.supernet, ctx.optimizers["weights"], ctx.optimizers["schedule"]
-        weights = supernet.weight_parameters()
+        supernet = ctx.supernet
         data = ctx.batches("train", epoch)
         supernet.train()
         total = 0.0
         for _ in range(ctx.steps):
             supernet.sample_path(ctx.rng)
             x, y = next(data)
-            loss = F.cross_entropy(supernet(x), y)
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            torch.nn.utils.clip_grad_norm_(weights, 5.0)
-            opt.step()
-            sched.step()
-            total += float(loss.detach())
+            total += self._weight_step(ctx, F.cross_entropy(supernet(x), y))
         return {"train_loss": total / ctx.steps}
 
     def _derive(self, ctx: SearchContext) -> Arch:

@@ -13,6 +13,7 @@ A configuration is a mapping with these sections (all optional but `space` and `
     executor: {name: pool, n_workers: 2}               # or {name: sequential}
     run: {max_trials: 60, timeout: 480}
     export: {path: nasforge-out/fmnist, epochs: 10, time_budget: 240}   # retrain at most 10 epochs / 240 s
+    estimation: {early_stopping: median, inherit_weights: {epochs: 0.5}}   # see nasforge.estimation
 
 Besides its own options, the strategy section takes middleware keys (`nasforge.strategies.middleware`),
 which wrap any strategy:
@@ -25,8 +26,10 @@ which wrap any strategy:
       retry_failed: 2       # Retry: run a failed trial up to 2 more times before the strategy hears
       max_cost: 3600        # BudgetLimit: stop proposing once the trials cost this much in all ...
       cost_metric: cost     # ... summing this metric, or each trial's wall time when it lacks it
+      zero_cost_warmup: {proxy: synflow, pool: 1000}   # ZeroCostWarmup: random proposals from a proxy's top
 
-They wrap in this order, innermost first: BudgetLimit(Retry(ConstraintFilter(Deduplicate(strategy)))).
+They wrap in this order, innermost first:
+BudgetLimit(Retry(ConstraintFilter(Deduplicate(ZeroCostWarmup(strategy))))).
 Deduplicate answers a repeat before the parameter count is computed again (a repeat of a rejected arch
 is answered with its rejection); rejections are not retried, nor charged, since nothing was trained;
 Retry reruns a failure before Deduplicate would answer the rerun with that failure; and BudgetLimit, on
@@ -51,6 +54,8 @@ from typing import Any
 import yaml
 
 from nasforge.errors import ConfigError, suggest, unknown_name
+from nasforge.estimation.inheritance import make_inheritance
+from nasforge.estimation.stopping import make_stopper
 from nasforge.registry import check_kwargs
 
 SECTIONS = {
@@ -65,6 +70,12 @@ SECTIONS = {
     "executor": dict,
     "run": dict,
     "export": dict,
+    "estimation": dict,
+}
+#: cheaper evaluation (`nasforge.estimation`): early stopping, weight inheritance, warm start
+ESTIMATION_KEYS = {
+    "early_stopping": (str, dict, type(None)),
+    "inherit_weights": (bool, dict, type(None)),
 }
 RUN_KEYS = {"max_trials": (int, type(None)), "timeout": (int, float, type(None))}
 EXPORT_KEYS = {
@@ -79,6 +90,15 @@ MIDDLEWARE_KEYS = {
     "retry_failed": int,
     "max_cost": (int, float, type(None)),
     "cost_metric": str,
+    "zero_cost_warmup": (dict, type(None)),
+}
+#: options of `zero_cost_warmup` (`ZeroCostWarmup` and its `ProxyScorer`); data comes from the evaluator
+ZERO_COST_KEYS = {
+    "proxy": (str, list),
+    "pool": int,
+    "batch_size": int,
+    "input_shape": (list, type(None)),
+    "seed": int,
 }
 
 
@@ -226,7 +246,20 @@ def _split_middleware(factory: Any, kwargs: Mapping[str, Any], what: str) -> tup
         raise ConfigError("Key strategy.cost_metric names what strategy.max_cost counts; give max_cost too.")
     if middleware.get("cost_metric") == "":
         raise ConfigError("Key strategy.cost_metric must name a trial metric (e.g. cost), but got ''.")
+    if middleware.get("zero_cost_warmup") is not None:
+        _zero_cost_warmup(middleware["zero_cost_warmup"])
     return own, middleware
+
+
+def _zero_cost_warmup(options: Mapping[str, Any]) -> Any:
+    """`zero_cost_warmup`'s options checked by building the middleware around a placeholder strategy."""
+    from nasforge.strategies import RandomSearch, ZeroCostWarmup
+
+    _typecheck("strategy.zero_cost_warmup", options, ZERO_COST_KEYS)
+    pool = options.get("pool", 1000)
+    if pool < 1:
+        raise ConfigError(f"Key strategy.zero_cost_warmup.pool must be an int >= 1 (archs scored), but got {pool!r}.")
+    return ZeroCostWarmup(RandomSearch(), **options)
 
 
 class _ParamLimit:
@@ -248,8 +281,10 @@ class _ParamLimit:
 
 def wrap_strategy(strategy: Any, middleware: Mapping[str, Any], space: Any) -> Any:
     """`strategy` inside the middleware that the keys ask for, in the order the module docstring gives."""
-    from nasforge.strategies import BudgetLimit, ConstraintFilter, Deduplicate, Retry
+    from nasforge.strategies import BudgetLimit, ConstraintFilter, Deduplicate, Retry, ZeroCostWarmup
 
+    if middleware.get("zero_cost_warmup") is not None:
+        strategy = ZeroCostWarmup(strategy, **middleware["zero_cost_warmup"])
     if middleware.get("deduplicate"):
         strategy = Deduplicate(strategy)
     if middleware.get("max_params") is not None:
@@ -294,6 +329,10 @@ def validate(config: Mapping[str, Any]) -> dict[str, Any]:
     _check_signature(executors[exec_name], exec_kw, f"executor {exec_name!r}")
     _typecheck("run", cfg.get("run", {}), RUN_KEYS)
     _typecheck("export", cfg.get("export", {}), EXPORT_KEYS)
+    est = cfg.get("estimation", {})
+    _typecheck("estimation", est, ESTIMATION_KEYS)
+    make_stopper(est.get("early_stopping"))
+    make_inheritance(est.get("inherit_weights"))
     return cfg
 
 
@@ -335,4 +374,6 @@ def build_experiment(config: Mapping[str, Any], storage: Any = None) -> Any:
         objective=cfg.get("objective", "max:val_acc"),
         seed=cfg.get("seed", 0),
         spec=cfg,
+        early_stopping=cfg.get("estimation", {}).get("early_stopping"),
+        inherit_weights=cfg.get("estimation", {}).get("inherit_weights"),
     )

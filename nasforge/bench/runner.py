@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import multiprocessing as mp
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -20,7 +20,7 @@ from nasforge.evaluators.tabular import NB201_BUDGETS, NB201_DATASETS, NB201Eval
 from nasforge.executors import SimulatedExecutor
 from nasforge.experiment import Experiment
 from nasforge.storage import InMemoryStorage
-from nasforge.strategies import STRATEGIES, Deduplicate
+from nasforge.strategies import STRATEGIES, BaseStrategy, Deduplicate
 from nasforge.trial import TrialState
 
 _SPACE: Any = None
@@ -47,6 +47,8 @@ class RunSpec:
     noisy: bool = False
     dedup: bool = False  # wrap the strategy in Deduplicate (isomorphism-aware on nb201)
     label: str | None = None  # name in tables; defaults to the strategy name
+    # wraps the (deduplicated) strategy, e.g. functools.partial(ZeroCostWarmup, scorer=...); picklable for run_many
+    wrap: Callable[[BaseStrategy], BaseStrategy] | None = None
 
     @property
     def name(self) -> str:
@@ -70,6 +72,8 @@ def run_one(spec: RunSpec, table_path: str | None = None) -> RunResult:
     strategy = STRATEGIES.create(spec.strategy, **dict(spec.strategy_kwargs))
     if spec.dedup:
         strategy = Deduplicate(strategy)
+    if spec.wrap is not None:
+        strategy = spec.wrap(strategy)
     evaluator = NB201Evaluator(spec.dataset, fidelity=spec.fidelity, noisy=spec.noisy, path=table_path)
     budget = spec.budget if spec.budget is not None else NB201_BUDGETS[spec.dataset]
     exp = Experiment(

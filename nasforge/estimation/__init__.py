@@ -13,14 +13,18 @@ from nasforge.estimation.proxies import (
     snip,
     synflow,
 )
+from nasforge.estimation.scorer import DATA_FREE, ProxyScorer, mean_rank
 
 __all__ = [
+    "DATA_FREE",
     "PROXIES",
     "Proxy",
+    "ProxyScorer",
     "fisher",
     "flops",
     "grad_norm",
     "jacob_cov",
+    "mean_rank",
     "naswot",
     "params",
     "score",

@@ -18,6 +18,14 @@ class TrialError(NasforgeError):
     """The evaluation of one trial failed (NaN loss, bad metrics, ...); the trial is FAILED, the search goes on."""
 
 
+class TrialPruned(Exception):
+    """Raised from `EvalContext.report` when a stopping rule ends the trial; the executor records it as PRUNED."""
+
+    def __init__(self, step: int) -> None:
+        super().__init__(f"stopped early after step {step}")
+        self.step = step
+
+
 def _no_report(step: int, metrics: Mapping[str, float]) -> None:
     return None
 
@@ -32,11 +40,19 @@ class EvalContext:
     number: int = 0
     seed: int = 0
     report: Report = field(default=_no_report)
+    weights_in: str | None = None  # start from these weights where they fit (weight inheritance)
+    weights_out: str | None = None  # save the trained weights here (for children)
+    inheritance: Any = None  # `WeightInheritance`: how an inheriting trial trains
+    info: dict[str, Any] = field(default_factory=dict)  # what the evaluator tells the trial's record
 
 
 class BaseEvaluator(abc.ABC):
     """Subclasses implement `_evaluate`, returning finite float metrics; stream intermediate ones with
-    `ctx.report(step, metrics)` so strategies can stop or promote a trial."""
+    `ctx.report(step, metrics)` so strategies can stop or promote a trial, and a stopping rule can end it
+    (`report` then raises `TrialPruned`, which must not be caught)."""
+
+    #: True for evaluators that honour `ctx.weights_in` / `ctx.weights_out` (weight inheritance)
+    supports_inheritance: bool = False
 
     def evaluate(self, ctx: EvalContext) -> dict[str, float]:
         metrics = self._evaluate(ctx)

@@ -14,6 +14,7 @@ from torch import nn
 
 from nasforge.data import ArrayData, BaseDataset, DataSplits
 from nasforge.errors import ConfigError
+from nasforge.estimation.inheritance import WeightInheritance, inherit, load_weights, save_weights
 from nasforge.evaluators.base import BaseEvaluator, EvalContext, TrialError
 from nasforge.evaluators.cost import count_flops, count_params
 from nasforge.evaluators.training import NonFiniteLoss, TrainConfig, evaluate_model, fit
@@ -38,8 +39,15 @@ class ClassificationEvaluator(BaseEvaluator):
     `optimizer`, `label_smoothing`, `epochs`), otherwise from the keyword arguments here. The test split
     is never touched: it is for the exported model only.
 
-    Metrics: `val_acc`, `val_loss`, `train_loss`, `params`, `flops`, `train_time`, `epochs`.
+    With weight inheritance (`Experiment(..., inherit_weights=...)`) a trial whose parent's weights are
+    given starts from them where they fit (`nasforge.estimation.inheritance`) and trains fewer epochs; the
+    trained weights of every trial are saved for its children.
+
+    Metrics: `val_acc`, `val_loss`, `train_loss`, `params`, `flops`, `train_time`, `cpu_time`, `epochs`,
+    `inherited` (the fraction of parameter values that came from a parent; 0 when trained from scratch).
     """
+
+    supports_inheritance = True
 
     def __init__(
         self,
@@ -100,23 +108,40 @@ class ClassificationEvaluator(BaseEvaluator):
         model = ctx.space.freeze(ctx.arch)
         params = count_params(model)
         flops = count_flops(model, splits.input_shape)
-        last: dict[str, float] = {}
+        inherited = 0.0
+        if ctx.weights_in is not None:
+            parent = load_weights(ctx.weights_in)
+            if parent is not None:  # a parent whose file is gone: train from scratch, as without inheritance
+                rule = ctx.inheritance if isinstance(ctx.inheritance, WeightInheritance) else WeightInheritance()
+                inherited = inherit(model, parent, partial=rule.partial)
+                if inherited > 0:
+                    cfg = dataclasses.replace(cfg, epochs=rule.child_epochs(cfg.epochs))
+        # every report carries the cost metrics too: a trial stopped early keeps its last report as its result
+        last: dict[str, float] = {"params": float(params), "flops": float(flops), "inherited": inherited}
+        start, cpu_start = time.perf_counter(), time.process_time()
 
         def on_epoch(epoch: int, metrics: dict[str, float]) -> None:
             val = evaluate_model(model, splits.valid, device)
-            last.update(val_acc=val["acc"], val_loss=val["loss"], train_loss=metrics["train_loss"])
+            last.update(
+                val_acc=val["acc"],
+                val_loss=val["loss"],
+                train_loss=metrics["train_loss"],
+                epochs=float(epoch),
+                train_time=time.perf_counter() - start,
+                cpu_time=time.process_time() - cpu_start,
+            )
             ctx.report(epoch, dict(last))
 
-        start = time.perf_counter()
         try:
             fit(model, train, cfg, device, seed=ctx.seed, on_epoch=on_epoch)
         except NonFiniteLoss as exc:
             raise TrialError(str(exc)) from None
+        if ctx.weights_out is not None:
+            save_weights(model, ctx.weights_out)
         return {
             **last,
-            "params": float(params),
-            "flops": float(flops),
             "train_time": time.perf_counter() - start,
+            "cpu_time": time.process_time() - cpu_start,
             "epochs": float(cfg.epochs),
         }
 

@@ -7,8 +7,9 @@ import time
 import traceback
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
-from nasforge.evaluators.base import BaseEvaluator, EvalContext, TrialError
+from nasforge.evaluators.base import BaseEvaluator, EvalContext, TrialError, TrialPruned
 from nasforge.space import Arch, ModelSpace
 
 OnReport = Callable[[int, int, Mapping[str, float]], None]  # (trial number, step, metrics)
@@ -20,6 +21,11 @@ class Job:
     arch: Arch
     budget: float | None
     seed: int
+    #: called with the reports so far after each report; True stops the trial (`estimation.stopping.StopCheck`)
+    stop_check: Callable[[list[Mapping[str, float]]], bool] | None = None
+    weights_in: str | None = None  # a parent's weights to start from (weight inheritance)
+    weights_out: str | None = None  # where to save the trained weights for children
+    inherit_epochs: Any = None  # `WeightInheritance` deciding an inheriting child's epochs
 
 
 @dataclass(frozen=True)
@@ -35,11 +41,36 @@ class JobResult:
 def run_job(
     evaluator: BaseEvaluator, space: ModelSpace, job: Job, report: Callable[[int, Mapping[str, float]], None]
 ) -> JobResult:
-    """Evaluate one job, turning any exception into a failed result (the search goes on)."""
+    """Evaluate one job, turning any exception into a failed result (the search goes on).
+
+    With a `stop_check`, each report is checked after it is sent; when the check says stop, the trial ends
+    there as pruned (`info["pruned"]`), its last reported metrics standing as its result.
+    """
     start = time.time()
-    ctx = EvalContext(space=space, arch=job.arch, budget=job.budget, number=job.number, seed=job.seed, report=report)
+    history: list[Mapping[str, float]] = []
+
+    def checked_report(step: int, metrics: Mapping[str, float]) -> None:
+        report(step, metrics)
+        history.append(dict(metrics))
+        if job.stop_check is not None and job.stop_check(history):
+            raise TrialPruned(step)
+
+    ctx = EvalContext(
+        space=space,
+        arch=job.arch,
+        budget=job.budget,
+        number=job.number,
+        seed=job.seed,
+        report=checked_report,
+        weights_in=job.weights_in,
+        weights_out=job.weights_out,
+        inheritance=job.inherit_epochs,
+    )
     try:
         metrics = evaluator.evaluate(ctx)
+    except TrialPruned as stop:
+        last = {k: float(v) for k, v in history[-1].items()} if history else {}
+        return JobResult(job.number, last, None, start, time.time(), {"pruned": True, "pruned_at": stop.step})
     except TrialError as exc:
         return JobResult(job.number, None, f"TrialError: {exc}", start, time.time())
     except MemoryError:
@@ -50,7 +81,7 @@ def run_job(
         if "out of memory" in str(exc).lower():
             message = f"OutOfMemory: {exc}"
         return JobResult(job.number, None, message, start, time.time(), {"traceback": tb[-4000:]})
-    return JobResult(job.number, metrics, None, start, time.time())
+    return JobResult(job.number, metrics, None, start, time.time(), dict(ctx.info))
 
 
 class BaseExecutor(abc.ABC):

@@ -9,10 +9,13 @@ import hashlib
 import json
 import re
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from nasforge.errors import ConfigError, StorageError, suggest
+from nasforge.estimation.inheritance import WeightInheritance, make_inheritance
+from nasforge.estimation.stopping import BaseStopper, StopCheck, make_stopper
 from nasforge.evaluators.base import BaseEvaluator
 from nasforge.executors import BaseExecutor, Job, JobResult, SequentialExecutor
 from nasforge.experiment.callbacks import Callback
@@ -61,6 +64,8 @@ class Experiment:
         seed: int = 0,
         spec: Mapping[str, Any] | None = None,
         checkpoint_dir: str | Path | None = None,
+        early_stopping: str | Mapping[str, Any] | BaseStopper | None = None,
+        inherit_weights: bool | Mapping[str, Any] | WeightInheritance | None = None,
     ) -> None:
         check_name(name)
         if not isinstance(space, ModelSpace):
@@ -88,6 +93,16 @@ class Experiment:
         self.seed = seed
         self.spec = dict(spec) if spec is not None else None
         self.checkpoint_dir = Path(checkpoint_dir) if checkpoint_dir is not None else default_checkpoint_dir(self)
+        self.early_stopping = make_stopper(early_stopping)
+        self.inheritance = make_inheritance(inherit_weights)
+        if self.inheritance is not None and not evaluator.supports_inheritance:
+            raise ConfigError(
+                f"Weight inheritance needs an evaluator that trains weights, but {type(evaluator).__name__} does "
+                "not; drop `inherit_weights` or use a training evaluator such as ClassificationEvaluator."
+            )
+        self._curves: dict[int, list[Mapping[str, float]]] = {}  # reports of this run's trials, by number
+        self._weights_of: dict[str, int] = {}  # arch id -> latest completed trial whose weights were saved
+        self._peer_curves: dict[int, tuple[Any, list[Mapping[str, float]]]] = {}  # completed: (kind, curve)
         self._row: ExperimentRow | None = None
         self._callbacks: Sequence[Callback] = ()
         self._stop = False
@@ -106,6 +121,8 @@ class Experiment:
             "objective": {"metric": self.objective.metric, "direction": self.objective.direction},
             "seed": self.seed,
             "spec": self.spec,
+            "early_stopping": repr(self.early_stopping) if self.early_stopping is not None else None,
+            "inherit_weights": repr(self.inheritance) if self.inheritance is not None else None,
         }
 
     def _open(self) -> ExperimentRow:
@@ -206,17 +223,23 @@ class Experiment:
         requeue = sorted(n for n, r in records.items() if not r.state.finished)
         n_total = len(records)
         running: dict[int, TrialRecord] = {}
+        self._curves, self._weights_of, self._peer_curves = {}, {}, {}
+        for r in sorted(records.values(), key=lambda r: r.number):
+            self._completed(r)
 
         def on_report(number: int, step: int, metrics: Mapping[str, float]) -> None:
             self.storage.add_report(exp_id, number, step, metrics)
+            if self.early_stopping is not None and number in running:
+                self._curves.setdefault(number, []).append(dict(metrics))
             for cb in callbacks:
                 cb.on_report(self, number, step, metrics)
 
         def submit(record: TrialRecord) -> None:
             running[record.number] = record
+            self._curves.pop(record.number, None)  # a rerun after a crash starts its curve again
             for cb in callbacks:
                 cb.on_trial_start(self, record)
-            self.executor.submit(Job(record.number, record.arch, record.budget, trial_seed(self.seed, record.number)))
+            self.executor.submit(self._job(record))
 
         self.executor.start(self.evaluator, self.space, on_report)
         self.storage.set_status(exp_id, "running")
@@ -299,6 +322,47 @@ class Experiment:
         folder = export_model(model, self.space, best.arch, path, metrics, input_shape)
         return folder, metrics
 
+    # --- early stopping and weight inheritance -----------------------------------------------------------------
+    def _job(self, record: TrialRecord) -> Job:
+        """The job for a trial: its seed, and where it stands with early stopping and weight inheritance."""
+        job = Job(record.number, record.arch, record.budget, trial_seed(self.seed, record.number))
+        inheriting = False
+        if self.inheritance is not None:
+            weights_dir = self.checkpoint_dir / "weights"
+            parent = self._weights_of.get(str(record.info.get("parent", "")))
+            weights_in = None
+            if parent is not None and (weights_dir / f"{parent}.pt").exists():
+                weights_in, inheriting = str(weights_dir / f"{parent}.pt"), True
+            job = replace(
+                job,
+                weights_in=weights_in,
+                weights_out=str(weights_dir / f"{record.number}.pt"),
+                inherit_epochs=self.inheritance,
+            )
+        if self.early_stopping is not None:
+            kind = curve_kind(record.budget, inheriting)
+            peers = tuple(
+                tuple(self.objective.sign * float(m.get(self.objective.metric, float("nan"))) for m in curve)
+                for number, (k, curve) in self._peer_curves.items()
+                if k == kind and number != record.number
+            )
+            check = StopCheck(self.early_stopping, self.objective.metric, self.objective.sign, peers)
+            job = replace(job, stop_check=check)
+        return job
+
+    def _completed(self, record: TrialRecord) -> None:
+        """Remember a finished trial: its curve as a peer for early stopping, its weights for children."""
+        if record.state is not TrialState.COMPLETE:
+            return
+        if self.inheritance is not None:
+            self._weights_of[record.arch.id] = record.number
+        if self.early_stopping is not None:
+            curve = self._curves.pop(record.number, None)
+            if curve is None:  # finished in an earlier run: read its reports back
+                curve = [m for _, m in self.storage.get_reports(self.id, record.number)]
+            kind = curve_kind(record.budget, float(record.metrics.get("inherited", 0.0)) > 0)
+            self._peer_curves[record.number] = (kind, curve)
+
     def _finish(self, exp_id: int, record: TrialRecord, result: JobResult, callbacks: Sequence[Callback]) -> None:
         metrics, error = result.metrics, result.error
         if metrics is not None and self.objective.metric not in metrics:
@@ -307,6 +371,8 @@ class Experiment:
                 f"{self.objective.metric!r}; set the experiment's objective to one of these."
             )
         state = TrialState.COMPLETE if error is None else TrialState.FAILED
+        if error is None and result.info.get("pruned"):
+            state = TrialState.PRUNED
         info = {**record.info, **result.info}
         done = record.with_(
             state=state,
@@ -317,10 +383,17 @@ class Experiment:
             finished_at=result.finished_at,
         )
         self.storage.update_trial(exp_id, done)  # written before anyone acts on it
+        self._completed(done)
+        self._curves.pop(done.number, None)
         self.strategy.tell(done)
         self.storage.mark_told(exp_id, [done.number], self.strategy.state_dict())
         for cb in callbacks:
             cb.on_trial_end(self, done)
+
+
+def curve_kind(budget: float | None, inherited: bool) -> tuple[float | None, bool]:
+    """Curves compare step by step only within a kind: the same budget, inherited weights or not."""
+    return (budget, inherited)
 
 
 def best_of(records: Sequence[TrialRecord], objective: Objective) -> TrialRecord | None:

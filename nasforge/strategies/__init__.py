@@ -12,6 +12,7 @@ from nasforge.strategies.multifidelity import ASHA, Hyperband, SuccessiveHalving
 from nasforge.strategies.oneshot import DEFAULT_ONESHOT, ONESHOT_METHODS, OneShotStrategy, oneshot_factory
 from nasforge.strategies.random_search import RandomSearch
 from nasforge.strategies.reinforce import REINFORCE
+from nasforge.strategies.zero_cost import ZeroCostWarmup
 
 STRATEGIES: Registry[BaseStrategy] = Registry("strategy")
 STRATEGIES.register("random")(RandomSearch)
@@ -54,4 +55,5 @@ __all__ = [
     "Retry",
     "StrategyMiddleware",
     "SuccessiveHalving",
+    "ZeroCostWarmup",
 ]

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import abc
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -15,6 +15,10 @@ from nasforge.trial import Objective, Proposal, TrialRecord
 
 if TYPE_CHECKING:
     from nasforge.experiment import Experiment
+
+
+#: A source of random archs for `BaseStrategy.sample_random`: called with the strategy's generator.
+Sampler = Callable[[np.random.Generator], Arch]
 
 
 class BaseStrategy(abc.ABC):
@@ -29,6 +33,8 @@ class BaseStrategy(abc.ABC):
     rng: np.random.Generator
     #: False for strategies whose proposals do not depend on the seed (an unshuffled grid)
     seeded: bool = True
+    #: Where `sample_random` draws from instead of the uniform `space.random(rng)`; see `set_sampler`
+    _sampler: Sampler | None = None
 
     def setup(self, space: ModelSpace, objective: Objective, seed: int | None = None) -> None:
         """Bind to a space and objective; called once by the experiment before the first ask."""
@@ -56,6 +62,23 @@ class BaseStrategy(abc.ABC):
     def is_done(self) -> bool:
         """True when the strategy has nothing left to propose (e.g. a finished grid)."""
         return False
+
+    def sample_random(self) -> Arch:
+        """A random arch for a proposal: `space.random(self.rng)`, unless a sampler is installed.
+
+        Strategies draw their random proposals (initial population or design, restarts, fillers) here, so a
+        middleware such as `ZeroCostWarmup` can change where they come from without knowing the strategy."""
+        sampler = self._sampler
+        return self.space.random(self.rng) if sampler is None else sampler(self.rng)
+
+    def set_sampler(self, sampler: Sampler | None) -> None:
+        """Install `sampler(rng) -> Arch` as the source of `sample_random` (None restores uniform sampling);
+        a middleware passes it on to its inner strategy, so it reaches the innermost one."""
+        if sampler is not None and not callable(sampler):
+            raise ConfigError(
+                f"A sampler of {type(self).__name__} must be callable as sampler(rng) -> Arch, but got {sampler!r}."
+            )
+        self._sampler = sampler
 
     def prepare(self, experiment: Experiment) -> bool:
         """Work done in the driver before the first ask of a run, such as a one-shot strategy's supernet

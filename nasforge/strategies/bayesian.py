@@ -133,11 +133,11 @@ class BayesianOptimization(BaseStrategy):
         return Proposal(arch, info=info)
 
     def _random(self) -> Arch:
-        arch = self.space.random(self.rng)
+        arch = self.sample_random()
         for _ in range(50):
             if not self._taken(arch_key(self.space, arch)):
                 break
-            arch = self.space.random(self.rng)
+            arch = self.sample_random()
         return arch
 
     def _ask(self) -> Proposal:

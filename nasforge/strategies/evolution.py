@@ -42,7 +42,7 @@ class RegularizedEvolution(BaseStrategy):
     def _ask(self) -> Proposal:
         self._n_asked += 1
         if self._n_asked <= self.population_size or not self._population:
-            arch = self._fresh(self.space.random)
+            arch = self._fresh(lambda rng: self.sample_random())
             return Proposal(arch, info={"origin": "random"})
         members = list(self._population)
         picks = self.rng.choice(len(members), size=min(self.sample_size, len(members)), replace=False)

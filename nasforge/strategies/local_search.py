@@ -34,17 +34,20 @@ class LocalSearch(BaseStrategy):
         self.restarts = 0
 
     def _random(self) -> Arch:
-        arch = self.space.random(self.rng)
+        arch = self.sample_random()
         for _ in range(20):
             if arch.id not in self._seen:
                 break
-            arch = self.space.random(self.rng)
+            arch = self.sample_random()
         return arch
 
     def _propose(self, arch: Arch, origin: str) -> Proposal:
         self._seen.add(arch.id)
         self._outstanding.add(arch.id)
-        return Proposal(arch, info={"origin": origin})
+        info: dict[str, Any] = {"origin": origin}
+        if origin == "neighbour" and self._current is not None:
+            info["parent"] = self._current[0].id  # the arch it differs from in one decision (weight inheritance)
+        return Proposal(arch, info=info)
 
     def _ask(self) -> Proposal:
         if self._current is None:

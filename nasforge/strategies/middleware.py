@@ -20,7 +20,7 @@ from typing import Any
 
 from nasforge.errors import ConfigError
 from nasforge.space import Arch
-from nasforge.strategies.base import BaseStrategy, arch_key, check_int
+from nasforge.strategies.base import BaseStrategy, Sampler, arch_key, check_int
 from nasforge.trial import Proposal, TrialRecord, TrialState
 
 SYNTHETIC = -1  # the number of records a middleware makes up for its inner strategy
@@ -46,6 +46,10 @@ class StrategyMiddleware(BaseStrategy):
 
     def _tell(self, record: TrialRecord) -> None:
         self.inner.tell(record)
+
+    def set_sampler(self, sampler: Sampler | None) -> None:
+        """Random proposals are the inner strategy's: the sampler goes to it (and on to the innermost)."""
+        self.inner.set_sampler(sampler)
 
     def is_done(self) -> bool:
         return self.inner.is_done()

@@ -98,11 +98,11 @@ class BaseMultiFidelity(BaseStrategy):
         return self._random_arch(), "random"
 
     def _random_arch(self) -> Arch:
-        arch = self.space.random(self.rng)
+        arch = self.sample_random()
         for _ in range(MAX_RETRIES):
             if arch.id not in self._seen:
                 break
-            arch = self.space.random(self.rng)
+            arch = self.sample_random()
         return arch
 
     def _tell(self, record: TrialRecord) -> None:

@@ -22,12 +22,12 @@ class RandomSearch(BaseStrategy):
         self._seen: set[str] = set()
 
     def _ask(self) -> Proposal:
-        arch = self.space.random(self.rng)
+        arch = self.sample_random()
         if self.dedup:
             for _ in range(self.max_retries):
                 if arch.id not in self._seen:
                     break
-                arch = self.space.random(self.rng)
+                arch = self.sample_random()
             self._seen.add(arch.id)
         return Proposal(arch)
 

@@ -13,7 +13,10 @@ A configuration is a mapping with these sections (all optional but `space` and `
     executor: {name: pool, n_workers: 2}               # or {name: sequential}
     run: {max_trials: 60, timeout: 480}
     export: {path: nasforge-out/fmnist, epochs: 10, time_budget: 240}   # retrain at most 10 epochs / 240 s
-    estimation: {early_stopping: median, inherit_weights: {epochs: 0.5}}   # see nasforge.estimation
+    estimation:                 # cheaper evaluation, see nasforge.estimation
+      early_stopping: median
+      inherit_weights: {epochs: 0.5}
+      warm_start: fmnist-cnn-v1   # or {experiment: NAME, storage: URL, mode: auto|tell|enqueue, top_k: 10}
 
 Besides its own options, the strategy section takes middleware keys (`nasforge.strategies.middleware`),
 which wrap any strategy:
@@ -56,6 +59,7 @@ import yaml
 from nasforge.errors import ConfigError, suggest, unknown_name
 from nasforge.estimation.inheritance import make_inheritance
 from nasforge.estimation.stopping import make_stopper
+from nasforge.estimation.warm_start import make_warm_start
 from nasforge.registry import check_kwargs
 
 SECTIONS = {
@@ -76,6 +80,7 @@ SECTIONS = {
 ESTIMATION_KEYS = {
     "early_stopping": (str, dict, type(None)),
     "inherit_weights": (bool, dict, type(None)),
+    "warm_start": (str, dict, type(None)),
 }
 RUN_KEYS = {"max_trials": (int, type(None)), "timeout": (int, float, type(None))}
 EXPORT_KEYS = {
@@ -333,6 +338,7 @@ def validate(config: Mapping[str, Any]) -> dict[str, Any]:
     _typecheck("estimation", est, ESTIMATION_KEYS)
     make_stopper(est.get("early_stopping"))
     make_inheritance(est.get("inherit_weights"))
+    make_warm_start(est.get("warm_start"))
     return cfg
 
 
@@ -376,4 +382,5 @@ def build_experiment(config: Mapping[str, Any], storage: Any = None) -> Any:
         spec=cfg,
         early_stopping=cfg.get("estimation", {}).get("early_stopping"),
         inherit_weights=cfg.get("estimation", {}).get("inherit_weights"),
+        warm_start=cfg.get("estimation", {}).get("warm_start"),
     )

@@ -8,7 +8,8 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from collections.abc import Mapping, Sequence
+import warnings
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -16,12 +17,14 @@ from typing import TYPE_CHECKING, Any
 from nasforge.errors import ConfigError, StorageError, suggest
 from nasforge.estimation.inheritance import WeightInheritance, make_inheritance
 from nasforge.estimation.stopping import BaseStopper, StopCheck, make_stopper
+from nasforge.estimation.warm_start import Source, WarmStart, load_source, make_warm_start, queue_sampler
 from nasforge.evaluators.base import BaseEvaluator
 from nasforge.executors import BaseExecutor, Job, JobResult, SequentialExecutor
 from nasforge.experiment.callbacks import Callback
 from nasforge.space import ModelSpace
 from nasforge.storage import BaseStorage, ExperimentRow, get_storage
 from nasforge.strategies import BaseStrategy
+from nasforge.strategies.base import arch_key
 from nasforge.trial import Objective, TrialRecord, TrialState
 
 if TYPE_CHECKING:
@@ -66,6 +69,7 @@ class Experiment:
         checkpoint_dir: str | Path | None = None,
         early_stopping: str | Mapping[str, Any] | BaseStopper | None = None,
         inherit_weights: bool | Mapping[str, Any] | WeightInheritance | None = None,
+        warm_start: str | Mapping[str, Any] | WarmStart | None = None,
     ) -> None:
         check_name(name)
         if not isinstance(space, ModelSpace):
@@ -95,6 +99,9 @@ class Experiment:
         self.checkpoint_dir = Path(checkpoint_dir) if checkpoint_dir is not None else default_checkpoint_dir(self)
         self.early_stopping = make_stopper(early_stopping)
         self.inheritance = make_inheritance(inherit_weights)
+        self.warm_start = make_warm_start(warm_start)
+        #: what the warm start did in the last run: source, mode, trials used, archs enqueued (None: no warm start)
+        self.warm_started: dict[str, Any] | None = None
         if self.inheritance is not None and not evaluator.supports_inheritance:
             raise ConfigError(
                 f"Weight inheritance needs an evaluator that trains weights, but {type(evaluator).__name__} does "
@@ -123,6 +130,7 @@ class Experiment:
             "spec": self.spec,
             "early_stopping": repr(self.early_stopping) if self.early_stopping is not None else None,
             "inherit_weights": repr(self.inheritance) if self.inheritance is not None else None,
+            "warm_start": repr(self.warm_start) if self.warm_start is not None else None,
         }
 
     def _open(self) -> ExperimentRow:
@@ -199,6 +207,8 @@ class Experiment:
         if max_trials is None and timeout is None:
             raise ConfigError("Give `max_trials` or `timeout` to Experiment.run, or the search never ends.")
         self.strategy.setup(self.space, self.objective, self.seed)  # may refuse the space: before any write
+        new = self.storage.get_experiment(self.name) is None
+        source = self._warm_source(new)  # a bad source is refused before the experiment is created
         self._row = row = self._open()
         self._stop = False
         self._callbacks = callbacks
@@ -220,6 +230,8 @@ class Experiment:
             self.strategy.tell(records[number])
         if untold:
             self.storage.mark_told(exp_id, untold, self.strategy.state_dict())
+        if source is not None:
+            self._apply_warm_start(source, fresh=not records and not row.strategy_state, records=records.values())
         requeue = sorted(n for n, r in records.items() if not r.state.finished)
         n_total = len(records)
         running: dict[int, TrialRecord] = {}
@@ -289,6 +301,46 @@ class Experiment:
             for cb in callbacks:
                 cb.on_run_end(self)
         return self
+
+    # --- warm start ---------------------------------------------------------------------------------------------
+    def _warm_source(self, new: bool) -> Source | None:
+        """The warm start's source; on a resume, a source that has gone since only loses the archs still queued."""
+        if self.warm_start is None:
+            return None
+        try:
+            return load_source(
+                self.warm_start, self.storage, self.name, self.space, self.objective, self._config(), self.seed
+            )
+        except ConfigError as exc:
+            if new:
+                raise
+            warnings.warn(f"Experiment {self.name!r} resumes without its warm start: {exc}", stacklevel=3)
+            return None
+
+    def _apply_warm_start(self, source: Source, fresh: bool, records: Iterable[TrialRecord]) -> None:
+        """`tell`: the strategy learns from the source's trials once, before its first ask (its state keeps them
+        across resumes). `enqueue`: the source's best archs not yet evaluated here are the strategy's next random
+        proposals."""
+        assert self.warm_start is not None
+        mode = source.mode if self.strategy.accepts_history else "enqueue"
+        enqueued = 0
+        if mode == "tell":
+            if fresh:
+                self.strategy.warm_start(source.records)
+                self.save_strategy_state()
+        else:
+            done = {arch_key(self.space, r.arch) for r in records}
+            queue = []
+            for r in source.records[: self.warm_start.top_k]:
+                key = arch_key(self.space, r.arch)
+                if key not in done:  # evaluated here already (before a resume), or isomorphic to one queued
+                    done.add(key)
+                    queue.append(r.arch)
+            if queue:
+                fallback = self.strategy.sampler or self.space.random
+                self.strategy.set_sampler(queue_sampler(queue, fallback))
+            enqueued = len(queue)
+        self.warm_started = {**source.summary(), "mode": mode, "enqueued": enqueued}
 
     # --- export -------------------------------------------------------------------------------------------------
     def export(

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import abc
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -35,6 +35,8 @@ class BaseStrategy(abc.ABC):
     seeded: bool = True
     #: Where `sample_random` draws from instead of the uniform `space.random(rng)`; see `set_sampler`
     _sampler: Sampler | None = None
+    #: True for strategies that learn from results they did not propose (`warm_start`)
+    accepts_history: bool = False
 
     def setup(self, space: ModelSpace, objective: Objective, seed: int | None = None) -> None:
         """Bind to a space and objective; called once by the experiment before the first ask."""
@@ -59,6 +61,18 @@ class BaseStrategy(abc.ABC):
         """Report a finished trial (complete, failed or pruned) that this strategy proposed."""
         self._tell(record)
 
+    def warm_start(self, records: Sequence[TrialRecord]) -> None:
+        """Learn from finished trials of an earlier experiment on the same task, before the first ask, as if
+        this strategy had proposed them (`nasforge.estimation.warm_start`). Only for `accepts_history`."""
+        if not self.accepts_history:
+            raise ConfigError(
+                f"{type(self).__name__} cannot learn from trials it did not propose; warm-start it with "
+                "mode 'enqueue' (the earlier best archs are proposed first) instead of 'tell'."
+            )
+        if not hasattr(self, "space"):
+            raise ConfigError(f"{type(self).__name__}.setup(space, objective) must be called before warm_start().")
+        self._warm_start(list(records))
+
     def is_done(self) -> bool:
         """True when the strategy has nothing left to propose (e.g. a finished grid)."""
         return False
@@ -70,6 +84,11 @@ class BaseStrategy(abc.ABC):
         middleware such as `ZeroCostWarmup` can change where they come from without knowing the strategy."""
         sampler = self._sampler
         return self.space.random(self.rng) if sampler is None else sampler(self.rng)
+
+    @property
+    def sampler(self) -> Sampler | None:
+        """The sampler installed by `set_sampler` (None: uniform), so another one can fall back on it."""
+        return self._sampler
 
     def set_sampler(self, sampler: Sampler | None) -> None:
         """Install `sampler(rng) -> Arch` as the source of `sample_random` (None restores uniform sampling);
@@ -105,6 +124,10 @@ class BaseStrategy(abc.ABC):
 
     def _tell(self, record: TrialRecord) -> None:
         return None
+
+    def _warm_start(self, records: list[TrialRecord]) -> None:
+        for record in records:
+            self._tell(record)
 
     def _state_dict(self) -> dict[str, Any]:
         return {}

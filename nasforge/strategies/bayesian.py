@@ -78,6 +78,8 @@ class BayesianOptimization(BaseStrategy):
     >>> strategy = BayesianOptimization(n_initial=10, predictor="gp", acquisition="its")
     """
 
+    accepts_history = True
+
     def __init__(
         self,
         n_initial: int = 10,
@@ -190,6 +192,12 @@ class BayesianOptimization(BaseStrategy):
         if not archs:
             return [], np.zeros((0, self.space.encoding_size))
         return archs, np.stack([self.space.encode(a) for a in archs]).astype(np.float64)
+
+    def _warm_start(self, records: list[TrialRecord]) -> None:
+        """Earlier results are observations like this search's own: they count toward the initial design."""
+        for record in records:
+            self._tell(record)
+        self._n_asked += len(records)
 
     def _tell(self, record: TrialRecord) -> None:
         key = arch_key(self.space, record.arch)

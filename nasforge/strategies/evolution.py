@@ -25,6 +25,8 @@ class RegularizedEvolution(BaseStrategy):
     >>> strategy = RegularizedEvolution(population_size=20, sample_size=5)
     """
 
+    accepts_history = True
+
     def __init__(self, population_size: int = 20, sample_size: int = 5, mutations: int = 1, dedup: bool = True):
         self.population_size = check_int("RegularizedEvolution", "population_size", population_size, 2)
         self.sample_size = check_int("RegularizedEvolution", "sample_size", sample_size, 1)
@@ -68,6 +70,16 @@ class RegularizedEvolution(BaseStrategy):
         self._population.append((record.arch, score))
         while len(self._population) > self.population_size:
             self._population.popleft()
+
+    def _warm_start(self, records: list[TrialRecord]) -> None:
+        """The best `population_size` earlier results become the population (the best youngest) and mutation
+        starts at once; every earlier arch counts as seen."""
+        scored = [(r, s) for r in records if (s := self.score(r)) is not None]
+        best = sorted(scored, key=lambda p: p[1])[-self.population_size :]
+        for record, _ in best:
+            self._tell(record)
+        self._seen.update(r.arch.id for r in records)
+        self._n_asked += len(best)  # a full population: no random members left to draw
 
     @property
     def population(self) -> list[tuple[Arch, float]]:

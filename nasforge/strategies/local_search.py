@@ -20,6 +20,8 @@ class LocalSearch(BaseStrategy):
     any result better than the current arch, whenever it arrives, becomes the current arch.
     """
 
+    accepts_history = True
+
     def __init__(self, n_initial: int = 10) -> None:
         self.n_initial = check_int("LocalSearch", "n_initial", n_initial, 1)
         self._current: tuple[Arch, float] | None = None
@@ -63,6 +65,15 @@ class LocalSearch(BaseStrategy):
             self._restart()
             return self._ask()
         return self._propose(self._random(), "filler")
+
+    def _warm_start(self, records: list[TrialRecord]) -> None:
+        """Climb from the best earlier result at once; earlier archs count as seen."""
+        self._seen.update(r.arch.id for r in records)
+        scored = [(r.arch, s) for r in records if (s := self.score(r)) is not None]
+        if scored and self._current is None:
+            self._current = max(scored, key=lambda p: p[1])
+            self._start_left, self._start_best = 0, None
+            self._queue, self._expanded = [], False
 
     def _restart(self) -> None:
         self.restarts += 1

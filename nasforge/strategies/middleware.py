@@ -51,6 +51,17 @@ class StrategyMiddleware(BaseStrategy):
         """Random proposals are the inner strategy's: the sampler goes to it (and on to the innermost)."""
         self.inner.set_sampler(sampler)
 
+    @property
+    def sampler(self) -> Sampler | None:
+        return self.inner.sampler
+
+    @property
+    def accepts_history(self) -> bool:  # type: ignore[override]
+        return self.inner.accepts_history
+
+    def _warm_start(self, records: list[TrialRecord]) -> None:
+        self.inner.warm_start(records)
+
     def is_done(self) -> bool:
         return self.inner.is_done()
 
@@ -145,6 +156,13 @@ class Deduplicate(StrategyMiddleware):
         self.inner.tell(record)
         for w in self._waiting.pop(k, []):
             self.inner.tell(self._answer(record, Proposal(Arch(w["arch"]), w["budget"], w["info"])))
+
+    def _warm_start(self, records: list[TrialRecord]) -> None:
+        for record in records:  # earlier results answer repeat proposals, as this search's own would
+            k = self._key(record.arch, record.budget)
+            self._results[k] = record
+            self._results_json[k] = _record_to_json(record)
+        self.inner.warm_start(records)
 
     def _own_state(self) -> dict[str, Any]:
         return {

@@ -27,6 +27,8 @@ class REINFORCE(BaseStrategy):
     current policy whenever it arrives.
     """
 
+    accepts_history = True
+
     def __init__(self, learning_rate: float = 0.02, baseline_decay: float = 0.9, entropy_weight: float = 0.0) -> None:
         for name, value, ok in (
             ("learning_rate", learning_rate, isinstance(learning_rate, (int, float)) and learning_rate > 0),

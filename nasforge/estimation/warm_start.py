@@ -24,6 +24,7 @@ allows that value, and samples the rest (inactive decisions are dropped).
 from __future__ import annotations
 
 import dataclasses
+import json
 import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -192,12 +193,20 @@ def load_source(
 
 
 def _same_task(row: ExperimentRow, own: Mapping[str, Any]) -> bool:
-    """Same space, objective and evaluator; and the same data and training when both came from a config."""
+    """Same space, objective and evaluation task (`BaseEvaluator.task`: data, split, training); for a source
+    saved without its task, the same evaluator class and, when both came from a config, the same data."""
     src = row.config
     if any(src.get(k) != own.get(k) for k in ("space_fingerprint", "objective", "evaluator")):
         return False
+    if "task" in src and "task" in own:
+        return bool(_jsonable(src["task"]) == _jsonable(own["task"]))
     a, b = src.get("spec") or {}, own.get("spec") or {}
     return all(a.get(k) == b.get(k) for k in ("dataset", "evaluator") if k in a and k in b)
+
+
+def _jsonable(value: Any) -> Any:
+    """As stored: tuples become lists, so a task read back compares equal to one just described."""
+    return json.loads(json.dumps(value, sort_keys=True, default=str))
 
 
 def queue_sampler(

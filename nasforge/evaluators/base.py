@@ -77,3 +77,9 @@ class BaseEvaluator(abc.ABC):
     def prepare(self) -> None:
         """Load what evaluations need (data, tables) once per process, before the first trial there."""
         return None
+
+    def task(self) -> dict[str, Any]:
+        """What the metrics depend on besides the arch (data, validation split, training), JSON-ready: two
+        evaluators with equal tasks give comparable results, so an experiment can take another's results as
+        its own (warm start). Subclasses add their settings to the class name."""
+        return {"evaluator": type(self).__name__}

@@ -81,6 +81,17 @@ class ClassificationEvaluator(BaseEvaluator):
     def prepare(self) -> None:
         self.dataset.load()
 
+    def task(self) -> dict[str, Any]:
+        data = self.dataset
+        split = {k: getattr(data, k) for k in ("valid_size", "test_size", "seed") if hasattr(data, k)}
+        dataset = {"name": getattr(data, "name", type(data).__name__), **split}
+        return {
+            **super().task(),
+            "dataset": dataset,
+            "train_fraction": self.train_fraction,
+            "training": dataclasses.asdict(self.config),
+        }
+
     @property
     def input_shape(self) -> tuple[int, ...]:
         return tuple(self.dataset.load().input_shape)

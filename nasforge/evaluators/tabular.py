@@ -75,6 +75,9 @@ class NB201Evaluator(BaseEvaluator):
         self.path = path
         self._arrays: dict[str, Any] | None = None
 
+    def task(self) -> dict[str, Any]:
+        return {**super().task(), "dataset": self.dataset, "fidelity": self.fidelity, "noisy": self.noisy}
+
     def __getstate__(self) -> dict[str, Any]:
         return {**self.__dict__, "_arrays": None}  # each process loads (and caches) the table itself
 

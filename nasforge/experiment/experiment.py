@@ -125,6 +125,7 @@ class Experiment:
             "space_fingerprint": space_fingerprint(self.space),
             "strategy": repr(self.strategy),
             "evaluator": type(self.evaluator).__name__,
+            "task": self.evaluator.task(),
             "objective": {"metric": self.objective.metric, "direction": self.objective.direction},
             "seed": self.seed,
             "spec": self.spec,

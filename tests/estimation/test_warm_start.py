@@ -227,3 +227,24 @@ def test_a_resume_survives_a_deleted_source(tmp_path: Path) -> None:
     with pytest.warns(UserWarning, match="resumes without its warm start"):
         exp = target(db, RandomSearch(), {"experiment": "src", "top_k": 2}).run(max_trials=3)
     assert len(exp.trials) == 3 and exp.warm_started is None
+
+
+def test_auto_tells_only_for_the_same_evaluation_task(tmp_path: Path) -> None:
+    from nasforge.data import Digits
+    from nasforge.evaluators import ClassificationEvaluator
+    from nasforge.evaluators.tabular import NB201Evaluator
+    from nasforge.strategies import RegularizedEvolution as RE
+    from nasforge.zoo.nb201 import NB201Space
+
+    assert NB201Evaluator("cifar10").task() != NB201Evaluator("cifar100").task()
+    a, b = ClassificationEvaluator(Digits(), epochs=2), ClassificationEvaluator(Digits(), epochs=3)
+    assert a.task() != b.task() and a.task() == ClassificationEvaluator(Digits(), epochs=2).task()
+    db = str(tmp_path / "nas.db")
+    for name, data in (("c10", "cifar10"), ("c10-again", "cifar10"), ("c100", "cifar100")):
+        warm = None if name == "c10" else "c10"
+        strategy = RE(population_size=5, sample_size=2)
+        exp = Experiment(name, NB201Space(), strategy, NB201Evaluator(data), storage=db, warm_start=warm)
+        exp.run(max_trials=5 if warm is None else 2)
+        if warm is not None:
+            assert exp.warm_started is not None
+            assert exp.warm_started["mode"] == ("tell" if data == "cifar10" else "enqueue")

@@ -36,7 +36,7 @@ import numpy as np
 import torch
 from scipy.stats import spearmanr
 
-from nasforge.bench import RunSpec, run_one
+from nasforge.bench import RunSpec, mean_std, paired_difference, run_one
 from nasforge.estimation import ProxyScorer
 from nasforge.strategies import ZeroCostWarmup
 from nasforge.tables import NB201Table
@@ -76,20 +76,6 @@ def precompute(table: NB201Table, path: Path) -> dict[str, Any]:
 
 def _json_float(value: float) -> float | None:
     return float(value) if math.isfinite(value) else None
-
-
-def stats(values: list[float]) -> dict[str, float]:
-    a = np.asarray(values, dtype=float)
-    return {"mean": float(a.mean()), "std": float(a.std(ddof=1)) if len(a) > 1 else 0.0, "n": len(a)}
-
-
-def difference(with_: list[float], without: list[float]) -> dict[str, float]:
-    """Mean difference (with - without), its standard error as independent samples and as paired by seed."""
-    a, b = np.asarray(with_, dtype=float), np.asarray(without, dtype=float)
-    se = math.sqrt(a.var(ddof=1) / len(a) + b.var(ddof=1) / len(b)) if len(a) > 1 else float("nan")
-    d = a - b
-    se_paired = float(d.std(ddof=1) / math.sqrt(len(d))) if len(d) > 1 else float("nan")
-    return {"mean": float(d.mean()), "se": se, "se_paired": se_paired}
 
 
 def markdown(rows: list[dict[str, Any]], pool: int, cpu_per_cell: float, rho: dict[str, float]) -> str:
@@ -165,9 +151,9 @@ def main() -> None:
             row = {
                 "strategy": strategy,
                 "dataset": dataset,
-                "without": stats(finals["without"]),
-                "with": stats(finals["with"]),
-                "difference": difference(finals["with"], finals["without"]),
+                "without": mean_std(finals["without"]),
+                "with": mean_std(finals["with"]),
+                "difference": paired_difference(finals["with"], finals["without"]),
                 "mean_trials": {arm: float(np.mean(t)) for arm, t in trials.items()},
             }
             rows.append(row)

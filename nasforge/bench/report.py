@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import warnings
 from collections import defaultdict
 from collections.abc import Sequence
@@ -23,6 +24,22 @@ PUBLISHED = {
     "bohb": {"cifar10": (93.61, 0.52), "cifar100": (70.85, 1.28), "imagenet16-120": (44.42, 1.49)},
 }
 OPTIMUM = {"cifar10": 94.37, "cifar100": 73.51, "imagenet16-120": 47.31}
+
+
+def mean_std(values: Sequence[float]) -> dict[str, float]:
+    """Mean, sample standard deviation and count."""
+    a = np.asarray(values, dtype=float)
+    return {"mean": float(a.mean()), "std": float(a.std(ddof=1)) if len(a) > 1 else 0.0, "n": len(a)}
+
+
+def paired_difference(with_: Sequence[float], without: Sequence[float]) -> dict[str, float]:
+    """Mean difference (with - without) of two arms run on the same seeds: its standard error as
+    independent samples (`se`) and as pairs by seed (`se_paired`)."""
+    a, b = np.asarray(with_, dtype=float), np.asarray(without, dtype=float)
+    se = math.sqrt(a.var(ddof=1) / len(a) + b.var(ddof=1) / len(b)) if len(a) > 1 else float("nan")
+    d = a - b
+    se_paired = float(d.std(ddof=1) / math.sqrt(len(d))) if len(d) > 1 else float("nan")
+    return {"mean": float(d.mean()), "se": se, "se_paired": se_paired}
 
 
 def group(results: Sequence[RunResult]) -> dict[tuple[str, str], list[RunResult]]:

@@ -49,6 +49,9 @@ class RunSpec:
     label: str | None = None  # name in tables; defaults to the strategy name
     # wraps the (deduplicated) strategy, e.g. functools.partial(ZeroCostWarmup, scorer=...); picklable for run_many
     wrap: Callable[[BaseStrategy], BaseStrategy] | None = None
+    # a finished search to warm-start from: run first, in the same (in-memory) storage
+    warm_from: RunSpec | None = None
+    warm_options: Mapping[str, Any] = field(default_factory=dict)  # WarmStart options: mode, top_k
 
     @property
     def name(self) -> str:
@@ -68,7 +71,17 @@ class RunResult:
 
 
 def run_one(spec: RunSpec, table_path: str | None = None) -> RunResult:
-    """One search run through the real experiment loop, on a simulated clock, in memory."""
+    """One search run through the real experiment loop, on a simulated clock, in memory; with `warm_from`,
+    that search runs first and this one warm-starts from it (its cost is not counted in this run's budget)."""
+    storage = InMemoryStorage()
+    warm = None
+    if spec.warm_from is not None:
+        _search(spec.warm_from, table_path, storage, "source")
+        warm = {"experiment": "source", **spec.warm_options}
+    return _search(spec, table_path, storage, f"{spec.name}-{spec.dataset}-{spec.seed}", warm)
+
+
+def _search(spec: RunSpec, table_path: str | None, storage: InMemoryStorage, name: str, warm: Any = None) -> RunResult:
     strategy = STRATEGIES.create(spec.strategy, **dict(spec.strategy_kwargs))
     if spec.dedup:
         strategy = Deduplicate(strategy)
@@ -77,14 +90,15 @@ def run_one(spec: RunSpec, table_path: str | None = None) -> RunResult:
     evaluator = NB201Evaluator(spec.dataset, fidelity=spec.fidelity, noisy=spec.noisy, path=table_path)
     budget = spec.budget if spec.budget is not None else NB201_BUDGETS[spec.dataset]
     exp = Experiment(
-        f"{spec.name}-{spec.dataset}-{spec.seed}",
+        name,
         _space(),
         strategy,
         evaluator,
-        storage=InMemoryStorage(),
+        storage=storage,
         executor=SimulatedExecutor(n_workers=spec.n_workers),
         objective="max:val_acc",
         seed=spec.seed,
+        warm_start=warm,
     )
     exp.run(timeout=budget)
     done = sorted(

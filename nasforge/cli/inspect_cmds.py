@@ -51,7 +51,14 @@ def trials_main(args: argparse.Namespace) -> int:
     if args.state:
         records = [r for r in records if r.state.value == args.state]
     if args.format == "json":
-        print(dumps([{**record_row(r, []), "metrics": dict(r.metrics), "arch": r.arch.to_dict()} for r in records]))
+        print(
+            dumps(
+                [
+                    {**record_row(r, []), "metrics": dict(r.metrics), "arch": r.arch.to_dict(), "info": dict(r.info)}
+                    for r in records
+                ]
+            )
+        )
     else:
         metrics = [objective.metric, "params", "train_time"]
         print(table([record_row(r, metrics) for r in records]))

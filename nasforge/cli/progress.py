@@ -42,6 +42,15 @@ class ProgressBar(Callback):
             self.best = max(valid) if experiment.objective.direction == "maximize" else min(valid)
         if self.done:
             self._write(f"resuming {experiment.name!r}: {self.done} finished trials kept", final=True)
+        warm = experiment.warm_started
+        if warm is not None and not self.done:
+            how = (
+                f"told its {warm['trials']} results to the strategy"
+                if warm["mode"] == "tell"
+                else f"its {warm['enqueued']} best archs are proposed first"
+            )
+            projected = f" ({warm['projected']} projected onto this space)" if warm["projected"] else ""
+            self._write(f"warm start from {warm['source']!r}: {how}{projected}", final=True)
 
     def on_trial_end(self, experiment: Experiment, record: TrialRecord) -> None:
         self.done += 1

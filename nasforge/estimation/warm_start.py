@@ -145,9 +145,9 @@ def load_source(
             f"Experiment {own_name!r} cannot warm-start from itself; running it again resumes it. Name an earlier "
             "experiment in `warm_start`."
         )
-    row = storage.get_experiment(spec.experiment)
+    row = storage.get_experiment(spec.experiment) if storage.exists() else None  # never create it to look
     if row is None:
-        names = [r.name for r in storage.list_experiments()]
+        names = [r.name for r in storage.list_experiments()] if storage.exists() else []
         raise ConfigError(
             f"Warm start: no experiment {spec.experiment!r} in {where}.{suggest(spec.experiment, names)} "
             f"Experiments there: {', '.join(sorted(names)) or 'none'}; give the name of a finished one (and its "

@@ -208,7 +208,7 @@ class Experiment:
         if max_trials is None and timeout is None:
             raise ConfigError("Give `max_trials` or `timeout` to Experiment.run, or the search never ends.")
         self.strategy.setup(self.space, self.objective, self.seed)  # may refuse the space: before any write
-        new = self.storage.get_experiment(self.name) is None
+        new = not self.storage.exists() or self.storage.get_experiment(self.name) is None
         source = self._warm_source(new)  # a bad source is refused before the experiment is created
         self._row = row = self._open()
         self._stop = False

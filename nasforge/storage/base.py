@@ -64,5 +64,10 @@ class BaseStorage(abc.ABC):
     def untold_numbers(self, experiment_id: int) -> list[int]:
         """Finished trials whose result the strategy has not yet been told (a crash came in between)."""
 
+    def exists(self) -> bool:
+        """False while the storage is certainly empty and was never created (a SQLite file not yet written), so
+        a lookup need not create it; True otherwise."""
+        return True
+
     def close(self) -> None:
         return None

@@ -96,6 +96,11 @@ class SQLStorage(BaseStorage):
             self._engine = self._connect()
         return self._engine
 
+    def exists(self) -> bool:
+        if self._engine is not None or not self.url.startswith("sqlite") or self.url.endswith(":memory:"):
+            return True
+        return os.path.exists(self.url.split(":///", 1)[-1])
+
     def _connect(self) -> Engine:
         is_sqlite = self.url.startswith("sqlite")
         if is_sqlite and not self.url.endswith(":memory:"):

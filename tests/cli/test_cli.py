@@ -44,6 +44,8 @@ def _in_tmp(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
         (["run", "digits", "--set", "strategy.max_cost=1h"], "strategy.max_cost must be int or float or null"),
         (["run", "digits", "--set", "strategy.dedupe=true"], "Did you mean 'dedup' or 'deduplicate'?"),
         (["run", "digits", "--workers", "0"], "--workers must be >= 1"),
+        (["run", "digits", "--set", "estimation.warm_start=nope"], "Warm start: no experiment 'nope' in"),
+        (["run", "digits", "--set", "estimation.warm_start.top_k=3"], "A warm start needs `experiment`"),
         (["run", "digits", "--strategy", "drnas"], "choice 'stem_width' cannot be expressed in supernet(dirichlet)"),
         (["run", "digits", "--strategy", "spos", "--set", "strategy.fixed=wide"], "`fixed` of SPOS must be"),
         (["run", "missing.yaml"], "does not exist"),
@@ -141,3 +143,15 @@ def test_run_with_middleware(capsys: pytest.CaptureFixture[str]) -> None:
 def test_module_entry_point_runs() -> None:
     out = subprocess.run([sys.executable, "-m", "nasforge", "presets"], capture_output=True, text=True, check=True)
     assert "fashion_mnist" in out.stdout.split()
+
+
+def test_run_warm_started_from_an_earlier_experiment(capsys: pytest.CaptureFixture[str]) -> None:
+    args = ["run", "digits", "--no-export", *FAST, "--set", "strategy.population_size=2"]
+    args += ["--set", "strategy.sample_size=1"]
+    code, out, _ = run_cli([*args, "--max-trials", "3", "--quiet"], capsys)
+    assert code == 0, out
+    warm = ["--name", "warm", "--max-trials", "2", "--set", "estimation.warm_start=digits-cnn"]
+    code, _, err = run_cli([*args, *warm], capsys)
+    assert code == 0 and "warm start from 'digits-cnn': told its 3 results to the strategy" in err
+    code, out, _ = run_cli(["trials", "warm", "--format", "json"], capsys)
+    assert code == 0 and [r["info"]["origin"] for r in json.loads(out)] == ["mutation", "mutation"]

@@ -9,7 +9,8 @@ A configuration is a mapping with these sections (all optional but `space` and `
     space: {name: cnn}          # zoo space and its arguments
     dataset: {name: fashion_mnist, valid_size: 10000}
     strategy: {name: evolution, population_size: 16}   # default: bo (`nasforge.strategies.DEFAULT_STRATEGY`)
-    evaluator: {epochs: 2, train_fraction: 0.3, ...}   # ClassificationEvaluator arguments
+    evaluator: {epochs: 2, train_fraction: 0.3, ...}   # ClassificationEvaluator arguments, or
+    evaluator: {name: proxy, proxy: synflow}           # ProxyEvaluator: zero-cost scores, no training
     executor: {name: pool, n_workers: 2}               # or {name: sequential}
     run: {max_trials: 60, timeout: 480}
     export: {path: nasforge-out/fmnist, epochs: 10, time_budget: 240}   # retrain at most 10 epochs / 240 s
@@ -30,6 +31,7 @@ which wrap any strategy:
       max_cost: 3600        # BudgetLimit: stop proposing once the trials cost this much in all ...
       cost_metric: cost     # ... summing this metric, or each trial's wall time when it lacks it
       zero_cost_warmup: {proxy: synflow, pool: 1000}   # ZeroCostWarmup: random proposals from a proxy's top
+      zero_cost_filter: {proxy: synflow, keep: 0.5}     # ZeroCostFilter: only the proxy's better half is trained
 
 They wrap in this order, innermost first:
 BudgetLimit(Retry(ConstraintFilter(Deduplicate(ZeroCostWarmup(strategy))))).
@@ -58,6 +60,7 @@ import yaml
 
 from nasforge.errors import ConfigError, suggest, unknown_name
 from nasforge.estimation.inheritance import make_inheritance
+from nasforge.estimation.scorer import ProxyScorer
 from nasforge.estimation.stopping import make_stopper
 from nasforge.estimation.warm_start import make_warm_start
 from nasforge.registry import check_kwargs
@@ -96,6 +99,7 @@ MIDDLEWARE_KEYS = {
     "max_cost": (int, float, type(None)),
     "cost_metric": str,
     "zero_cost_warmup": (dict, type(None)),
+    "zero_cost_filter": (dict, type(None)),
 }
 #: options of `zero_cost_warmup` (`ZeroCostWarmup` and its `ProxyScorer`); data comes from the evaluator
 ZERO_COST_KEYS = {
@@ -105,6 +109,20 @@ ZERO_COST_KEYS = {
     "input_shape": (list, type(None)),
     "seed": int,
 }
+
+
+#: `evaluator.name`: `train` (ClassificationEvaluator, the default) or `proxy` (ProxyEvaluator: zero-cost scores)
+EVALUATORS = ("train", "proxy")
+PROXY_EVALUATOR_KEYS = {
+    "proxy": (str, list),
+    "batch_size": int,
+    "input_shape": (list, type(None)),
+    "seed": int,
+}
+
+
+#: options of `zero_cost_filter` (`ZeroCostFilter` and its `ProxyScorer`)
+ZERO_COST_FILTER_KEYS = {**ZERO_COST_KEYS, "keep": (int, float)}
 
 
 class _Loader(yaml.SafeLoader):
@@ -253,6 +271,8 @@ def _split_middleware(factory: Any, kwargs: Mapping[str, Any], what: str) -> tup
         raise ConfigError("Key strategy.cost_metric must name a trial metric (e.g. cost), but got ''.")
     if middleware.get("zero_cost_warmup") is not None:
         _zero_cost_warmup(middleware["zero_cost_warmup"])
+    if middleware.get("zero_cost_filter") is not None:
+        _zero_cost_filter(middleware["zero_cost_filter"])
     return own, middleware
 
 
@@ -265,6 +285,14 @@ def _zero_cost_warmup(options: Mapping[str, Any]) -> Any:
     if pool < 1:
         raise ConfigError(f"Key strategy.zero_cost_warmup.pool must be an int >= 1 (archs scored), but got {pool!r}.")
     return ZeroCostWarmup(RandomSearch(), **options)
+
+
+def _zero_cost_filter(options: Mapping[str, Any]) -> Any:
+    """`zero_cost_filter`'s options checked by building the middleware around a placeholder strategy."""
+    from nasforge.strategies import RandomSearch, ZeroCostFilter
+
+    _typecheck("strategy.zero_cost_filter", options, ZERO_COST_FILTER_KEYS)
+    return ZeroCostFilter(RandomSearch(), **options)
 
 
 class _ParamLimit:
@@ -286,10 +314,19 @@ class _ParamLimit:
 
 def wrap_strategy(strategy: Any, middleware: Mapping[str, Any], space: Any) -> Any:
     """`strategy` inside the middleware that the keys ask for, in the order the module docstring gives."""
-    from nasforge.strategies import BudgetLimit, ConstraintFilter, Deduplicate, Retry, ZeroCostWarmup
+    from nasforge.strategies import (
+        BudgetLimit,
+        ConstraintFilter,
+        Deduplicate,
+        Retry,
+        ZeroCostFilter,
+        ZeroCostWarmup,
+    )
 
     if middleware.get("zero_cost_warmup") is not None:
         strategy = ZeroCostWarmup(strategy, **middleware["zero_cost_warmup"])
+    if middleware.get("zero_cost_filter") is not None:
+        strategy = ZeroCostFilter(strategy, **middleware["zero_cost_filter"])
     if middleware.get("deduplicate"):
         strategy = Deduplicate(strategy)
     if middleware.get("max_params") is not None:
@@ -300,6 +337,15 @@ def wrap_strategy(strategy: Any, middleware: Mapping[str, Any], space: Any) -> A
     if middleware.get("max_cost") is not None:
         strategy = BudgetLimit(strategy, middleware["max_cost"], middleware.get("cost_metric", "cost"))
     return strategy
+
+
+def _evaluator_section(cfg: Mapping[str, Any]) -> tuple[str, dict[str, Any]]:
+    """The evaluator's kind (`train`, the default, or `proxy`) and its options."""
+    ev = dict(cfg.get("evaluator", {}))
+    name = ev.pop("name", "train")
+    if name not in EVALUATORS:
+        raise unknown_name("evaluator", str(name), EVALUATORS)
+    return name, ev
 
 
 def validate(config: Mapping[str, Any]) -> dict[str, Any]:
@@ -321,12 +367,16 @@ def validate(config: Mapping[str, Any]) -> dict[str, Any]:
     _check_signature(DATASETS.get(data_name), data_kw, f"dataset {data_name!r}")
     strat_name, strat_kw = _named("strategy", cfg.get("strategy", DEFAULT_STRATEGY), DEFAULT_STRATEGY)
     _split_middleware(STRATEGIES.get(strat_name), strat_kw, f"strategy {strat_name!r}")
-    ev = dict(cfg.get("evaluator", {}))
-    types = {"int": int, "float": (int, float), "str": str}
-    ev_schema: dict[str, Any] = {"epochs": int, "train_fraction": (int, float), "device": str}
-    for f in dataclasses.fields(TrainConfig):
-        ev_schema.setdefault(f.name, types[str(f.type)])
-    _typecheck("evaluator", ev, ev_schema)
+    ev_name, ev = _evaluator_section(cfg)
+    if ev_name == "proxy":
+        _typecheck("evaluator", ev, PROXY_EVALUATOR_KEYS)
+        ProxyScorer(**{k: v for k, v in ev.items() if k in ("proxy", "batch_size", "input_shape", "seed")})
+    else:
+        types = {"int": int, "float": (int, float), "str": str}
+        ev_schema: dict[str, Any] = {"epochs": int, "train_fraction": (int, float), "device": str}
+        for f in dataclasses.fields(TrainConfig):
+            ev_schema.setdefault(f.name, types[str(f.type)])
+        _typecheck("evaluator", ev, ev_schema)
     exec_name, exec_kw = _named("executor", cfg.get("executor", {"name": "sequential"}), "sequential")
     executors: dict[str, Any] = {"sequential": SequentialExecutor, "pool": LocalPoolExecutor}
     if exec_name not in executors:
@@ -346,7 +396,7 @@ def build_experiment(config: Mapping[str, Any], storage: Any = None) -> Any:
     """An `Experiment` from a validated configuration; the dataset is loaded here, so missing data fails
     before anything is written to the storage."""
     from nasforge.data import DATASETS
-    from nasforge.evaluators import ClassificationEvaluator
+    from nasforge.evaluators import ClassificationEvaluator, ProxyEvaluator
     from nasforge.executors import LocalPoolExecutor, SequentialExecutor
     from nasforge.experiment import Experiment
     from nasforge.strategies import DEFAULT_STRATEGY, STRATEGIES
@@ -367,7 +417,10 @@ def build_experiment(config: Mapping[str, Any], storage: Any = None) -> Any:
     strat_name, strat_kw = _named("strategy", cfg.get("strategy", DEFAULT_STRATEGY), DEFAULT_STRATEGY)
     strat_kw, middleware = _split_middleware(STRATEGIES.get(strat_name), strat_kw, f"strategy {strat_name!r}")
     strategy = wrap_strategy(STRATEGIES.create(strat_name, **strat_kw), middleware, space)
-    evaluator = ClassificationEvaluator(dataset, **cfg.get("evaluator", {}))
+    ev_name, ev = _evaluator_section(cfg)
+    evaluator: Any = (
+        ProxyEvaluator(dataset=dataset, **ev) if ev_name == "proxy" else ClassificationEvaluator(dataset, **ev)
+    )
     exec_name, exec_kw = _named("executor", cfg.get("executor", {"name": "sequential"}), "sequential")
     executor = LocalPoolExecutor(**exec_kw) if exec_name == "pool" else SequentialExecutor(**exec_kw)
     return Experiment(

@@ -3,12 +3,14 @@
 from nasforge.evaluators.base import BaseEvaluator, EvalContext, TrialError
 from nasforge.evaluators.classification import ClassificationEvaluator
 from nasforge.evaluators.cost import count_flops, count_params
+from nasforge.evaluators.proxy import ProxyEvaluator
 from nasforge.evaluators.training import TrainConfig, evaluate_model, fit
 
 __all__ = [
     "BaseEvaluator",
     "ClassificationEvaluator",
     "EvalContext",
+    "ProxyEvaluator",
     "TrainConfig",
     "TrialError",
     "count_flops",

@@ -12,7 +12,7 @@ from nasforge.strategies.multifidelity import ASHA, Hyperband, SuccessiveHalving
 from nasforge.strategies.oneshot import DEFAULT_ONESHOT, ONESHOT_METHODS, OneShotStrategy, oneshot_factory
 from nasforge.strategies.random_search import RandomSearch
 from nasforge.strategies.reinforce import REINFORCE
-from nasforge.strategies.zero_cost import ZeroCostWarmup
+from nasforge.strategies.zero_cost import ZeroCostFilter, ZeroCostWarmup
 
 STRATEGIES: Registry[BaseStrategy] = Registry("strategy")
 STRATEGIES.register("random")(RandomSearch)
@@ -55,5 +55,6 @@ __all__ = [
     "Retry",
     "StrategyMiddleware",
     "SuccessiveHalving",
+    "ZeroCostFilter",
     "ZeroCostWarmup",
 ]

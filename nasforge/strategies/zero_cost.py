@@ -18,8 +18,33 @@ from nasforge.errors import ConfigError
 from nasforge.estimation.scorer import ProxyScorer
 from nasforge.space import Arch
 from nasforge.strategies.base import BaseStrategy, arch_key, check_int
-from nasforge.strategies.middleware import StrategyMiddleware
+from nasforge.strategies.middleware import ConstraintFilter, StrategyMiddleware
 from nasforge.trial import Proposal
+
+
+def feed_scorer(scorer: ProxyScorer, experiment: Any) -> None:
+    """Give `scorer` samples and an input shape from the experiment's evaluator where it has none."""
+    evaluator = getattr(experiment, "evaluator", None)
+    dataset = getattr(evaluator, "dataset", None)  # a nasforge dataset; a tabular evaluator's is a name
+    if not scorer.data_free and not scorer.has_data and callable(getattr(dataset, "load", None)):
+        scorer.dataset = dataset
+    if scorer.input_shape is None and not scorer.has_data:
+        shape = getattr(evaluator, "input_shape", None)
+        if shape is not None:
+            scorer.input_shape = tuple(int(d) for d in shape)
+
+
+def _make_scorer(owner: str, scorer: Any, proxy: Any, scorer_kwargs: Mapping[str, Any]) -> ProxyScorer:
+    if scorer is not None and not isinstance(scorer, ProxyScorer):
+        raise ConfigError(
+            f"`scorer` of {owner} must be a nasforge.estimation.ProxyScorer, but got {type(scorer).__name__}."
+        )
+    if scorer is not None and scorer_kwargs:
+        raise ConfigError(
+            f"{owner} takes either `scorer` or the arguments to build one, but got both "
+            f"(scorer and {sorted(scorer_kwargs)}); put them into the ProxyScorer."
+        )
+    return scorer if scorer is not None else ProxyScorer(proxy, **scorer_kwargs)
 
 
 class ZeroCostWarmup(StrategyMiddleware):
@@ -44,16 +69,7 @@ class ZeroCostWarmup(StrategyMiddleware):
     ) -> None:
         super().__init__(inner)
         self.pool = check_int("ZeroCostWarmup", "pool", pool, 1)
-        if scorer is not None and not isinstance(scorer, ProxyScorer):
-            raise ConfigError(
-                f"`scorer` of ZeroCostWarmup must be a nasforge.estimation.ProxyScorer, but got {type(scorer).__name__}."
-            )
-        if scorer is not None and scorer_kwargs:
-            raise ConfigError(
-                f"ZeroCostWarmup takes either `scorer` or the arguments to build one, but got both "
-                f"(scorer and {sorted(scorer_kwargs)}); put them into the ProxyScorer."
-            )
-        self.scorer = scorer if scorer is not None else ProxyScorer(proxy, **scorer_kwargs)
+        self.scorer = _make_scorer("ZeroCostWarmup", scorer, proxy, scorer_kwargs)
         self._ranking: list[Arch] | None = None  # the pool, best first; None until scored
         self._scores: list[float | None] = []
         self._position = 0  # archs of the ranking served so far
@@ -65,14 +81,7 @@ class ZeroCostWarmup(StrategyMiddleware):
 
     def prepare(self, experiment: Any) -> bool:
         """Take samples and the input shape from the experiment's evaluator when the scorer has none."""
-        evaluator = getattr(experiment, "evaluator", None)
-        dataset = getattr(evaluator, "dataset", None)  # a nasforge dataset; a tabular evaluator's is a name
-        if not self.scorer.data_free and not self.scorer.has_data and callable(getattr(dataset, "load", None)):
-            self.scorer.dataset = dataset
-        if self.scorer.input_shape is None and not self.scorer.has_data:
-            shape = getattr(evaluator, "input_shape", None)
-            if shape is not None:
-                self.scorer.input_shape = tuple(int(d) for d in shape)
+        feed_scorer(self.scorer, experiment)
         return super().prepare(experiment)
 
     def _ask(self) -> Proposal | None:
@@ -134,3 +143,68 @@ class ZeroCostWarmup(StrategyMiddleware):
 
     def __repr__(self) -> str:
         return f"ZeroCostWarmup({self.inner!r}, scorer={self.scorer!r}, pool={self.pool})"
+
+
+class ZeroCostFilter(ConstraintFilter):
+    """Let through only proposals whose proxy score reaches the `1 - keep` quantile of a reference pool of
+    `pool` random archs (scored before the first ask): with `keep=0.5`, the better half of the space by the
+    proxy. The inner strategy is told a rejected arch failed (`ConstraintFilter`) and asked again, so
+    evolution's children and BO's picks come only from the region the proxy favours; archs whose score is
+    not finite are rejected. Each proposal costs one proxy evaluation (cached per arch).
+
+    >>> from nasforge.strategies import RegularizedEvolution
+    >>> strategy = ZeroCostFilter(RegularizedEvolution(population_size=10), proxy="synflow", keep=0.5)
+    """
+
+    def __init__(
+        self,
+        inner: BaseStrategy,
+        proxy: str | Sequence[str] = "synflow",
+        keep: float = 0.5,
+        pool: int = 100,
+        scorer: ProxyScorer | None = None,
+        max_skips: int = 1000,
+        **scorer_kwargs: Any,
+    ) -> None:
+        if not isinstance(keep, (int, float)) or isinstance(keep, bool) or not 0 < keep <= 1:
+            raise ConfigError(f"`keep` of ZeroCostFilter must be a fraction in (0, 1], but got {keep!r}.")
+        self.keep = float(keep)
+        self.pool = check_int("ZeroCostFilter", "pool", pool, 1)
+        self.scorer = _make_scorer("ZeroCostFilter", scorer, proxy, scorer_kwargs)
+        if len(self.scorer.names) > 1 and self.scorer.lookup is None:
+            raise ConfigError(
+                f"ZeroCostFilter compares one arch at a time with a threshold, which needs one proxy's values, "
+                f"but got {list(self.scorer.names)}; give one proxy (a mean rank has no fixed scale)."
+            )
+        super().__init__(inner, self._passes, f"zero-cost {self.scorer.names[0]} below threshold", max_skips)
+        self.threshold: float | None = None
+        self._cache: dict[str, float] = {}
+
+    def prepare(self, experiment: Any) -> bool:
+        feed_scorer(self.scorer, experiment)
+        return super().prepare(experiment)
+
+    def _score(self, arch: Arch) -> float:
+        if arch.id not in self._cache:
+            self._cache[arch.id] = float(self.scorer(self.space, [arch])[0])
+        return self._cache[arch.id]
+
+    def _passes(self, arch: Arch) -> bool:
+        if self.threshold is None:
+            reference = [self.space.random(self.rng) for _ in range(self.pool)]
+            scores = np.asarray(self.scorer(self.space, reference), dtype=float)
+            finite = scores[np.isfinite(scores)]
+            self.threshold = float(np.quantile(finite, 1.0 - self.keep)) if len(finite) else -math.inf
+        score = self._score(arch)
+        return math.isfinite(score) and score >= self.threshold
+
+    def _own_state(self) -> dict[str, Any]:
+        return {**super()._own_state(), "threshold": self.threshold}
+
+    def _load_own_state(self, state: Mapping[str, Any]) -> None:
+        super()._load_own_state(state)
+        threshold = state.get("threshold")
+        self.threshold = None if threshold is None else float(threshold)
+
+    def __repr__(self) -> str:
+        return f"ZeroCostFilter({self.inner!r}, scorer={self.scorer!r}, keep={self.keep}, pool={self.pool})"

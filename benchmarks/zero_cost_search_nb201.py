@@ -1,4 +1,9 @@
-"""Zero-cost warm-up inside search strategies on NAS-Bench-201: each strategy with and without `ZeroCostWarmup`.
+"""Zero-cost proxies inside search strategies on NAS-Bench-201: each strategy with and without them.
+
+Three ways in (`--method`): `warmup` wraps the strategy in `ZeroCostWarmup` (random proposals from the top
+of a proxy-ranked pool); `filter` wraps it in `ZeroCostFilter` (only archs above the `1 - keep` quantile of
+a 100-arch pool are evaluated); `features` gives BO the proxy as one more predictor feature
+(`proxy_features`; only for `bo` and `bananas`).
 
 Abdelfattah et al. 2021 ("Zero-Cost Proxies for Lightweight NAS", ICLR, Section 5) score a pool of random
 archs with a proxy before the search and let the strategy's random proposals come from the pool's top:
@@ -38,14 +43,18 @@ from scipy.stats import spearmanr
 
 from nasforge.bench import RunSpec, mean_std, paired_difference, run_one
 from nasforge.estimation import ProxyScorer
-from nasforge.strategies import ZeroCostWarmup
+from nasforge.strategies import ZeroCostFilter, ZeroCostWarmup
 from nasforge.tables import NB201Table
 from nasforge.zoo.nb201 import NB201Space, arch_to_str, str_to_arch
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED_DATA = ROOT.parent / "shared" / "data"
 CACHE = ROOT / "benchmarks" / ".cache"
-OUT = ROOT / "docs" / "estimation" / "zero_cost_search_nb201.json"
+OUTS = {
+    "warmup": ROOT / "docs" / "estimation" / "zero_cost_search_nb201.json",
+    "filter": ROOT / "docs" / "estimation" / "zero_cost_filter_nb201.json",
+    "features": ROOT / "docs" / "estimation" / "zero_cost_features_nb201.json",
+}
 DATASETS = ("cifar10", "cifar100", "imagenet16-120")
 STRATEGY_KWARGS: dict[str, dict[str, Any]] = {"evolution": {"population_size": 10, "sample_size": 3}}
 PROXY = "synflow"
@@ -78,14 +87,21 @@ def _json_float(value: float) -> float | None:
     return float(value) if math.isfinite(value) else None
 
 
-def markdown(rows: list[dict[str, Any]], pool: int, cpu_per_cell: float, rho: dict[str, float]) -> str:
+def markdown(
+    rows: list[dict[str, Any]], pool: int, cpu_per_cell: float, rho: dict[str, float], method: str = "warmup"
+) -> str:
     spearman = ", ".join(f"{d} {r:.3f}" for d, r in rho.items())
+    cost = {
+        "warmup": f"Pool {pool} cells scored by {PROXY}: {pool * cpu_per_cell:.0f} CPU s per run",
+        "filter": f"{PROXY} of 100 pool cells plus every proposal: {cpu_per_cell * 1000:.1f} ms per cell",
+        "features": f"{PROXY} of every candidate: {cpu_per_cell * 1000:.1f} ms per cell",
+    }[method]
     lines = [
-        f"Pool {pool} cells scored by {PROXY}: {pool * cpu_per_cell:.0f} CPU s per run on one thread "
-        f"({cpu_per_cell * 1000:.1f} ms per cell), against simulated budgets of 12,000 / 40,000 / 120,000 s. "
-        f"Spearman of {PROXY} with the 200-epoch test accuracy over all cells: {spearman}.",
+        f"Method {method}. {cost} on one thread ({cpu_per_cell * 1000:.1f} ms per cell), against simulated "
+        f"budgets of 12,000 / 40,000 / 120,000 s. Spearman of {PROXY} with the 200-epoch test accuracy over all "
+        f"cells: {spearman}.",
         "",
-        "| strategy | dataset | seeds | without warm-up | with warm-up | difference +- SE (paired SE) |",
+        "| strategy | dataset | seeds | without the proxy | with it | difference +- SE (paired SE) |",
         "|---|---|---|---|---|---|",
     ]
     for r in rows:
@@ -105,7 +121,9 @@ def main() -> None:
     parser.add_argument("--strategies", default="random,evolution,local_search", help="cheap strategies to run")
     parser.add_argument("--datasets", default=",".join(DATASETS))
     parser.add_argument("--precompute-only", action="store_true", help="fill the score cache and stop")
-    parser.add_argument("--out", type=Path, default=OUT)
+    parser.add_argument("--method", choices=list(OUTS), default="warmup", help="how the proxy enters (default warmup)")
+    parser.add_argument("--keep", type=float, default=0.5, help="fraction the filter lets through (default 0.5)")
+    parser.add_argument("--out", type=Path, default=None, help="default: docs/estimation/zero_cost_<method>_nb201.json")
     args = parser.parse_args()
     if args.seeds < 2 or args.pool < 1 or args.bo_seeds < 0:
         parser.error("--seeds must be at least 2, --pool at least 1 and --bo-seeds at least 0")
@@ -129,7 +147,12 @@ def main() -> None:
         )
     }
     scorer = ProxyScorer(PROXY, lookup=lookup, key=arch_to_str)
-    warmup = functools.partial(ZeroCostWarmup, scorer=scorer, pool=args.pool)
+    args.out = args.out or OUTS[args.method]
+    wrap: Any = None
+    if args.method == "warmup":
+        wrap = functools.partial(ZeroCostWarmup, scorer=scorer, pool=args.pool)
+    elif args.method == "filter":
+        wrap = functools.partial(ZeroCostFilter, scorer=scorer, keep=args.keep, pool=100)
 
     plan = [(s, args.seeds) for s in args.strategies.split(",") if s] + (
         [("bo", args.bo_seeds)] if args.bo_seeds else []
@@ -144,8 +167,11 @@ def main() -> None:
             trials: dict[str, list[int]] = {"without": [], "with": []}
             for seed in range(seeds):
                 kw = STRATEGY_KWARGS.get(strategy, {})
-                for arm, wrap in (("without", None), ("with", warmup)):
-                    res = run_one(RunSpec(strategy, dataset, seed, kw, wrap=wrap, label=f"{strategy}-{arm}"))
+                for arm in ("without", "with"):
+                    arm_kw = {**kw, "proxy_features": scorer} if arm == "with" and args.method == "features" else kw
+                    arm_wrap = wrap if arm == "with" else None
+                    spec = RunSpec(strategy, dataset, seed, arm_kw, wrap=arm_wrap, label=f"{strategy}-{arm}")
+                    res = run_one(spec)
                     finals[arm].append(res.final_test)
                     trials[arm].append(res.n_trials)
             row = {
@@ -164,7 +190,7 @@ def main() -> None:
                 flush=True,
             )
             save(args.out, args, cache, rho, rows, runs, time.perf_counter() - start)
-    print(markdown(rows, args.pool, cache["cpu_seconds_per_cell"], rho))
+    print(markdown(rows, args.pool, cache["cpu_seconds_per_cell"], rho, args.method))
     print(f"\nWrote {args.out}")
 
 
@@ -180,7 +206,9 @@ def save(
     config = {
         "proxy": PROXY,
         "score_seed": SCORE_SEED,
+        "method": args.method,
         "pool": args.pool,
+        "keep": args.keep if args.method == "filter" else None,
         "seeds": args.seeds,
         "bo_seeds": args.bo_seeds,
         "strategy_kwargs": STRATEGY_KWARGS,

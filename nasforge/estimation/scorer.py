@@ -211,6 +211,17 @@ class ProxyScorer:
         self.batch = (x[idx].float(), y[idx].long())  # drawn once: every arch sees the same batch
         return self.batch
 
+    def take_data_from(self, evaluator: Any) -> None:
+        """Samples and the input shape from an experiment's evaluator, where this scorer has none: its
+        `dataset` when a proxy needs data, its `input_shape` otherwise."""
+        dataset = getattr(evaluator, "dataset", None)  # a nasforge dataset; a tabular evaluator's is a name
+        if not self.data_free and not self.has_data and callable(getattr(dataset, "load", None)):
+            self.dataset = dataset
+        if self.input_shape is None and not self.has_data:
+            shape = getattr(evaluator, "input_shape", None)
+            if shape is not None:
+                self.input_shape = tuple(int(d) for d in shape)
+
     def __repr__(self) -> str:
         proxy = self.names[0] if len(self.names) == 1 else list(self.names)
         return f"ProxyScorer({proxy!r}{', lookup' if self.lookup is not None else ''})"

@@ -8,6 +8,11 @@ evaluated so far, score candidate archs with an acquisition function, propose th
 - `BANANAS` (White, Neiswanger, Savani, AAAI 2021): the same loop with an ensemble of small networks as the
   predictor, independent Thompson sampling, and candidates from mutations of the best archs.
 
+With `proxy_features` (a proxy name or a `ProxyScorer`), each arch's encoding gets one more feature: its
+zero-cost proxy score (log-scaled, standardised over the archs in the fit), so the predictor can lean on
+the proxy where few archs have been evaluated (White et al. 2021, "How Powerful are Performance
+Predictors in Neural Architecture Search?", which finds proxies most useful as extra features).
+
 Both skip candidates equal to an arch already evaluated or running, by the space's `canonical_key` when it
 has one (NAS-Bench-201's isomorphism classes), else by arch id. Pending proposals are excluded, so several
 asks may be outstanding; Thompson sampling's randomness keeps concurrent proposals apart.
@@ -22,6 +27,7 @@ from typing import Any
 import numpy as np
 
 from nasforge.errors import ConfigError
+from nasforge.estimation.scorer import ProxyScorer
 from nasforge.space import Arch, ModelSpace
 from nasforge.strategies.base import BaseStrategy, arch_key, check_int
 from nasforge.strategies.predictors import GaussianProcess, MLPEnsemble, Predictor, warp
@@ -91,6 +97,7 @@ class BayesianOptimization(BaseStrategy):
         n_parents: int = 10,
         max_pool: int = 20_000,
         beta: float = 2.0,
+        proxy_features: str | ProxyScorer | None = None,
     ) -> None:
         owner = type(self).__name__
         self.n_initial = check_int(owner, "n_initial", n_initial, 1)
@@ -104,6 +111,12 @@ class BayesianOptimization(BaseStrategy):
         if not isinstance(beta, (int, float)) or isinstance(beta, bool) or beta < 0:
             raise ConfigError(f"`beta` of {owner} must be a number >= 0, but got {beta!r}.")
         self.beta = float(beta)
+        if proxy_features is not None and not isinstance(proxy_features, (str, ProxyScorer)):
+            raise ConfigError(
+                f"`proxy_features` of {owner} must be a proxy name or a ProxyScorer, but got {proxy_features!r}."
+            )
+        self.proxy_features = ProxyScorer(proxy_features) if isinstance(proxy_features, str) else proxy_features
+        self._proxy: dict[str, float] = {}  # arch key -> raw proxy score, computed once
         self._observed: list[tuple[Arch, float]] = []
         self._encoded: list[np.ndarray] = []  # encodings of the observed archs, in order
         self._evaluated: set[str] = set()  # keys of archs finished (scored or failed)
@@ -150,11 +163,37 @@ class BayesianOptimization(BaseStrategy):
             return self._propose(self._random(), {"origin": "random"})
         y = warp(np.array([s for _, s in self._observed]), self.warp)
         train = np.stack(self._encoded).astype(np.float64)
+        if self.proxy_features is not None:
+            train, X = self._with_proxy([a for a, _ in self._observed], train, archs, X)
         model = self._make_predictor().fit(train, y, self.rng)
         mean, std = model.predict(X)
         score = self._acquire(mean, std, float(y.max()))
         best = int(np.argmax(score))
         return self._propose(archs[best], {"origin": "acquisition", "predicted": round(float(mean[best]), 4)})
+
+    def prepare(self, experiment: Any) -> bool:
+        if self.proxy_features is not None:
+            self.proxy_features.take_data_from(getattr(experiment, "evaluator", None))
+        return True
+
+    def _with_proxy(
+        self, train_archs: list[Arch], train: np.ndarray, archs: list[Arch], X: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Append the proxy feature to the training and candidate encodings."""
+        assert self.proxy_features is not None
+        every = train_archs + archs
+        keys = [arch_key(self.space, a) for a in every]
+        missing = {k: a for k, a in zip(keys, every, strict=True) if k not in self._proxy}
+        if missing:
+            scores = self.proxy_features(self.space, list(missing.values()))
+            self._proxy.update(zip(missing, (float(v) for v in scores), strict=True))
+        raw = np.array([self._proxy[k] for k in keys], dtype=np.float64)
+        z = np.sign(raw) * np.log1p(np.abs(raw))  # proxies such as synflow span many orders of magnitude
+        finite = np.isfinite(z)
+        z[~finite] = z[finite].min() if finite.any() else 0.0
+        z = (z - z.mean()) / (z.std() or 1.0) * np.sqrt(2.0)  # a standard deviation weighs one changed decision
+        n = len(train_archs)
+        return np.column_stack([train, z[:n]]), np.column_stack([X, z[n:]])
 
     def _acquire(self, mean: np.ndarray, std: np.ndarray, incumbent: float) -> np.ndarray:
         if self.acquisition == "its":
@@ -230,7 +269,9 @@ class BayesianOptimization(BaseStrategy):
     def __repr__(self) -> str:
         return (
             f"{type(self).__name__}(n_initial={self.n_initial}, predictor={self.predictor!r}, "
-            f"acquisition={self.acquisition!r}, warp={self.warp!r}, candidates={self.candidates!r})"
+            f"acquisition={self.acquisition!r}, warp={self.warp!r}, candidates={self.candidates!r}"
+            + (f", proxy_features={self.proxy_features!r}" if self.proxy_features is not None else "")
+            + ")"
         )
 
 
@@ -250,5 +291,8 @@ class BANANAS(BayesianOptimization):
         n_parents: int = 10,
         max_pool: int = 20_000,
         beta: float = 2.0,
+        proxy_features: str | ProxyScorer | None = None,
     ) -> None:
-        super().__init__(n_initial, predictor, acquisition, warp, candidates, n_candidates, n_parents, max_pool, beta)
+        super().__init__(
+            n_initial, predictor, acquisition, warp, candidates, n_candidates, n_parents, max_pool, beta, proxy_features
+        )

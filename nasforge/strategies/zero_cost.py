@@ -22,18 +22,6 @@ from nasforge.strategies.middleware import ConstraintFilter, StrategyMiddleware
 from nasforge.trial import Proposal
 
 
-def feed_scorer(scorer: ProxyScorer, experiment: Any) -> None:
-    """Give `scorer` samples and an input shape from the experiment's evaluator where it has none."""
-    evaluator = getattr(experiment, "evaluator", None)
-    dataset = getattr(evaluator, "dataset", None)  # a nasforge dataset; a tabular evaluator's is a name
-    if not scorer.data_free and not scorer.has_data and callable(getattr(dataset, "load", None)):
-        scorer.dataset = dataset
-    if scorer.input_shape is None and not scorer.has_data:
-        shape = getattr(evaluator, "input_shape", None)
-        if shape is not None:
-            scorer.input_shape = tuple(int(d) for d in shape)
-
-
 def _make_scorer(owner: str, scorer: Any, proxy: Any, scorer_kwargs: Mapping[str, Any]) -> ProxyScorer:
     if scorer is not None and not isinstance(scorer, ProxyScorer):
         raise ConfigError(
@@ -81,7 +69,7 @@ class ZeroCostWarmup(StrategyMiddleware):
 
     def prepare(self, experiment: Any) -> bool:
         """Take samples and the input shape from the experiment's evaluator when the scorer has none."""
-        feed_scorer(self.scorer, experiment)
+        self.scorer.take_data_from(getattr(experiment, "evaluator", None))
         return super().prepare(experiment)
 
     def _ask(self) -> Proposal | None:
@@ -181,7 +169,7 @@ class ZeroCostFilter(ConstraintFilter):
         self._cache: dict[str, float] = {}
 
     def prepare(self, experiment: Any) -> bool:
-        feed_scorer(self.scorer, experiment)
+        self.scorer.take_data_from(getattr(experiment, "evaluator", None))
         return super().prepare(experiment)
 
     def _score(self, arch: Arch) -> float:

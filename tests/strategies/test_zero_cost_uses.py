@@ -1,19 +1,21 @@
-"""`ZeroCostFilter` (only archs the proxy ranks well are trained) and `ProxyEvaluator` (proxy scores as
-metrics, no training)."""
+"""Zero-cost proxies used three more ways: `ZeroCostFilter` (only archs the proxy ranks well are trained),
+`ProxyEvaluator` (proxy scores as metrics, no training) and BO's `proxy_features` (a predictor feature)."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from nasforge import Experiment
 from nasforge import config as configs
 from nasforge.data import Digits
 from nasforge.errors import ConfigError
+from nasforge.estimation import ProxyScorer
 from nasforge.evaluators import EvalContext, ProxyEvaluator
-from nasforge.strategies import RandomSearch, RegularizedEvolution, ZeroCostFilter
-from nasforge.trial import Objective, TrialState
+from nasforge.strategies import BayesianOptimization, RandomSearch, RegularizedEvolution, ZeroCostFilter
+from nasforge.trial import Objective, TrialRecord, TrialState
 from nasforge.zoo import SmallImageCNN
 from tests.strategies.test_zero_cost import MLPSpace, drive, params_of
 from tests.toys import ToySpace
@@ -117,3 +119,25 @@ def test_proxy_evaluator_from_config_and_its_export_trains(tmp_path: Path) -> No
         configs.validate({**cfg, "evaluator": {"name": "proxi"}})
     with pytest.raises(ConfigError, match="has none; pass `dataset=`"):
         ProxyEvaluator("params", input_shape=(4,)).train_final(ToySpace(), ToySpace().random(0), 1)
+
+
+# --- proxy as a predictor feature ---------------------------------------------------------------------------------
+def test_bo_takes_the_proxy_as_one_more_feature() -> None:
+    scorer = ProxyScorer("params", input_shape=(8,))
+    strategy = BayesianOptimization(n_initial=3, proxy_features=scorer)
+    space = MLPSpace()
+    strategy.setup(space, Objective.parse("max:val_acc"), 0)
+    for number in range(8):
+        proposal = strategy.ask()
+        assert proposal is not None
+        metrics = {"val_acc": float(params_of(space, proposal.arch))}  # the proxy is the objective here
+        strategy.tell(TrialRecord(number, proposal.arch, None, TrialState.COMPLETE, metrics, None, proposal.info))
+    archs = [space.random(s) for s in range(4)]
+    train = np.stack([space.encode(a) for a in archs[:2]])
+    X = np.stack([space.encode(a) for a in archs[2:]])
+    t, c = strategy._with_proxy(archs[:2], train, archs[2:], X)
+    assert t.shape == (2, train.shape[1] + 1) and c.shape == (2, X.shape[1] + 1)
+    assert len(strategy._proxy) >= 8  # scored once per arch, then cached
+    assert "proxy_features=ProxyScorer('params')" in repr(strategy)
+    with pytest.raises(ConfigError, match="`proxy_features` of BayesianOptimization must be a proxy name"):
+        BayesianOptimization(proxy_features=3)  # type: ignore[arg-type]

@@ -22,7 +22,8 @@ whole lineage, so the best arch of every run is also trained again from scratch 
         --variants baseline inherit+stop --seeds 0
 
 Results are appended to docs/estimation/cheap_evaluation_fashion_mnist.json (one record per run; rerunning
-a variant and seed replaces its record) and the table is printed from all records.
+a variant, seed and budget replaces its record) and the table is printed from all records. Runs made in
+parallel processes write their own `--out` files; `--merge FILE...` adds them to the main file.
 """
 
 from __future__ import annotations
@@ -98,24 +99,28 @@ def time_to_reach(curve: list[list[float]], target: float) -> float | None:
 
 
 def table(records: list[dict[str, Any]]) -> str:
-    base = {r["seed"]: r for r in records if r["variant"] == "baseline"}
+    """One row per run. The last two columns compare the CPU time at which the run first reached the
+    baseline's final best with the time the baseline itself needed to get there, and with its whole budget."""
+    base = {(r["seed"], r["budget_cpu_s"]): r for r in records if r["variant"] == "baseline"}
     lines = [
-        "| variant | seed | trials (pruned, inherited) | CPU s | best val acc | scratch val acc of best arch "
-        "| CPU s to reach baseline's best | fraction of baseline's CPU |",
-        "|---|---|---|---|---|---|---|---|",
+        "| variant | seed | budget CPU s | trials (pruned, inherited) | best val acc | scratch val acc of best arch "
+        "| CPU s to reach baseline's best | / baseline's time to it | / baseline's budget |",
+        "|---|---|---|---|---|---|---|---|---|",
     ]
-    for r in sorted(records, key=lambda r: (list(VARIANTS).index(r["variant"]), r["seed"])):
-        reach, frac = "-", "-"
-        b = base.get(r["seed"])
+    for r in sorted(records, key=lambda r: (r["budget_cpu_s"], r["seed"], list(VARIANTS).index(r["variant"]))):
+        reach, frac, frac_all = "-", "-", "-"
+        b = base.get((r["seed"], r["budget_cpu_s"]))
         if b is not None:
             t = time_to_reach(r["curve"], b["best_val_acc"])
-            if t is not None:
-                reach, frac = f"{t:.0f}", f"{t / b['cpu_s']:.2f}"
+            t_base = time_to_reach(b["curve"], b["best_val_acc"])
+            if t is not None and t_base is not None:
+                reach, frac, frac_all = f"{t:.0f}", f"{t / t_base:.2f}", f"{t / b['cpu_s']:.2f}"
             else:
                 reach = "not reached"
         lines.append(
-            f"| {r['variant']} | {r['seed']} | {r['trials']} ({r['pruned']}, {r['inherited']}) | {r['cpu_s']:.0f} "
-            f"| {r['best_val_acc']:.4f} | {r['scratch_val_acc']:.4f} | {reach} | {frac} |"
+            f"| {r['variant']} | {r['seed']} | {r['budget_cpu_s']:.0f} | {r['trials']} ({r['pruned']}, "
+            f"{r['inherited']}) | {r['best_val_acc']:.4f} | {r['scratch_val_acc']:.4f} | {reach} | {frac} "
+            f"| {frac_all} |"
         )
     return "\n".join(lines)
 
@@ -128,7 +133,18 @@ def main() -> None:
     p.add_argument("--train-fraction", type=float, default=0.125, help="of the 50,000 training images")
     p.add_argument("--budget", type=float, default=600.0, help="CPU seconds of trials per run (default 600)")
     p.add_argument("--out", type=Path, default=OUT)
+    p.add_argument("--merge", nargs="*", type=Path, default=[], help="add the records of these files to --out")
+    p.add_argument("--table", action="store_true", help="print the table of --out and stop")
     args = p.parse_args()
+    if args.merge or args.table:
+        records = json.loads(args.out.read_text()) if args.out.exists() else []
+        for path in args.merge:
+            extra = json.loads(path.read_text())
+            keys = {(r["variant"], r["seed"], r["budget_cpu_s"]) for r in extra}
+            records = [r for r in records if (r["variant"], r["seed"], r["budget_cpu_s"]) not in keys] + extra
+        args.out.write_text(json.dumps(records, indent=1) + "\n")
+        print(table(records))
+        return
     torch.set_num_threads(1)
     for seed in args.seeds:
         for variant in args.variants:
@@ -136,7 +152,8 @@ def main() -> None:
                 record = run_once(variant, seed, args, Path(tmp))
             print(json.dumps({k: v for k, v in record.items() if k not in ("curve", "best_arch")}), flush=True)
             records = json.loads(args.out.read_text()) if args.out.exists() else []
-            records = [r for r in records if (r["variant"], r["seed"]) != (variant, seed)] + [record]
+            key = (variant, seed, args.budget)
+            records = [r for r in records if (r["variant"], r["seed"], r["budget_cpu_s"]) != key] + [record]
             args.out.parent.mkdir(parents=True, exist_ok=True)
             args.out.write_text(json.dumps(records, indent=1) + "\n")
     print(table(json.loads(args.out.read_text())))

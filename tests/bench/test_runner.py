@@ -92,3 +92,13 @@ def test_dedup_runs_are_labelled_and_never_repeat_an_isomorphism_class() -> None
     assert result.spec.name == "evolution+dedup"
     keys = [canonical_key(str_to_arch(table.arch_strs[i])) for i in result.indices]
     assert len(set(keys)) == len(keys)
+
+
+def test_a_warm_started_run_begins_with_the_source_runs_best() -> None:
+    source = RunSpec("evolution", "cifar10", 7, {"population_size": 10, "sample_size": 3})
+    first = run_one(source)
+    kw = {"population_size": 10, "sample_size": 3}
+    warm = run_one(RunSpec("evolution", "cifar100", 0, kw, warm_from=source, warm_options={"top_k": 5}))
+    assert warm.indices[0] == first.best_index  # another task: the source's best is evaluated first
+    same = run_one(RunSpec("evolution", "cifar10", 0, kw, warm_from=source))  # same task: told, not re-run
+    assert not set(same.indices[:10]) & set(first.indices)

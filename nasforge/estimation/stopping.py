@@ -26,6 +26,7 @@ step (stopping there saves nothing). Values are scores, larger is better (the ob
 
 from __future__ import annotations
 
+import abc
 import dataclasses
 import math
 from collections.abc import Mapping, Sequence
@@ -39,7 +40,7 @@ from nasforge.errors import ConfigError, unknown_name
 Curve = Sequence[float]  # the scores of steps 1, 2, ... of one trial
 
 
-class BaseStopper:
+class BaseStopper(abc.ABC):
     """A stopping rule: `should_stop(curve, peers)` for a trial's partial curve and the completed peers."""
 
     min_trials: int
@@ -56,8 +57,9 @@ class BaseStopper:
             return True  # a non-finite score never recovers into a winner
         return self._stop(list(curve), [list(p) for p in full])
 
+    @abc.abstractmethod
     def _stop(self, curve: list[float], peers: list[list[float]]) -> bool:
-        raise NotImplementedError
+        """The rule itself, once enough peers ran beyond the trial's step."""
 
 
 def _check(owner: str, min_trials: Any, min_step: Any) -> None:

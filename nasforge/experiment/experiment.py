@@ -208,8 +208,7 @@ class Experiment:
         if max_trials is None and timeout is None:
             raise ConfigError("Give `max_trials` or `timeout` to Experiment.run, or the search never ends.")
         self.strategy.setup(self.space, self.objective, self.seed)  # may refuse the space: before any write
-        new = not self.storage.exists() or self.storage.get_experiment(self.name) is None
-        source = self._warm_source(new)  # a bad source is refused before the experiment is created
+        source = self._warm_source()  # a bad source is refused before the experiment is created
         self._row = row = self._open()
         self._stop = False
         self._callbacks = callbacks
@@ -304,10 +303,11 @@ class Experiment:
         return self
 
     # --- warm start ---------------------------------------------------------------------------------------------
-    def _warm_source(self, new: bool) -> Source | None:
+    def _warm_source(self) -> Source | None:
         """The warm start's source; on a resume, a source that has gone since only loses the archs still queued."""
         if self.warm_start is None:
             return None
+        new = not self.storage.exists() or self.storage.get_experiment(self.name) is None
         try:
             return load_source(
                 self.warm_start, self.storage, self.name, self.space, self.objective, self._config(), self.seed

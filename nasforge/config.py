@@ -5,7 +5,9 @@ A configuration is a mapping with these sections (all optional but `space` and `
     name: fmnist-cnn            # experiment name (the key for resuming)
     storage: nasforge.db        # SQLite file path or SQLAlchemy URL
     seed: 0
-    objective: max:val_acc
+    objective: max:val_acc      # or several: [max:val_acc, min:latency_ms] (a multi-objective strategy)
+    constraints: [latency_ms <= 5, params <= 1e6]   # checked before training when they need none
+    latency: {threads: 1, repeats: 30, backend: eager}   # how latency_ms is measured (nasforge.multiobjective)
     space: {name: cnn}          # zoo space and its arguments
     dataset: {name: fashion_mnist, valid_size: 10000}
     strategy: {name: evolution, population_size: 16}   # default: bo (`nasforge.strategies.DEFAULT_STRATEGY`)
@@ -63,13 +65,17 @@ from nasforge.estimation.inheritance import make_inheritance
 from nasforge.estimation.scorer import ProxyScorer
 from nasforge.estimation.stopping import make_stopper
 from nasforge.estimation.warm_start import make_warm_start
+from nasforge.multiobjective.latency import LatencySetting
+from nasforge.multiobjective.objectives import parse_constraints, parse_objectives
 from nasforge.registry import check_kwargs
 
 SECTIONS = {
     "name": str,
     "storage": str,
     "seed": int,
-    "objective": str,
+    "objective": (str, list),
+    "constraints": (str, list, dict),
+    "latency": (dict, bool),
     "space": dict,
     "dataset": dict,
     "strategy": dict,
@@ -88,6 +94,7 @@ ESTIMATION_KEYS = {
 RUN_KEYS = {"max_trials": (int, type(None)), "timeout": (int, float, type(None))}
 EXPORT_KEYS = {
     "path": (str, type(None)),
+    "pick": str,
     "epochs": (int, type(None)),
     "time_budget": (int, float, type(None)),
 }
@@ -200,6 +207,15 @@ def apply_overrides(config: Mapping[str, Any], overrides: Sequence[str]) -> dict
             node = child
         node[path[-1]] = value
     return out
+
+
+def constraint_list(value: Any) -> list[Any]:
+    """The config's `constraints` as a list (it may be one string, a list, or a mapping by metric)."""
+    if value is None:
+        return []
+    if isinstance(value, dict):
+        return [str(c) for c in parse_constraints(value)]
+    return list(value) if isinstance(value, list) else [value]
 
 
 def _named(section: str, value: Any, default_name: str | None = None) -> tuple[str, dict[str, Any]]:
@@ -353,7 +369,7 @@ def validate(config: Mapping[str, Any]) -> dict[str, Any]:
     from nasforge.data import DATASETS
     from nasforge.evaluators.training import TrainConfig
     from nasforge.executors import LocalPoolExecutor, SequentialExecutor
-    from nasforge.strategies import DEFAULT_STRATEGY, STRATEGIES
+    from nasforge.strategies import DEFAULT_STRATEGY, STRATEGIES, multi_objective_names
     from nasforge.zoo import SPACES
 
     cfg = dict(config)
@@ -389,6 +405,21 @@ def validate(config: Mapping[str, Any]) -> dict[str, Any]:
     make_stopper(est.get("early_stopping"))
     make_inheritance(est.get("inherit_weights"))
     make_warm_start(est.get("warm_start"))
+    objectives = parse_objectives(cfg.get("objective", "max:val_acc"))
+    parse_constraints(cfg.get("constraints"))
+    if cfg.get("export", {}).get("pick", "best") not in ("best", "knee"):
+        raise ConfigError(f"Key export.pick must be 'best' or 'knee', but got {cfg['export']['pick']!r}.")
+    latency = cfg.get("latency")
+    if isinstance(latency, dict):
+        LatencySetting.parse({k: v for k, v in latency.items() if k not in ("input_shape", "cache")})
+    if len(objectives) > 1:
+        factory = STRATEGIES.get(strat_name)
+        if not getattr(factory, "multi_objective", False):
+            raise ConfigError(
+                f"Strategy {strat_name!r} optimises one objective, but the configuration has {len(objectives)} "
+                f"({', '.join(o.metric for o in objectives)}); use a multi-objective strategy "
+                f"({', '.join(multi_objective_names())}), or one objective and `constraints` on the rest."
+            )
     return cfg
 
 
@@ -431,6 +462,8 @@ def build_experiment(config: Mapping[str, Any], storage: Any = None) -> Any:
         storage=storage if storage is not None else cfg.get("storage", "nasforge.db"),
         executor=executor,
         objective=cfg.get("objective", "max:val_acc"),
+        constraints=cfg.get("constraints"),
+        latency=cfg.get("latency"),
         seed=cfg.get("seed", 0),
         spec=cfg,
         early_stopping=cfg.get("estimation", {}).get("early_stopping"),

@@ -52,6 +52,10 @@ class RunSpec:
     # a finished search to warm-start from: run first, in the same (in-memory) storage
     warm_from: RunSpec | None = None
     warm_options: Mapping[str, Any] = field(default_factory=dict)  # WarmStart options: mode, top_k
+    # several for a multi-objective search, e.g. ("max:val_acc", "min:params"); the first is the primary one
+    objectives: tuple[str, ...] = ("max:val_acc",)
+    constraints: tuple[str, ...] = ()  # e.g. ("params <= 0.5",), checked before "training"
+    evaluator_kwargs: Mapping[str, Any] = field(default_factory=dict)  # NB201Evaluator options: latency_table
 
     @property
     def name(self) -> str:
@@ -87,7 +91,9 @@ def _search(spec: RunSpec, table_path: str | None, storage: InMemoryStorage, nam
         strategy = Deduplicate(strategy)
     if spec.wrap is not None:
         strategy = spec.wrap(strategy)
-    evaluator = NB201Evaluator(spec.dataset, fidelity=spec.fidelity, noisy=spec.noisy, path=table_path)
+    evaluator = NB201Evaluator(
+        spec.dataset, fidelity=spec.fidelity, noisy=spec.noisy, path=table_path, **dict(spec.evaluator_kwargs)
+    )
     budget = spec.budget if spec.budget is not None else NB201_BUDGETS[spec.dataset]
     exp = Experiment(
         name,
@@ -96,7 +102,8 @@ def _search(spec: RunSpec, table_path: str | None, storage: InMemoryStorage, nam
         evaluator,
         storage=storage,
         executor=SimulatedExecutor(n_workers=spec.n_workers),
-        objective="max:val_acc",
+        objective=list(spec.objectives),
+        constraints=list(spec.constraints),
         seed=spec.seed,
         warm_start=warm,
     )

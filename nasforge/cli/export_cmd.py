@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
+from typing import Any
 
 from nasforge.cli.common import add_storage
 from nasforge.errors import ConfigError
@@ -18,7 +20,14 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("name", help="experiment name")
     p.add_argument("--path", help="output folder (default: nasforge-out/NAME)")
     p.add_argument("--epochs", type=int, help="epochs to retrain on train+valid (default: the config's)")
-    p.add_argument("--arch", help="export this arch (a JSON file) instead of the best trial's")
+    which = p.add_mutually_exclusive_group()
+    which.add_argument("--arch", help="export this arch (a JSON file) instead of the best trial's")
+    which.add_argument(
+        "--trial", type=int, metavar="N", help="export trial N instead of the best (see `nasforge pick`)"
+    )
+    which.add_argument(
+        "--pick", choices=("knee", "best"), help="export the Pareto front's knee, or the best primary objective"
+    )
     p.add_argument("--seed", type=int, default=0)
     add_storage(p)
     p.set_defaults(func=main)
@@ -43,8 +52,29 @@ def main(args: argparse.Namespace) -> int:
         model, metrics = evaluator.train_final(experiment.space, arch, epochs or 1, args.seed)
         folder = export_model(model, experiment.space, arch, path, metrics, evaluator.input_shape)
     else:
-        folder, metrics = experiment.export(path, epochs=epochs, seed=args.seed)
+        trial = args.trial
+        if args.pick is not None:
+            picked = experiment.pick(args.pick)
+            if picked is None:
+                raise ConfigError(f"Experiment {args.name!r} has no completed trial that meets its constraints.")
+            trial = picked.number
+        folder, metrics = experiment.export(path, epochs=epochs, seed=args.seed, trial=trial)
+    report_export(metrics, experiment)
     if "test_acc" in metrics:
         print(f"test accuracy: {100 * metrics['test_acc']:.2f} %")
     print(f"exported to {folder}/")
     return 0
+
+
+def report_export(metrics: dict[str, float], experiment: Any) -> None:
+    """Print the exported network's latency, measured again, against the experiment's latency constraints."""
+    if "latency_ms" not in metrics:
+        return
+    print(f"latency of the exported model, measured again: {metrics['latency_ms']:.3f} ms")
+    for c in experiment.constraints:
+        if c.metric == "latency_ms" and not c.holds(metrics["latency_ms"]):
+            print(
+                f"warning: the exported model breaks the constraint {c} when measured again (the search measured "
+                f"{metrics.get('search_latency_ms', float('nan')):.3f} ms); the machine may be busier now.",
+                file=sys.stderr,
+            )

@@ -66,12 +66,16 @@ def trials_main(args: argparse.Namespace) -> int:
 
 
 def best_main(args: argparse.Namespace) -> int:
+    from nasforge.cli.pareto_cmds import load_front_inputs
     from nasforge.experiment import best_of
+    from nasforge.multiobjective.objectives import feasible
 
-    records, objective = _load(args.name, args.storage)
-    best = best_of(records, objective)
+    records, objectives, constraints = load_front_inputs(args.name, args.storage)
+    objective = objectives[0]
+    best = best_of([r for r in records if feasible(r, constraints)], objective)
     if best is None:
-        raise StorageError(f"Experiment {args.name!r} has no completed trial yet.")
+        limits = f" that meets {', '.join(map(str, constraints))}" if constraints else ""
+        raise StorageError(f"Experiment {args.name!r} has no completed trial{limits} yet.")
     data = {
         "number": best.number,
         "arch_id": best.arch.id,

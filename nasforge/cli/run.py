@@ -8,6 +8,7 @@ import sys
 import time
 
 from nasforge import config as configs
+from nasforge.cli.export_cmd import report_export
 from nasforge.cli.progress import ProgressBar
 from nasforge.errors import ConfigError
 
@@ -26,6 +27,20 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--storage", help="SQLite file or SQLAlchemy URL")
     p.add_argument(
         "--strategy", help="strategy name, e.g. evolution or random (the config's middleware keys still apply)"
+    )
+    p.add_argument(
+        "--objective",
+        action="append",
+        metavar="DIR:METRIC",
+        help="an objective, e.g. max:val_acc; repeat for several (replaces the config's objectives)",
+    )
+    p.add_argument(
+        "--constraint",
+        action="append",
+        default=[],
+        metavar="EXPR",
+        help="a hard limit such as 'latency_ms <= 5' or 'params <= 1e6', checked before training when it can be "
+        "(repeatable; added to the config's)",
     )
     p.add_argument("--max-trials", type=int, help="total trials of the experiment")
     p.add_argument("--timeout", type=float, help="seconds of searching in this run")
@@ -68,6 +83,10 @@ def resolve_config(args: argparse.Namespace) -> dict:
     for key, value in (("name", args.name), ("storage", args.storage), ("seed", args.seed)):
         if value is not None:
             cfg[key] = value
+    if args.objective:
+        cfg["objective"] = args.objective if len(args.objective) > 1 else args.objective[0]
+    if args.constraint:
+        cfg["constraints"] = [*configs.constraint_list(cfg.get("constraints")), *args.constraint]
     section = cfg.get("strategy")
     if args.strategy is not None:  # a new strategy, without the old one's options but in the same middleware
         kept = {k: v for k, v in section.items() if k in configs.MIDDLEWARE_KEYS} if isinstance(section, dict) else {}
@@ -141,13 +160,19 @@ def main(args: argparse.Namespace) -> int:
         return 0
     best = experiment.best_trial
     if best is None:
-        print("nasforge: no trial completed; see `nasforge trials` for the errors.", file=out)
+        limits = f" that meets {', '.join(map(str, experiment.constraints))}" if experiment.constraints else ""
+        print(f"nasforge: no trial{limits} completed; see `nasforge trials` for the errors.", file=out)
         return 1
-    value = best.metrics.get(experiment.objective.metric)
-    print(
-        f"best trial {best.number}: {experiment.objective.metric}={value:.4f}  arch={best.arch.to_json()}",
-        file=out,
-    )
+    if experiment.rejected:
+        print(f"{experiment.rejected} proposals broke the constraints before training (not stored)", file=out)
+    pick = cfg.get("export", {}).get("pick", "best")
+    if len(experiment.objectives) > 1:
+        front = experiment.pareto_front()
+        print(f"Pareto front: {len(front)} trials (`nasforge pareto {experiment.name}`)", file=out)
+        best = experiment.pick(pick) or best
+    shown = "  ".join(f"{o.metric}={best.metrics.get(o.metric, float('nan')):.4g}" for o in experiment.objectives)
+    label = "best" if pick == "best" or len(experiment.objectives) == 1 else pick
+    print(f"{label} trial {best.number}: {shown}  arch={best.arch.to_json()}", file=out)
     export_cfg = cfg.get("export", {})
     if args.no_export or not export_cfg.get("path"):
         return 0
@@ -169,8 +194,16 @@ def main(args: argparse.Namespace) -> int:
             flush=True,
         )
 
-    folder, metrics = experiment.export(export_cfg["path"], epochs=epochs, log=log, time_budget=budget)
+    folder, metrics = experiment.export(
+        export_cfg["path"], epochs=epochs, log=log, time_budget=budget, trial=best.number if label == "knee" else None
+    )
+    if int(metrics["trial"]) != best.number:
+        print(
+            f"exported trial {int(metrics['trial'])}: trial {best.number} broke a constraint when measured again",
+            file=out,
+        )
     if "test_acc" in metrics:
         print(f"test accuracy of the exported model: {100 * metrics['test_acc']:.2f} %", file=out)
+    report_export(metrics, experiment)
     print(f"exported to {folder}/ (arch.json, weights.pt, model.torchscript.pt, metrics.json)", file=out)
     return 0

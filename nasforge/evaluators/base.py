@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import abc
 import math
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -83,3 +83,24 @@ class BaseEvaluator(abc.ABC):
         evaluators with equal tasks give comparable results, so an experiment can take another's results as
         its own (warm start). Subclasses add their settings to the class name."""
         return {"evaluator": type(self).__name__}
+
+    #: metrics `static_metrics` can give for an arch without training it
+    static_metric_names: frozenset[str] = frozenset({"params", "flops"})
+
+    def static_metrics(self, space: ModelSpace, arch: Arch, names: Collection[str]) -> dict[str, float]:
+        """The metrics among `names` that need no training (`static_metric_names`), in the units this
+        evaluator reports them in, so that a constraint on them is checked before the trial is trained.
+        By default the frozen network's parameter count, and its FLOPs when an input shape is known."""
+        from nasforge.evaluators.cost import count_flops, count_params
+
+        wanted = set(names) & self.static_metric_names
+        if not wanted:
+            return {}
+        model = space.freeze(arch)
+        out: dict[str, float] = {}
+        if "params" in wanted:
+            out["params"] = float(count_params(model))
+        shape = getattr(self, "input_shape", None) or getattr(space, "input_shape", None)
+        if "flops" in wanted and shape is not None:
+            out["flops"] = float(count_flops(model, tuple(shape)))
+        return out

@@ -8,6 +8,7 @@ a second.
 from __future__ import annotations
 
 import math
+from collections.abc import Collection
 from dataclasses import dataclass
 from typing import Any
 
@@ -15,6 +16,7 @@ import numpy as np
 
 from nasforge.errors import ConfigError, unknown_name
 from nasforge.evaluators.base import BaseEvaluator, EvalContext, TrialError
+from nasforge.space import Arch, ModelSpace
 
 
 @dataclass(frozen=True)
@@ -55,16 +57,47 @@ NB201_DATASETS = {
 NB201_BUDGETS = {"cifar10": 12_000.0, "cifar100": 40_000.0, "imagenet16-120": 120_000.0}
 
 
+def read_latency_table(path: str, n: int) -> np.ndarray:
+    """Latencies by arch index from a (gzipped) CSV with `arch_index` and `latency_ms`; NaN where missing."""
+    import csv
+    import gzip
+
+    out = np.full(n, np.nan)
+    opener: Any = gzip.open if str(path).endswith(".gz") else open
+    try:
+        with opener(path, "rt", newline="") as f:
+            reader = csv.DictReader(f)
+            if not {"arch_index", "latency_ms"} <= set(reader.fieldnames or ()):
+                raise ConfigError(
+                    f"The latency table {path!r} needs columns arch_index and latency_ms, but has "
+                    f"{reader.fieldnames}; write it with benchmarks/nb201_latency.py."
+                )
+            for row in reader:
+                out[int(row["arch_index"])] = float(row["latency_ms"])
+    except (OSError, ValueError, IndexError) as exc:
+        raise ConfigError(f"Cannot read the latency table {path!r}: {exc}") from exc
+    return out
+
+
 class NB201Evaluator(BaseEvaluator):
     """Metrics of an `NB201Space` arch from the table at `fidelity` (12 or 200 epochs).
 
     A proposal's budget, when given, chooses the fidelity per trial. With `noisy`, 200-epoch evaluations
     return one random training run (the per-seed table) instead of the seed mean, as a real search would
     see. Metrics: `val_acc` (search signal), `test_acc` (200-epoch test accuracy, for reporting only),
-    `cost` (seconds of training charged), `params` (millions), `fidelity`, `arch_index`.
+    `cost` (seconds of training charged), `params` (millions), `fidelity`, `arch_index`; and `latency_ms` when
+    `latency_table` names a file of measured latencies by `arch_index` (`benchmarks/nb201_latency.py` writes
+    one: a gzipped CSV with columns `arch_index` and `latency_ms`).
     """
 
-    def __init__(self, dataset: str = "cifar10", fidelity: int = 12, noisy: bool = False, path: str | None = None):
+    def __init__(
+        self,
+        dataset: str = "cifar10",
+        fidelity: int = 12,
+        noisy: bool = False,
+        path: str | None = None,
+        latency_table: str | None = None,
+    ):
         if dataset not in NB201_DATASETS:
             raise unknown_name("NAS-Bench-201 dataset", dataset, NB201_DATASETS)
         if fidelity not in (12, 200):
@@ -73,10 +106,14 @@ class NB201Evaluator(BaseEvaluator):
         self.fidelity = fidelity
         self.noisy = bool(noisy)
         self.path = path
+        self.latency_table = latency_table
+        if latency_table is not None:
+            self.static_metric_names = frozenset({"params", "latency_ms"})
         self._arrays: dict[str, Any] | None = None
 
     def task(self) -> dict[str, Any]:
-        return {**super().task(), "dataset": self.dataset, "fidelity": self.fidelity, "noisy": self.noisy}
+        task = {**super().task(), "dataset": self.dataset, "fidelity": self.fidelity, "noisy": self.noisy}
+        return task if self.latency_table is None else {**task, "latency_table": str(self.latency_table)}
 
     def __getstate__(self) -> dict[str, Any]:
         return {**self.__dict__, "_arrays": None}  # each process loads (and caches) the table itself
@@ -104,6 +141,8 @@ class NB201Evaluator(BaseEvaluator):
             starts = np.searchsorted(index[order], np.arange(len(table)))
             ends = np.searchsorted(index[order], np.arange(len(table)), side="right")
             arrays["seed_values"] = (values[order], starts, ends)
+        if self.latency_table is not None:
+            arrays["latency_ms"] = read_latency_table(self.latency_table, len(table))
         self._arrays = arrays
 
     def index(self, arch: Any) -> int:
@@ -112,6 +151,17 @@ class NB201Evaluator(BaseEvaluator):
         self.prepare()
         assert self._arrays is not None
         return int(self._arrays["table"].index(arch_to_str(arch)))
+
+    static_metric_names = frozenset({"params"})
+
+    def static_metrics(self, space: ModelSpace, arch: Arch, names: Collection[str]) -> dict[str, float]:
+        """`params` (millions), and `latency_ms` with a latency table, looked up: no network is built."""
+        wanted = set(names) & self.static_metric_names
+        if not wanted:
+            return {}
+        i = self.index(arch)
+        assert self._arrays is not None
+        return {name: float(self._arrays[name][i]) for name in sorted(wanted)}
 
     def _evaluate(self, ctx: EvalContext) -> dict[str, float]:
         self.prepare()
@@ -137,4 +187,5 @@ class NB201Evaluator(BaseEvaluator):
             "params": float(self._arrays["params"][i]),
             "fidelity": float(fidelity),
             "arch_index": float(i),
+            **({"latency_ms": float(self._arrays["latency_ms"][i])} if "latency_ms" in self._arrays else {}),
         }

@@ -5,6 +5,7 @@ This is the only place that wires the layers together.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import re
@@ -21,11 +22,22 @@ from nasforge.estimation.warm_start import Source, WarmStart, load_source, make_
 from nasforge.evaluators.base import BaseEvaluator
 from nasforge.executors import BaseExecutor, Job, JobResult, SequentialExecutor
 from nasforge.experiment.callbacks import Callback
-from nasforge.space import ModelSpace
+from nasforge.multiobjective.latency import LatencyMeter, LatencySetting
+from nasforge.multiobjective.objectives import (
+    Constraint,
+    ObjectivesSpec,
+    feasible,
+    parse_constraints,
+    parse_objectives,
+    score_matrix,
+)
+from nasforge.multiobjective.pareto import best_under, hypervolume, knee_point, pareto_front
+from nasforge.space import Arch, ModelSpace
 from nasforge.storage import BaseStorage, ExperimentRow, get_storage
 from nasforge.strategies import BaseStrategy
 from nasforge.strategies.base import arch_key
-from nasforge.trial import Objective, TrialRecord, TrialState
+from nasforge.strategies.middleware import SYNTHETIC
+from nasforge.trial import Objective, Proposal, TrialRecord, TrialState
 
 if TYPE_CHECKING:
     from nasforge.oneshot import BaseOneShot
@@ -63,7 +75,9 @@ class Experiment:
         *,
         storage: str | BaseStorage = "nasforge.db",
         executor: BaseExecutor | None = None,
-        objective: str | Objective = "val_acc",
+        objective: ObjectivesSpec = "val_acc",
+        constraints: Any = None,
+        latency: Mapping[str, Any] | LatencySetting | LatencyMeter | bool | None = None,
         seed: int = 0,
         spec: Mapping[str, Any] | None = None,
         checkpoint_dir: str | Path | None = None,
@@ -93,7 +107,14 @@ class Experiment:
         self.evaluator = evaluator
         self.storage = get_storage(storage)
         self.executor = executor or SequentialExecutor()
-        self.objective = Objective.parse(objective)
+        #: every objective, the primary one first; `objective` is the primary one (best trial, early stopping)
+        self.objectives = parse_objectives(objective)
+        self.objective = self.objectives[0]
+        #: hard limits: checked before training when the metric needs none (`static_metric_names`, latency)
+        self.constraints = parse_constraints(constraints)
+        self.latency = make_latency_meter(latency, self.objectives, self.constraints, evaluator, space)
+        #: proposals refused by a constraint before training, in this run (the strategy hears of each)
+        self.rejected = 0
         self.seed = seed
         self.spec = dict(spec) if spec is not None else None
         self.checkpoint_dir = Path(checkpoint_dir) if checkpoint_dir is not None else default_checkpoint_dir(self)
@@ -111,6 +132,7 @@ class Experiment:
         self._weights_of: dict[str, int] = {}  # arch id -> latest completed trial whose weights were saved
         self._peer_curves: dict[int, tuple[Any, list[Mapping[str, float]]]] = {}  # completed: (kind, curve)
         self._row: ExperimentRow | None = None
+        self._static: dict[int, dict[str, float]] = {}  # metrics measured before training, by trial number
         self._callbacks: Sequence[Callback] = ()
         self._stop = False
         self.run_started: float | None = None
@@ -127,6 +149,9 @@ class Experiment:
             "evaluator": type(self.evaluator).__name__,
             "task": self.evaluator.task(),
             "objective": {"metric": self.objective.metric, "direction": self.objective.direction},
+            "objectives": [{"metric": o.metric, "direction": o.direction} for o in self.objectives],
+            "constraints": [str(c) for c in self.constraints],
+            "latency": describe_latency(self.latency),
             "seed": self.seed,
             "spec": self.spec,
             "early_stopping": repr(self.early_stopping) if self.early_stopping is not None else None,
@@ -159,7 +184,26 @@ class Experiment:
 
     @property
     def best_trial(self) -> TrialRecord | None:
-        return best_of(self.trials, self.objective)
+        """The completed trial best in the primary objective among those that meet every constraint."""
+        return best_of([t for t in self.trials if feasible(t, self.constraints)], self.objective)
+
+    def pareto_front(self) -> list[TrialRecord]:
+        """The completed, feasible trials that no other such trial dominates in the objectives, best in the
+        primary objective first (with one objective: the best trial and its equals)."""
+        records, scores = score_matrix(self.trials, self.objectives, self.constraints)
+        return [records[i] for i in pareto_front(scores)] if records else []
+
+    def hypervolume(self, reference: Mapping[str, float] | Sequence[float]) -> float:
+        """The hypervolume of the feasible trials' objectives over `reference`, a value per objective in the
+        metrics' own units and directions (e.g. `{"val_acc": 0.5, "latency_ms": 20}`): points not better than
+        it in every objective add nothing."""
+        return hypervolume_of(self.trials, self.objectives, reference, self.constraints)
+
+    def pick(self, rule: str = "knee", constraints: Any = None) -> TrialRecord | None:
+        """One trial of the Pareto front: `"knee"` (where gaining more in one objective starts to cost much
+        more in the others) or `"best"` (best in the primary objective), among the feasible trials that also
+        meet the extra `constraints` (e.g. `["latency_ms <= 5"]`). None when no trial qualifies."""
+        return pick_trial(self.trials, self.objectives, rule, (*self.constraints, *parse_constraints(constraints)))
 
     def reports(self, number: int) -> list[tuple[int, dict[str, float]]]:
         return self.storage.get_reports(self.id, number)
@@ -207,7 +251,8 @@ class Experiment:
             raise ConfigError(f"`timeout` must be a number of seconds > 0 or None, but got {timeout!r}.")
         if max_trials is None and timeout is None:
             raise ConfigError("Give `max_trials` or `timeout` to Experiment.run, or the search never ends.")
-        self.strategy.setup(self.space, self.objective, self.seed)  # may refuse the space: before any write
+        # may refuse the space or the objectives: before any write
+        self.strategy.setup(self.space, self.objective, self.seed, self.objectives)
         source = self._warm_source()  # a bad source is refused before the experiment is created
         self._row = row = self._open()
         self._stop = False
@@ -235,6 +280,8 @@ class Experiment:
         requeue = sorted(n for n, r in records.items() if not r.state.finished)
         n_total = len(records)
         running: dict[int, TrialRecord] = {}
+        self.rejected = 0
+        self._static = {}
         self._curves, self._weights_of, self._peer_curves = {}, {}, {}
         for r in sorted(records.values(), key=lambda r: r.number):
             self._completed(r)
@@ -274,6 +321,11 @@ class Experiment:
                         if proposal is None:
                             break
                         arch = self.space.validate(proposal.arch)
+                        static = self._static_metrics(arch)
+                        broken = [c for c in self.constraints if c.check(static) is False]
+                        if broken:  # refused before training: the strategy hears, nothing is stored
+                            self._reject(proposal, arch, static, broken)
+                            continue
                         record = TrialRecord(
                             number=n_total,
                             arch=arch,
@@ -283,6 +335,7 @@ class Experiment:
                             started_at=clock(),
                         )
                         self.storage.add_trial(exp_id, record, self.strategy.state_dict())
+                        self._static[record.number] = static
                         n_total += 1
                     submit(record)
                 if self.executor.n_running == 0:
@@ -351,29 +404,107 @@ class Experiment:
         seed: int = 0,
         log: Any = None,
         time_budget: float | None = None,
+        trial: TrialRecord | int | None = None,
     ) -> tuple[Path, dict[str, float]]:
-        """Export the best trial's network to the folder `path`.
+        """Export a trial's network to the folder `path`: the best trial's (`best_trial`, which meets the
+        constraints), or the given `trial` (a record or number, e.g. from `pick`).
 
-        With a training evaluator the best arch is retrained from scratch on train + valid for `epochs`
+        With a training evaluator the arch is retrained from scratch on train + valid for `epochs`
         (default: its search epochs; fewer if `time_budget` seconds would not hold them) and measured once
-        on the test split; returns the folder and metrics.
+        on the test split; returns the folder and metrics. When the experiment measures latency, the exported
+        network's latency is measured again, uncached (`latency_ms`; `search_latency_ms` is the search's).
         """
         from nasforge.export import export_model
 
-        best = self.best_trial
-        if best is None:
-            raise StorageError(f"Experiment {self.name!r} has no completed trial to export yet; run it first.")
-        metrics: dict[str, float] = {f"search_{k}": float(v) for k, v in best.metrics.items()}
+        chosen = self._trial(trial) if trial is not None else self._best_measured_again()
+        if chosen is None:
+            raise StorageError(
+                f"Experiment {self.name!r} has no completed trial that meets its constraints to export yet; "
+                "run it (longer), or loosen the constraints."
+            )
+        metrics: dict[str, float] = {f"search_{k}": float(v) for k, v in chosen.metrics.items()}
+        metrics["trial"] = float(chosen.number)
         train_final = getattr(self.evaluator, "train_final", None)
         if callable(train_final):
-            n_epochs = epochs if epochs is not None else int(best.metrics.get("epochs", 1))
-            model, final = train_final(self.space, best.arch, n_epochs, seed, log, time_budget)
+            n_epochs = epochs if epochs is not None else int(chosen.metrics.get("epochs", 1))
+            model, final = train_final(self.space, chosen.arch, n_epochs, seed, log, time_budget)
             metrics.update(final)
         else:
-            model = self.space.freeze(best.arch)
+            model = self.space.freeze(chosen.arch)
+        if self.latency is not None:
+            metrics["latency_ms"] = self.latency.measure_model(model).median_ms
         input_shape = getattr(self.evaluator, "input_shape", None)
-        folder = export_model(model, self.space, best.arch, path, metrics, input_shape)
+        folder = export_model(model, self.space, chosen.arch, path, metrics, input_shape)
         return folder, metrics
+
+    def _best_measured_again(self) -> TrialRecord | None:
+        """The best trial, unless its latency, measured again now, breaks a latency constraint: then the next
+        best that keeps them all, so that an export never hands out a network that is too slow here."""
+        limits = [c for c in self.constraints if c.metric == "latency_ms"]
+        if self.latency is None or not limits:
+            return self.best_trial
+        feasible_trials = [t for t in self.trials if feasible(t, self.constraints)]
+        ranked = sorted(
+            (t for t in feasible_trials if self.objective.score(t) is not None),
+            key=lambda t: (-(self.objective.score(t) or 0.0), t.number),
+        )
+        for candidate in ranked[:20]:
+            again = self.latency.measure_model(self.space.freeze(candidate.arch)).median_ms
+            if all(c.holds(again) for c in limits):
+                return candidate
+            warnings.warn(
+                f"Trial {candidate.number} measured {again:.4g} ms now against {candidate.metrics['latency_ms']:.4g} "
+                f"ms in the search, which breaks {', '.join(map(str, limits))}; the next best is exported instead.",
+                stacklevel=3,
+            )
+        return None
+
+    def _trial(self, trial: TrialRecord | int) -> TrialRecord:
+        number = trial.number if isinstance(trial, TrialRecord) else trial
+        if not isinstance(number, int) or isinstance(number, bool):
+            raise ConfigError(f"`trial` must be a TrialRecord or a trial number, but got {trial!r}.")
+        found = next((t for t in self.trials if t.number == number), None)
+        if found is None or found.state is not TrialState.COMPLETE:
+            state = "does not exist" if found is None else f"is {found.state.value}"
+            raise StorageError(
+                f"Trial {number} of experiment {self.name!r} {state}; export a completed trial (see `nasforge "
+                "trials` or `nasforge pareto`)."
+            )
+        return found
+
+    # --- metrics known before training: constraints and measured latency --------------------------------------
+    def _static_metrics(self, arch: Arch) -> dict[str, float]:
+        """What can be known of `arch` without training it and is needed: the constrained metrics the evaluator
+        can give (`static_metrics`), and the measured latency when the experiment measures it."""
+        names = {c.metric for c in self.constraints}
+        out = self.evaluator.static_metrics(self.space, arch, names) if names else {}
+        if self.latency is not None:
+            out["latency_ms"] = self.latency(self.space, arch)
+        return out
+
+    def _reject(
+        self, proposal: Proposal, arch: Arch, static: Mapping[str, float], broken: Sequence[Constraint]
+    ) -> None:
+        self.rejected += 1
+        shown = ", ".join(f"{c.metric} = {static[c.metric]:g}, not {c.op} {c.bound:g}" for c in broken)
+        self.strategy.tell(
+            TrialRecord(
+                SYNTHETIC,
+                arch,
+                proposal.budget,
+                TrialState.FAILED,
+                metrics=dict(static),
+                error=f"ConstraintViolated: {shown}",
+                info={**proposal.info, "rejected": True},
+            )
+        )
+        if self.rejected % 1000 == 0:
+            warnings.warn(
+                f"Experiment {self.name!r}: {self.rejected} proposals broke the constraints "
+                f"({', '.join(map(str, self.constraints))}) before training; loosen them if few archs can meet "
+                "them.",
+                stacklevel=3,
+            )
 
     # --- early stopping and weight inheritance -----------------------------------------------------------------
     def _job(self, record: TrialRecord) -> Job:
@@ -418,11 +549,17 @@ class Experiment:
 
     def _finish(self, exp_id: int, record: TrialRecord, result: JobResult, callbacks: Sequence[Callback]) -> None:
         metrics, error = result.metrics, result.error
-        if metrics is not None and self.objective.metric not in metrics:
-            error = (
-                f"MissingMetric: the evaluator returned {sorted(metrics)} but the objective needs "
-                f"{self.objective.metric!r}; set the experiment's objective to one of these."
-            )
+        static = self._static.pop(record.number, None)
+        if metrics is not None:
+            if static is None:  # a trial requeued after a crash: measured again (from the cache, for latency)
+                static = self._static_metrics(record.arch)
+            metrics = {**static, **metrics}
+            missing = [o.metric for o in self.objectives if o.metric not in metrics]
+            if missing:
+                error = (
+                    f"MissingMetric: the evaluator returned {sorted(metrics)} but the objectives need "
+                    f"{', '.join(map(repr, missing))}; set the experiment's objectives to metrics it reports."
+                )
         state = TrialState.COMPLETE if error is None else TrialState.FAILED
         if error is None and result.info.get("pruned"):
             state = TrialState.PRUNED
@@ -442,6 +579,96 @@ class Experiment:
         self.storage.mark_told(exp_id, [done.number], self.strategy.state_dict())
         for cb in callbacks:
             cb.on_trial_end(self, done)
+
+
+def make_latency_meter(
+    latency: Mapping[str, Any] | LatencySetting | LatencyMeter | bool | None,
+    objectives: Sequence[Objective],
+    constraints: Sequence[Constraint],
+    evaluator: BaseEvaluator,
+    space: ModelSpace,
+) -> LatencyMeter | None:
+    """The experiment's latency meter: given, or made when an objective or constraint names `latency_ms`.
+
+    A mapping holds `LatencySetting` options (backend, device, batch_size, threads, warmup, repeats) and
+    optionally `input_shape` (default: the evaluator's) and `cache` (a file, or false for none)."""
+    needed = "latency_ms" in {o.metric for o in objectives} | {c.metric for c in constraints}
+    if isinstance(latency, LatencyMeter):
+        return latency
+    if latency is False or (latency is None and not needed):
+        if needed:
+            raise ConfigError(
+                "An objective or constraint names `latency_ms`, but latency measurement was turned off "
+                "(latency=False); turn it on, or drop latency_ms from the objectives and constraints."
+            )
+        return None
+    options: dict[str, Any] = {}
+    if isinstance(latency, LatencySetting):
+        options = {"setting": latency}
+    elif isinstance(latency, Mapping):
+        options = dict(latency)
+    elif latency is not None and latency is not True:
+        raise ConfigError(
+            f"`latency` must be true, a mapping of measurement options (backend, threads, repeats, ...) or a "
+            f"LatencyMeter, but got {latency!r}."
+        )
+    shape = options.pop("input_shape", None) or getattr(evaluator, "input_shape", None)
+    if shape is None:
+        raise ConfigError(
+            f"Measuring latency needs the network's input shape, which {type(evaluator).__name__} does not know; "
+            "give it as latency={'input_shape': [3, 32, 32]} (channels, height, width)."
+        )
+    cache = options.pop("cache", True)
+    setting = options.pop("setting", None) or LatencySetting.parse(options)
+    return LatencyMeter(tuple(int(d) for d in shape), setting, cache=cache)
+
+
+def describe_latency(meter: LatencyMeter | None) -> dict[str, Any] | None:
+    if meter is None:
+        return None
+    return {**dataclasses.asdict(meter.setting), "input_shape": list(meter.input_shape)}
+
+
+def pick_trial(
+    records: Iterable[TrialRecord], objectives: Sequence[Objective], rule: str, constraints: Sequence[Constraint] = ()
+) -> TrialRecord | None:
+    """`Experiment.pick` on any records: the knee of the feasible front, or the best in the primary objective."""
+    if rule not in ("knee", "best"):
+        raise ConfigError(f"A pick rule is 'knee' or 'best', but got {rule!r}.")
+    kept, scores = score_matrix(records, objectives, constraints)
+    if not kept:
+        return None
+    if rule == "best" or scores.shape[1] == 1:
+        i = best_under(scores, [])
+        return None if i is None else kept[i]
+    return kept[knee_point(scores)]
+
+
+def hypervolume_of(
+    records: Iterable[TrialRecord],
+    objectives: Sequence[Objective],
+    reference: Mapping[str, float] | Sequence[float],
+    constraints: Sequence[Constraint] = (),
+) -> float:
+    """The hypervolume of the feasible records' objectives over `reference` (raw metric values)."""
+    if isinstance(reference, Mapping):
+        unknown = set(reference) - {o.metric for o in objectives}
+        missing = [o.metric for o in objectives if o.metric not in reference]
+        if unknown or missing:
+            raise ConfigError(
+                f"A hypervolume reference names each objective once ({', '.join(o.metric for o in objectives)}), "
+                f"but got {dict(reference)!r}."
+            )
+        ref = [float(reference[o.metric]) for o in objectives]
+    else:
+        ref = [float(v) for v in reference]
+        if len(ref) != len(objectives):
+            raise ConfigError(
+                f"A hypervolume reference has one value per objective ({len(objectives)}), but got {list(reference)!r}."
+            )
+    _, scores = score_matrix(records, objectives, constraints)
+    signed = [o.sign * v for o, v in zip(objectives, ref, strict=True)]
+    return hypervolume(scores, signed) if len(scores) else 0.0
 
 
 def curve_kind(budget: float | None, inherited: bool) -> tuple[float | None, bool]:

@@ -8,8 +8,12 @@ from nasforge.strategies.evolution import RegularizedEvolution
 from nasforge.strategies.grid import GridSearch
 from nasforge.strategies.local_search import LocalSearch
 from nasforge.strategies.middleware import BudgetLimit, ConstraintFilter, Deduplicate, Retry, StrategyMiddleware
+from nasforge.strategies.mo_asha import MOASHA
+from nasforge.strategies.mo_evolution import MORegularizedEvolution
 from nasforge.strategies.multifidelity import ASHA, Hyperband, SuccessiveHalving
+from nasforge.strategies.nsga2 import NSGA2
 from nasforge.strategies.oneshot import DEFAULT_ONESHOT, ONESHOT_METHODS, OneShotStrategy, oneshot_factory
+from nasforge.strategies.parego import ParEGO
 from nasforge.strategies.random_search import RandomSearch
 from nasforge.strategies.reinforce import REINFORCE
 from nasforge.strategies.zero_cost import ZeroCostFilter, ZeroCostWarmup
@@ -26,6 +30,10 @@ STRATEGIES.register("asha")(ASHA)
 STRATEGIES.register("bohb")(BOHB)
 STRATEGIES.register("bo")(BayesianOptimization)
 STRATEGIES.register("bananas")(BANANAS)
+STRATEGIES.register("nsga2")(NSGA2)
+STRATEGIES.register("mo_evolution")(MORegularizedEvolution)
+STRATEGIES.register("parego")(ParEGO)
+STRATEGIES.register("mo_asha")(MOASHA)
 for _name, _method in ONESHOT_METHODS.items():  # one-shot methods run as strategies too (`OneShotStrategy`)
     STRATEGIES.register(_name)(oneshot_factory(_method))
 STRATEGIES.register("oneshot")(oneshot_factory(ONESHOT_METHODS[DEFAULT_ONESHOT]))  # the last of ONESHOT_NAMES
@@ -34,11 +42,19 @@ STRATEGIES.register("oneshot")(oneshot_factory(ONESHOT_METHODS[DEFAULT_ONESHOT])
 #: "NAS-Bench-201"), ahead of local search, evolution and Optuna's TPE on all three datasets.
 DEFAULT_STRATEGY = "bo"
 
+
+def multi_objective_names() -> list[str]:
+    """Registered strategies that optimise several objectives (or, like random search, ignore scores)."""
+    return [n for n in STRATEGIES.names() if getattr(STRATEGIES.get(n), "multi_objective", False) is True]
+
+
 __all__ = [
     "ASHA",
     "BANANAS",
     "BOHB",
     "DEFAULT_STRATEGY",
+    "MOASHA",
+    "NSGA2",
     "REINFORCE",
     "STRATEGIES",
     "BaseStrategy",
@@ -49,7 +65,9 @@ __all__ = [
     "GridSearch",
     "Hyperband",
     "LocalSearch",
+    "MORegularizedEvolution",
     "OneShotStrategy",
+    "ParEGO",
     "RandomSearch",
     "RegularizedEvolution",
     "Retry",
@@ -57,4 +75,5 @@ __all__ = [
     "SuccessiveHalving",
     "ZeroCostFilter",
     "ZeroCostWarmup",
+    "multi_objective_names",
 ]

@@ -30,6 +30,7 @@ class BaseStrategy(abc.ABC):
 
     space: ModelSpace
     objective: Objective
+    objectives: tuple[Objective, ...]
     rng: np.random.Generator
     #: False for strategies whose proposals do not depend on the seed (an unshuffled grid)
     seeded: bool = True
@@ -37,13 +38,39 @@ class BaseStrategy(abc.ABC):
     _sampler: Sampler | None = None
     #: True for strategies that learn from results they did not propose (`warm_start`)
     accepts_history: bool = False
+    #: True for strategies that optimise several objectives at once (or, like random search, ignore scores)
+    multi_objective: bool = False
 
-    def setup(self, space: ModelSpace, objective: Objective, seed: int | None = None) -> None:
-        """Bind to a space and objective; called once by the experiment before the first ask."""
+    def setup(
+        self,
+        space: ModelSpace,
+        objective: Objective,
+        seed: int | None = None,
+        objectives: Sequence[Objective] | None = None,
+    ) -> None:
+        """Bind to a space and objective(s); called once by the experiment before the first ask.
+
+        `objectives` lists every objective, `objective` (the primary one) first; it defaults to `(objective,)`.
+        A strategy that is not `multi_objective` refuses several."""
         if not isinstance(space, ModelSpace):
             raise ConfigError(f"A strategy searches a ModelSpace, but got {type(space).__name__}.")
+        objectives = tuple(objectives) if objectives is not None else (objective,)
+        if not objectives or objectives[0] != objective:
+            raise ConfigError(
+                f"`objectives` of {type(self).__name__}.setup must start with the primary objective {objective}, "
+                f"but got {objectives}."
+            )
+        if len(objectives) > 1 and not self.multi_objective:
+            from nasforge.strategies import multi_objective_names
+
+            raise ConfigError(
+                f"{type(self).__name__} optimises one objective, but the experiment has {len(objectives)} "
+                f"({', '.join(f'{o.direction[:3]}:{o.metric}' for o in objectives)}); use a multi-objective "
+                f"strategy ({', '.join(multi_objective_names())}), or one objective and constraints on the rest."
+            )
         self.space = space
         self.objective = objective
+        self.objectives = objectives
         self.rng = np.random.default_rng(seed)
         self._setup()
 
@@ -114,6 +141,12 @@ class BaseStrategy(abc.ABC):
 
     def score(self, record: TrialRecord) -> float | None:
         return self.objective.score(record)
+
+    def scores(self, record: TrialRecord) -> np.ndarray | None:
+        """Every objective of a finished trial signed so that larger is better, or None if one is missing."""
+        from nasforge.multiobjective.objectives import score_vector
+
+        return score_vector(record, self.objectives)
 
     # --- hooks ------------------------------------------------------------------------------------------------
     def _setup(self) -> None:

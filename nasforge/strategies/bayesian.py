@@ -158,10 +158,11 @@ class BayesianOptimization(BaseStrategy):
     def _ask(self) -> Proposal:
         if self._n_asked < self.n_initial or len(self._observed) < 2:
             return self._propose(self._random(), {"origin": "random"})
-        archs, X = self._candidate_set()
+        targets = self._targets()
+        archs, X = self._candidate_set(targets)
         if not archs:  # everything evaluated or running
             return self._propose(self._random(), {"origin": "random"})
-        y = warp(np.array([s for _, s in self._observed]), self.warp)
+        y = warp(targets, self.warp)
         train = np.stack(self._encoded).astype(np.float64)
         if self.proxy_features is not None:
             train, X = self._with_proxy([a for a, _ in self._observed], train, archs, X)
@@ -207,12 +208,18 @@ class BayesianOptimization(BaseStrategy):
             return (mean - incumbent) * norm.cdf(z) + std * norm.pdf(z)
         return mean
 
-    def _candidate_set(self) -> tuple[list[Arch], np.ndarray]:
+    def _targets(self) -> np.ndarray:
+        """What the predictor learns, one value per observation in `self._observed`, larger is better (before
+        `warp`): the scores. Called once per ask after the initial design; a subclass may draw from `self.rng`."""
+        return np.array([s for _, s in self._observed])
+
+    def _candidate_set(self, targets: np.ndarray) -> tuple[list[Arch], np.ndarray]:
         if self._use_pool:
             pool = _pool(self.space)
             free = pool.free(self._evaluated | set(self._pending))
             return [pool.archs[i] for i in free], pool.X[free]
-        parents = [a for a, _ in sorted(self._observed, key=lambda p: -p[1])[: self.n_parents]]
+        best = np.argsort(-targets, kind="stable")[: self.n_parents]  # stable: ties keep the order of arrival
+        parents = [self._observed[int(i)][0] for i in best]
         seen: set[str] = set()
         archs: list[Arch] = []
 

@@ -15,8 +15,11 @@ from nasforge.trial import Proposal
 class GridSearch(BaseStrategy):
     """Propose `space.grid()` in order (or in a seeded random order with `shuffle`), then stop.
 
-    `shuffle` materialises the grid, so it refuses spaces larger than `max_size`.
+    `shuffle` materialises the grid, so it refuses spaces larger than `max_size`. It ignores scores, so it
+    serves any number of objectives.
     """
+
+    multi_objective = True
 
     def __init__(self, shuffle: bool = False, max_size: int = 1_000_000) -> None:
         self.shuffle = bool(shuffle)

@@ -38,8 +38,12 @@ class StrategyMiddleware(BaseStrategy):
     def seeded(self) -> bool:  # type: ignore[override]
         return self.inner.seeded
 
+    @property
+    def multi_objective(self) -> bool:  # type: ignore[override]
+        return self.inner.multi_objective
+
     def _setup(self) -> None:
-        self.inner.setup(self.space, self.objective, int(self.rng.integers(2**31)))
+        self.inner.setup(self.space, self.objective, int(self.rng.integers(2**31)), self.objectives)
 
     def _ask(self) -> Proposal | None:
         return self.inner.ask()

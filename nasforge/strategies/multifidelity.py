@@ -344,11 +344,15 @@ class ASHA(BaseMultiFidelity):
     def _ask(self) -> Proposal:
         for r in range(self.max_rung - 1, -1, -1):
             rung = self._rungs[r]
-            for i in ranking(rung)[: len(rung) // self.eta]:
+            for i in self._rank(r)[: len(rung) // self.eta]:
                 if not rung[i].promoted and rung[i].score is not None:
                     rung[i].promoted = True
                     return self._propose(rung[i].arch, r + 1, 0, "promotion")
         return self._propose_new(0, 0)
+
+    def _rank(self, r: int) -> list[int]:
+        """Positions of rung `r`'s results, best first, failures last: the order in which they are promoted."""
+        return ranking(self._rungs[r])
 
     def _on_result(self, pending: _Pending, score: float | None) -> None:
         self._rungs[pending.rung].append(_Result(pending.arch, score))

@@ -13,8 +13,11 @@ class RandomSearch(BaseStrategy):
     """Sample archs uniformly over the space's decisions.
 
     With `dedup` (default), an arch already proposed is resampled up to `max_retries` times, so small
-    spaces are not evaluated twice while any arch is still new.
+    spaces are not evaluated twice while any arch is still new. It ignores scores, so it serves any number of
+    objectives (the multi-objective baseline too).
     """
+
+    multi_objective = True
 
     def __init__(self, dedup: bool = True, max_retries: int = 100) -> None:
         self.dedup = bool(dedup)

@@ -30,7 +30,7 @@ def _in_tmp(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     [
         (
             ["run", "digits", "--strategy", "evolutoin"],
-            "Unknown strategy 'evolutoin'. Did you mean 'evolution'?",
+            "Unknown strategy 'evolutoin'. Did you mean 'evolution'",
         ),
         (["run", "digts"], "Unknown preset 'digts'. Did you mean 'digits'?"),
         (["run", "digits", "--set", "space.name=cnnn"], "Unknown space 'cnnn'. Did you mean 'cnn'?"),

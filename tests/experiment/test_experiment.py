@@ -87,7 +87,7 @@ def test_missing_objective_metric_fails_the_trial_with_advice(tmp_path: Path) ->
     exp = Experiment(
         "m", ToySpace(), RandomSearch(), ToyEvaluator(), storage=str(tmp_path / "m.db"), objective="val_acc"
     ).run(max_trials=2)
-    assert all("objective needs 'val_acc'" in (t.error or "") for t in exp.trials)
+    assert all("objectives need 'val_acc'" in (t.error or "") for t in exp.trials)
     assert exp.best_trial is None
 
 

@@ -1,7 +1,9 @@
-"""Multi-objective search on NAS-Bench-201: accuracy against parameters, hypervolume at the [bench] budget.
+"""Multi-objective search on NAS-Bench-201: accuracy against parameters or CPU latency, hypervolume at the
+[bench] budget.
 
 Every search maximises the 12-epoch validation accuracy (the [bench] search signal) and minimises the
-parameter count (millions, from the table), pays the 12-epoch training time per evaluation and stops at the
+parameter count (millions, from the table) or, with `--cost latency`, the median CPU latency of the project's
+own `nb201` network for the cell (`benchmarks/nb201_latency.py`, CIFAR-10 input, batch 1, one thread), pays the 12-epoch training time per evaluation and stops at the
 dataset's [bench] budget (12,000 s CIFAR-10, 40,000 s CIFAR-100, 120,000 s ImageNet16-120; the evaluation
 that crosses it counts). nasforge's strategies run through `nasforge.bench` (the real experiment loop on a
 simulated clock); Optuna's `NSGAIISampler` runs on the same table, budget and seeds, the six edges being six
@@ -20,8 +22,9 @@ part of the box; and the table's median accuracy with the most parameters, which
 of the space and so separates the strategies.
 
     NASFORGE_DATA=../shared/data python benchmarks/multiobjective_nb201.py --seeds 50
+    NASFORGE_DATA=../shared/data python benchmarks/multiobjective_nb201.py --seeds 50 --cost latency --datasets cifar10
 
-writes docs/multiobjective/nb201_params.json and prints the table.
+write docs/multiobjective/nb201_params.json and nb201_latency.json and print the table.
 """
 
 from __future__ import annotations
@@ -36,13 +39,13 @@ from typing import Any
 import numpy as np
 
 from nasforge.bench import RunSpec, run_many
-from nasforge.evaluators.tabular import NB201_BUDGETS, NB201_DATASETS
+from nasforge.evaluators.tabular import NB201_BUDGETS, NB201_DATASETS, read_latency_table
 from nasforge.multiobjective import hypervolume, pareto_mask
 from nasforge.tables import NB201Table
 from nasforge.zoo.nb201 import EDGES, OPS, arch_to_str
 
-OUT = Path(__file__).resolve().parents[1] / "docs" / "multiobjective" / "nb201_params.json"
-OBJECTIVES = ("max:val_acc", "min:params")
+DOCS = Path(__file__).resolve().parents[1] / "docs" / "multiobjective"
+LATENCY_TABLE = DOCS / "nb201_latency_cpu.csv.gz"  # benchmarks/nb201_latency.py
 STRATEGIES: dict[str, dict[str, Any]] = {
     "random": {},
     "nsga2": {"population_size": 20},
@@ -60,16 +63,18 @@ class Columns:
 
     REFERENCES = ("nadir", "median")
 
-    def __init__(self, dataset: str) -> None:
+    def __init__(self, dataset: str, cost_metric: str) -> None:
         table = NB201Table.load()
         cols = NB201_DATASETS[dataset]
         self.table = table
         self.signal = table.column(cols.signal[12])
         self.test = table.column(cols.test)
-        self.params = table.column(cols.params)
+        self.hardware = (
+            table.column(cols.params) if cost_metric == "params" else read_latency_table(str(LATENCY_TABLE), len(table))
+        )
         self.cost = table.column(cols.time_200) * 12 / 200
-        ok = np.flatnonzero(np.isfinite(self.signal) & np.isfinite(self.test) & np.isfinite(self.params))
-        most = -np.max(self.params[ok])
+        ok = np.flatnonzero(np.isfinite(self.signal) & np.isfinite(self.test) & np.isfinite(self.hardware))
+        most = -np.max(self.hardware[ok])
         self.refs: dict[tuple[str, str], np.ndarray] = {}
         self.true_hv: dict[tuple[str, str], float] = {}
         for kind, acc in (("signal", self.signal), ("test", self.test)):
@@ -79,7 +84,7 @@ class Columns:
                 self.true_hv[kind, ref_name] = hypervolume(self._points(acc, ok), ref)
 
     def _points(self, acc: np.ndarray, idx: np.ndarray) -> np.ndarray:
-        return np.column_stack([acc[idx], -self.params[idx]])
+        return np.column_stack([acc[idx], -self.hardware[idx]])
 
     def score(self, indices: list[int]) -> dict[str, float]:
         """Hypervolume fractions of the evaluated cells (`signal_nadir`, `test_median`, ...) and the size of
@@ -98,22 +103,22 @@ class Columns:
         return out
 
 
-_COLUMNS: dict[str, Columns] = {}
+_COLUMNS: dict[tuple[str, str], Columns] = {}
 
 
-def columns(dataset: str) -> Columns:
-    if dataset not in _COLUMNS:
-        _COLUMNS[dataset] = Columns(dataset)
-    return _COLUMNS[dataset]
+def columns(dataset: str, cost_metric: str) -> Columns:
+    if (dataset, cost_metric) not in _COLUMNS:
+        _COLUMNS[dataset, cost_metric] = Columns(dataset, cost_metric)
+    return _COLUMNS[dataset, cost_metric]
 
 
-def optuna_run(args: tuple[str, int, int]) -> list[int]:
+def optuna_run(args: tuple[str, str, int, int]) -> list[int]:
     """The cells Optuna's NSGA-II evaluates within the budget, in order."""
     import optuna
 
-    dataset, seed, population = args
+    dataset, cost_metric, seed, population = args
     optuna.logging.set_verbosity(optuna.logging.WARNING)
-    c = columns(dataset)
+    c = columns(dataset, cost_metric)
     sampler = optuna.samplers.NSGAIISampler(population_size=population, seed=seed)
     study = optuna.create_study(directions=["maximize", "minimize"], sampler=sampler)
     spent, indices = 0.0, []
@@ -121,16 +126,16 @@ def optuna_run(args: tuple[str, int, int]) -> list[int]:
         trial = study.ask()
         arch = {edge: trial.suggest_categorical(edge, list(OPS)) for edge in EDGES}
         i = c.table.index(arch_to_str(arch))
-        study.tell(trial, [float(c.signal[i]), float(c.params[i])])
+        study.tell(trial, [float(c.signal[i]), float(c.hardware[i])])
         spent += float(c.cost[i])
         indices.append(i)
     return indices
 
 
-def summarise(name: str, dataset: str, runs: list[list[int]], wall: float) -> dict[str, Any]:
-    scores = [columns(dataset).score(r) for r in runs]
+def summarise(name: str, dataset: str, cost_metric: str, runs: list[list[int]], wall: float) -> dict[str, Any]:
+    scores = [columns(dataset, cost_metric).score(r) for r in runs]
     n = len(runs)
-    row: dict[str, Any] = {"strategy": name, "dataset": dataset, "seeds": n}
+    row: dict[str, Any] = {"strategy": name, "dataset": dataset, "cost": cost_metric, "seeds": n}
     for key in scores[0]:
         values = np.array([s[key] for s in scores])
         row[key] = float(values.mean())
@@ -146,24 +151,42 @@ def main() -> None:
     p.add_argument("--datasets", default="cifar10,cifar100,imagenet16-120")
     p.add_argument("--strategies", default=",".join([*STRATEGIES, "optuna_nsga2"]))
     p.add_argument("--processes", type=int, default=2)
-    p.add_argument("--out", type=Path, default=OUT)
+    p.add_argument(
+        "--cost",
+        choices=("params", "latency"),
+        default="params",
+        help="the minimised objective: parameters from the table, or the CPU latency that "
+        "benchmarks/nb201_latency.py measured (CIFAR-10 networks)",
+    )
+    p.add_argument("--out", type=Path, help="default: docs/multiobjective/nb201_{cost}.json")
     args = p.parse_args()
+    metric = "params" if args.cost == "params" else "latency_ms"
+    args.out = args.out or DOCS / f"nb201_{args.cost}.json"
+    objectives = ("max:val_acc", f"min:{metric}")
+    evaluator_kwargs = {"latency_table": str(LATENCY_TABLE)} if args.cost == "latency" else {}
     rows: list[dict[str, Any]] = json.loads(args.out.read_text()) if args.out.exists() else []
     for dataset in args.datasets.split(","):
         for name in args.strategies.split(","):
             start = time.perf_counter()
             if name.startswith("optuna_nsga2"):
                 population = int(name.split("@")[1]) if "@" in name else 50
-                jobs = [(dataset, s, population) for s in range(args.seeds)]
+                jobs = [(dataset, metric, s, population) for s in range(args.seeds)]
                 with mp.get_context("spawn").Pool(args.processes) as pool:
                     runs = pool.map(optuna_run, jobs)
             else:
                 specs = [
-                    RunSpec(name, dataset, s, STRATEGIES.get(name, {}), objectives=OBJECTIVES)
+                    RunSpec(
+                        name,
+                        dataset,
+                        s,
+                        STRATEGIES.get(name, {}),
+                        objectives=objectives,
+                        evaluator_kwargs=evaluator_kwargs,
+                    )
                     for s in range(args.seeds)
                 ]
                 runs = [r.indices for r in run_many(specs, workers=args.processes)]
-            row = summarise(name, dataset, runs, time.perf_counter() - start)
+            row = summarise(name, dataset, metric, runs, time.perf_counter() - start)
             print(json.dumps(row), flush=True)
             rows = [r for r in rows if (r["strategy"], r["dataset"]) != (name, dataset)] + [row]
             args.out.parent.mkdir(parents=True, exist_ok=True)

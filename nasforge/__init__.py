@@ -6,14 +6,16 @@ from nasforge.evaluators import BaseEvaluator, ClassificationEvaluator, EvalCont
 from nasforge.executors import LocalPoolExecutor, SequentialExecutor
 from nasforge.experiment import Callback, Experiment, load_experiment
 from nasforge.export import export_model, load_model
+from nasforge.multiobjective import Constraint, LatencyMeter, LatencySetting
 from nasforge.space import Arch, InputChoice, LayerChoice, ModelSpace, Repeat, choice, hparam, label_scope
 from nasforge.storage import SQLStorage
-from nasforge.strategies import BaseStrategy, OneShotStrategy, RandomSearch, RegularizedEvolution
+from nasforge.strategies import NSGA2, BaseStrategy, OneShotStrategy, ParEGO, RandomSearch, RegularizedEvolution
 from nasforge.trial import Objective, Proposal, TrialRecord, TrialState
 
 __version__ = "0.1.0"
 
 __all__ = [
+    "NSGA2",
     "Arch",
     "ArchError",
     "ArrayDataset",
@@ -22,18 +24,22 @@ __all__ = [
     "Callback",
     "ClassificationEvaluator",
     "ConfigError",
+    "Constraint",
     "DataError",
     "Digits",
     "EvalContext",
     "Experiment",
     "FashionMNIST",
     "InputChoice",
+    "LatencyMeter",
+    "LatencySetting",
     "LayerChoice",
     "LocalPoolExecutor",
     "ModelSpace",
     "NasforgeError",
     "Objective",
     "OneShotStrategy",
+    "ParEGO",
     "Proposal",
     "RandomSearch",
     "RegularizedEvolution",

@@ -170,7 +170,8 @@ def main(args: argparse.Namespace) -> int:
         front = experiment.pareto_front()
         print(f"Pareto front: {len(front)} trials (`nasforge pareto {experiment.name}`)", file=out)
         best = experiment.pick(pick) or best
-    shown = "  ".join(f"{o.metric}={best.metrics.get(o.metric, float('nan')):.4g}" for o in experiment.objectives)
+    names = dict.fromkeys([*(o.metric for o in experiment.objectives), *(c.metric for c in experiment.constraints)])
+    shown = "  ".join(f"{m}={best.metrics.get(m, float('nan')):.4g}" for m in names)
     label = "best" if pick == "best" or len(experiment.objectives) == 1 else pick
     print(f"{label} trial {best.number}: {shown}  arch={best.arch.to_json()}", file=out)
     export_cfg = cfg.get("export", {})

@@ -588,11 +588,13 @@ def make_latency_meter(
     evaluator: BaseEvaluator,
     space: ModelSpace,
 ) -> LatencyMeter | None:
-    """The experiment's latency meter: given, or made when an objective or constraint names `latency_ms`.
+    """The experiment's latency meter: given, or made when an objective or constraint names `latency_ms` and
+    the evaluator cannot look it up.
 
     A mapping holds `LatencySetting` options (backend, device, batch_size, threads, warmup, repeats) and
     optionally `input_shape` (default: the evaluator's) and `cache` (a file, or false for none)."""
-    needed = "latency_ms" in {o.metric for o in objectives} | {c.metric for c in constraints}
+    named = "latency_ms" in {o.metric for o in objectives} | {c.metric for c in constraints}
+    needed = named and "latency_ms" not in evaluator.static_metric_names  # e.g. a table of measured latencies
     if isinstance(latency, LatencyMeter):
         return latency
     if latency is False or (latency is None and not needed):

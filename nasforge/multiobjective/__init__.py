@@ -1,5 +1,21 @@
-"""Multi-objective math: Pareto fronts, hypervolume, knee points and scalarisations (larger is better)."""
+"""Several objectives: objectives and constraints over trial metrics, measured latency, and the Pareto math
+(fronts, hypervolume, knee points and scalarisations; larger is better in every column)."""
 
+from nasforge.multiobjective.latency import (
+    LatencyCache,
+    LatencyMeter,
+    LatencyResult,
+    LatencySetting,
+    measure_latency,
+)
+from nasforge.multiobjective.objectives import (
+    Constraint,
+    feasible,
+    parse_constraints,
+    parse_objectives,
+    score_matrix,
+    score_vector,
+)
 from nasforge.multiobjective.pareto import (
     best_under,
     chebyshev,
@@ -15,15 +31,26 @@ from nasforge.multiobjective.pareto import (
 )
 
 __all__ = [
+    "Constraint",
+    "LatencyCache",
+    "LatencyMeter",
+    "LatencyResult",
+    "LatencySetting",
     "best_under",
     "chebyshev",
     "crowding_distance",
     "dominates",
+    "feasible",
     "hypervolume",
     "hypervolume_contributions",
     "knee_point",
+    "measure_latency",
     "non_dominated_sort",
     "pareto_front",
     "pareto_mask",
+    "parse_constraints",
+    "parse_objectives",
+    "score_matrix",
+    "score_vector",
     "simplex_weights",
 ]

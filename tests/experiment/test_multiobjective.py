@@ -127,3 +127,35 @@ def test_export_needs_a_completed_feasible_trial(table: NB201Table, tmp_path: An
         exp.export(str(tmp_path / "out"), trial=99)
     with pytest.raises(ConfigError, match="must be a TrialRecord or a trial number"):
         exp.export(str(tmp_path / "out"), trial="knee")  # type: ignore[arg-type]
+
+
+def _latency_table(path: Any, n: int) -> str:
+    import gzip
+
+    rng = np.random.default_rng(0)
+    with gzip.open(path, "wt") as f:
+        f.write("arch_index,latency_ms,latency_min_ms\n")
+        for i in range(n):
+            value = float(rng.uniform(1, 10))
+            f.write(f"{i},{value:.4f},{value:.4f}\n")
+    return str(path)
+
+
+def test_a_latency_table_gives_latency_before_training(table: NB201Table, tmp_path: Any) -> None:
+    path = _latency_table(tmp_path / "lat.csv.gz", len(table))
+    evaluator = NB201Evaluator(latency_table=path)
+    exp = experiment(
+        table, evaluator=evaluator, objective=["max:val_acc", "min:latency_ms"], constraints=["latency_ms <= 4"]
+    ).run(max_trials=20)
+    assert exp.rejected > 0  # about two thirds of the cells are slower than 4 ms in this table
+    assert all(t.metrics["latency_ms"] <= 4 for t in exp.trials)
+    assert evaluator.task()["latency_table"] == path
+
+
+def test_a_bad_latency_table_is_a_clear_error(tmp_path: Any) -> None:
+    path = tmp_path / "lat.csv"
+    path.write_text("index,ms\n0,1.0\n")
+    with pytest.raises(ConfigError, match="needs columns arch_index and latency_ms"):
+        NB201Evaluator(latency_table=str(path)).prepare()
+    with pytest.raises(ConfigError, match="Cannot read the latency table"):
+        NB201Evaluator(latency_table=str(tmp_path / "missing.csv")).prepare()

@@ -116,7 +116,7 @@ class NSGA2(BaseStrategy):
                 return self.space.mutate(child, self.rng, self.mutations)
 
             arch = self._fresh(breed)
-            info.update(origin="offspring", parents=pair)
+            info.update(origin="offspring", parents=pair, parent=pair[0])  # parent: weight inheritance
         self._outstanding[arch.id] += 1
         return Proposal(arch, info=info)
 

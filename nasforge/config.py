@@ -13,8 +13,9 @@ A configuration is a mapping with these sections (all optional but `space` and `
     strategy: {name: evolution, population_size: 16}   # default: bo (`nasforge.strategies.DEFAULT_STRATEGY`)
     evaluator: {epochs: 2, train_fraction: 0.3, ...}   # ClassificationEvaluator arguments, or
     evaluator: {name: proxy, proxy: synflow}           # ProxyEvaluator: zero-cost scores, no training
-    executor: {name: pool, n_workers: 2}               # or {name: sequential}
-    run: {max_trials: 60, timeout: 480}
+    executor: {name: pool, n_workers: 2}               # or {name: sequential}, or
+    executor: {name: ray, address: auto, n_workers: 8, gpus_per_trial: 0.5}   # a Ray cluster (nasforge[ray])
+    run: {max_trials: 60, timeout: 480, trial_timeout: 120}   # trial_timeout: seconds one trial may run
     export: {path: nasforge-out/fmnist, epochs: 10, time_budget: 240}   # retrain at most 10 epochs / 240 s
     estimation:                 # cheaper evaluation, see nasforge.estimation
       early_stopping: median
@@ -91,7 +92,11 @@ ESTIMATION_KEYS = {
     "inherit_weights": (bool, dict, type(None)),
     "warm_start": (str, dict, type(None)),
 }
-RUN_KEYS = {"max_trials": (int, type(None)), "timeout": (int, float, type(None))}
+RUN_KEYS = {
+    "max_trials": (int, type(None)),
+    "timeout": (int, float, type(None)),
+    "trial_timeout": (int, float, type(None)),
+}
 EXPORT_KEYS = {
     "path": (str, type(None)),
     "pick": str,
@@ -368,7 +373,7 @@ def validate(config: Mapping[str, Any]) -> dict[str, Any]:
     """Check a configuration's structure and names without building anything heavy."""
     from nasforge.data import DATASETS
     from nasforge.evaluators.training import TrainConfig
-    from nasforge.executors import LocalPoolExecutor, SequentialExecutor
+    from nasforge.executors import executor_class
     from nasforge.strategies import DEFAULT_STRATEGY, STRATEGIES, multi_objective_names
     from nasforge.zoo import SPACES
 
@@ -394,10 +399,7 @@ def validate(config: Mapping[str, Any]) -> dict[str, Any]:
             ev_schema.setdefault(f.name, types[str(f.type)])
         _typecheck("evaluator", ev, ev_schema)
     exec_name, exec_kw = _named("executor", cfg.get("executor", {"name": "sequential"}), "sequential")
-    executors: dict[str, Any] = {"sequential": SequentialExecutor, "pool": LocalPoolExecutor}
-    if exec_name not in executors:
-        raise unknown_name("executor", exec_name, executors)
-    _check_signature(executors[exec_name], exec_kw, f"executor {exec_name!r}")
+    _check_signature(executor_class(exec_name), exec_kw, f"executor {exec_name!r}")
     _typecheck("run", cfg.get("run", {}), RUN_KEYS)
     _typecheck("export", cfg.get("export", {}), EXPORT_KEYS)
     est = cfg.get("estimation", {})
@@ -428,7 +430,7 @@ def build_experiment(config: Mapping[str, Any], storage: Any = None) -> Any:
     before anything is written to the storage."""
     from nasforge.data import DATASETS
     from nasforge.evaluators import ClassificationEvaluator, ProxyEvaluator
-    from nasforge.executors import LocalPoolExecutor, SequentialExecutor
+    from nasforge.executors import executor_class
     from nasforge.experiment import Experiment
     from nasforge.strategies import DEFAULT_STRATEGY, STRATEGIES
     from nasforge.zoo import SPACES
@@ -453,7 +455,7 @@ def build_experiment(config: Mapping[str, Any], storage: Any = None) -> Any:
         ProxyEvaluator(dataset=dataset, **ev) if ev_name == "proxy" else ClassificationEvaluator(dataset, **ev)
     )
     exec_name, exec_kw = _named("executor", cfg.get("executor", {"name": "sequential"}), "sequential")
-    executor = LocalPoolExecutor(**exec_kw) if exec_name == "pool" else SequentialExecutor(**exec_kw)
+    executor = executor_class(exec_name)(**exec_kw)
     return Experiment(
         cfg.get("name", f"{space_name}-{data_name}"),
         space,
@@ -469,4 +471,5 @@ def build_experiment(config: Mapping[str, Any], storage: Any = None) -> Any:
         early_stopping=cfg.get("estimation", {}).get("early_stopping"),
         inherit_weights=cfg.get("estimation", {}).get("inherit_weights"),
         warm_start=cfg.get("estimation", {}).get("warm_start"),
+        trial_timeout=cfg.get("run", {}).get("trial_timeout"),
     )

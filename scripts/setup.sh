@@ -27,7 +27,7 @@ if ! .venv/bin/python -c "import torch" >/dev/null 2>&1; then
   echo "setup: installing $TORCH_SPEC"
   .venv/bin/pip install -q "$TORCH_SPEC"
 fi
-if ! .venv/bin/python -c "import nasforge, pytest, hypothesis, sklearn, matplotlib, ruff, mypy, onnxruntime, onnx" >/dev/null 2>&1; then
+if ! .venv/bin/python -c "import nasforge, pytest, hypothesis, sklearn, matplotlib, ruff, mypy, onnxruntime, onnx, psycopg, ray" >/dev/null 2>&1; then
   echo "setup: installing nasforge and its dev tools"
   .venv/bin/pip install -q -e ".[dev]"
 fi

@@ -4,6 +4,7 @@ and share the NAS-Bench-201 table between test modules."""
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -19,3 +20,20 @@ if _SHARED_DATA.is_dir():
 def table() -> NB201Table:
     """The NAS-Bench-201 table from ../shared/data (CI lays shared/ beside the clone): missing data fails."""
     return NB201Table.load()
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[str]:
+    """A PostgreSQL server on 127.0.0.1 for the whole session (see tests/postgres.py); its base URL."""
+    from tests.postgres import local_server
+
+    with local_server() as url:
+        yield url
+
+
+@pytest.fixture
+def postgres_url(postgres_server: str) -> str:
+    """A new, empty PostgreSQL database for one test."""
+    from tests.postgres import fresh_database
+
+    return fresh_database(postgres_server)

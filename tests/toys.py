@@ -81,6 +81,28 @@ class CrashEvaluator(BaseEvaluator):
         return {"score": toy_score(ctx.arch)}
 
 
+class SlowEvaluator(BaseEvaluator):
+    """Reports its process id (and the GPUs it may see) at step 0, then takes `seconds`; with `block_alarm` it
+    ignores the in-process timeout alarm, as a trial stuck in C code would."""
+
+    def __init__(self, seconds: float = 1.0, block_alarm: bool = False) -> None:
+        self.seconds = seconds
+        self.block_alarm = block_alarm
+
+    def _evaluate(self, ctx: EvalContext) -> dict[str, float]:
+        import signal
+
+        gpus = os.environ.get("CUDA_VISIBLE_DEVICES")
+        seen = {"pid": float(os.getpid()), "gpu": float(gpus) if gpus and gpus.isdigit() else -1.0}
+        ctx.report(0, seen)
+        if self.block_alarm:
+            signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGALRM})
+        end = time.monotonic() + self.seconds
+        while time.monotonic() < end:
+            time.sleep(0.02)
+        return {"score": toy_score(ctx.arch), **seen}
+
+
 class NaNLossSpace(ModelSpace):
     """A network whose output is NaN when `poison` is chosen: training must fail cleanly."""
 

@@ -44,7 +44,19 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--max-trials", type=int, help="total trials of the experiment")
     p.add_argument("--timeout", type=float, help="seconds of searching in this run")
-    p.add_argument("--workers", type=int, help="parallel worker processes (1: in-process)")
+    p.add_argument("--workers", type=int, help="parallel workers (1: in-process; more: a local pool, or Ray's actors)")
+    p.add_argument(
+        "--executor",
+        choices=["sequential", "pool", "ray"],
+        help="where trials run: in this process, local worker processes, or a Ray cluster",
+    )
+    p.add_argument(
+        "--ray-address",
+        metavar="ADDR",
+        help="run on this Ray cluster ('auto', host:port or ray://host:port); implies --executor ray",
+    )
+    p.add_argument("--gpus-per-trial", type=float, metavar="G", help="GPUs per trial: 1, 2, ... or a share: 0.5, 0.25")
+    p.add_argument("--trial-timeout", type=float, metavar="S", help="seconds one trial may run before it is stopped")
     p.add_argument("--seed", type=int)
     p.add_argument(
         "--deduplicate", action="store_true", help="answer a repeated arch from its earlier result instead of rerunning"
@@ -104,10 +116,9 @@ def resolve_config(args: argparse.Namespace) -> dict:
         flags.append(f"run.max_trials={args.max_trials}")
     if args.timeout is not None:
         flags.append(f"run.timeout={args.timeout}")
-    if args.workers is not None:
-        if args.workers < 1:
-            raise ConfigError(f"--workers must be >= 1, but got {args.workers}.")
-        cfg["executor"] = {"name": "sequential"} if args.workers == 1 else {"name": "pool", "n_workers": args.workers}
+    if args.trial_timeout is not None:
+        flags.append(f"run.trial_timeout={args.trial_timeout}")
+    cfg["executor"] = executor_section(cfg.get("executor"), args)
     if args.export_path is not None:
         flags.append(f"export.path={args.export_path}")
     if args.export_epochs is not None:
@@ -115,6 +126,39 @@ def resolve_config(args: argparse.Namespace) -> dict:
     if args.export_time is not None:
         flags.append(f"export.time_budget={args.export_time}")
     return configs.validate(configs.apply_overrides(cfg, [*flags, *args.overrides]))
+
+
+def executor_section(section: object, args: argparse.Namespace) -> object:
+    """The config's executor section with --workers, --executor, --ray-address and --gpus-per-trial applied."""
+    if args.workers is not None and args.workers < 1:
+        raise ConfigError(f"--workers must be >= 1, but got {args.workers}.")
+    if args.gpus_per_trial is not None and args.gpus_per_trial < 0:
+        raise ConfigError(f"--gpus-per-trial must be >= 0, but got {args.gpus_per_trial:g}.")
+    if args.executor is None and args.ray_address is None and args.workers is None and args.gpus_per_trial is None:
+        return section if section is not None else {"name": "sequential"}
+    old = dict(section) if isinstance(section, dict) else {"name": "sequential"}
+    name = "ray" if args.ray_address is not None else args.executor
+    if args.ray_address is not None and args.executor not in (None, "ray"):
+        raise ConfigError(f"--ray-address runs on Ray, but --executor {args.executor} was given; drop one of them.")
+    if name is None:  # --workers alone: one runs in-process, more in a local pool (Ray stays Ray)
+        name = old.get("name", "sequential")
+        if name == "sequential" and (args.workers or 1) > 1:
+            name = "pool"
+        elif name == "pool" and args.workers == 1:
+            name = "sequential"
+    new: dict[str, object] = {"name": name}
+    if name != "sequential":
+        keep = {"n_workers", "gpus_per_trial"} if name != old.get("name") else set(old) - {"name"}
+        new.update({k: v for k, v in old.items() if k in keep})
+        if args.workers is not None:
+            new["n_workers"] = args.workers
+        if args.gpus_per_trial is not None:
+            new["gpus_per_trial"] = args.gpus_per_trial
+        if args.ray_address is not None:
+            new["address"] = args.ray_address
+    elif args.gpus_per_trial:
+        raise ConfigError("--gpus-per-trial needs worker processes: give --workers 2 (or more) or --executor pool/ray.")
+    return new
 
 
 def _describe(strategy: object) -> str:

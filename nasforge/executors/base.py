@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import abc
+import contextlib
+import signal
+import threading
 import time
 import traceback
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -26,6 +29,50 @@ class Job:
     weights_in: str | None = None  # a parent's weights to start from (weight inheritance)
     weights_out: str | None = None  # where to save the trained weights for children
     inherit_epochs: Any = None  # `WeightInheritance` deciding an inheriting child's epochs
+    #: wall-clock seconds the trial may run; the executor stops it and fails it with a `Timeout:` error
+    timeout: float | None = None
+
+
+class TrialTimeout(Exception):
+    """Raised inside a trial run in this process when its `Job.timeout` passes (SIGALRM)."""
+
+
+@contextlib.contextmanager
+def alarm(seconds: float | None) -> Iterator[None]:
+    """Raise `TrialTimeout` in the main thread after `seconds` (no-op without a limit, off the main thread, or
+    where SIGALRM does not exist)."""
+    usable = (
+        seconds is not None and hasattr(signal, "setitimer") and threading.current_thread() is threading.main_thread()
+    )
+    if not usable:
+        yield
+        return
+
+    def ring(_signum: int, _frame: Any) -> None:
+        raise TrialTimeout()
+
+    previous = signal.signal(signal.SIGALRM, ring)
+    signal.setitimer(signal.ITIMER_REAL, float(seconds))  # type: ignore[arg-type]
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+
+
+def timed_out(job: Job, started_at: float, now: float | None = None) -> JobResult:
+    """The failed result of a job stopped at its `timeout`."""
+    end = time.time() if now is None else now
+    return JobResult(
+        job.number, None, f"Timeout: the trial ran longer than its limit of {job.timeout:g} s", started_at, end
+    )
+
+
+def worker_lost(job: Job, why: str, attempts: int, now: float | None = None) -> JobResult:
+    """The failed result of a job whose worker (process, actor, node) died on every attempt."""
+    end = time.time() if now is None else now
+    times = "once" if attempts == 1 else f"on all {attempts} attempts"
+    return JobResult(job.number, None, f"WorkerDied: {why} ({times})", end, end, {"attempts": attempts})
 
 
 @dataclass(frozen=True)
@@ -67,7 +114,10 @@ def run_job(
         inheritance=job.inherit_epochs,
     )
     try:
-        metrics = evaluator.evaluate(ctx)
+        with alarm(job.timeout):
+            metrics = evaluator.evaluate(ctx)
+    except TrialTimeout:
+        return timed_out(job, start)
     except TrialPruned as stop:
         last = {k: float(v) for k, v in history[-1].items()} if history else {}
         return JobResult(job.number, last, None, start, time.time(), {"pruned": True, "pruned_at": stop.step})
@@ -87,7 +137,12 @@ def run_job(
 class BaseExecutor(abc.ABC):
     """Runs jobs. `start` ships the evaluator and space to wherever jobs run; `submit` queues a job;
     `wait` blocks until at least one job finishes (or `timeout` passes), calling `on_report` for
-    intermediate metrics as they arrive, and returns the finished results."""
+    intermediate metrics as they arrive, and returns the finished results.
+
+    Executors that run jobs elsewhere (processes, Ray actors) own two kinds of failure the trial did not
+    cause: a worker that dies reruns its job, up to `max_retries` more times, before the job fails with
+    `WorkerDied`; and a job past its `Job.timeout` is stopped and fails with `Timeout`.
+    """
 
     n_workers: int = 1
 

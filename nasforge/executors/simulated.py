@@ -15,7 +15,7 @@ from dataclasses import replace
 
 from nasforge.errors import ConfigError
 from nasforge.evaluators.base import BaseEvaluator
-from nasforge.executors.base import BaseExecutor, Job, JobResult, OnReport, run_job
+from nasforge.executors.base import BaseExecutor, Job, JobResult, OnReport, run_job, timed_out
 from nasforge.space import ModelSpace
 
 
@@ -73,6 +73,9 @@ class SimulatedExecutor(BaseExecutor):
                 cost = float(result.metrics.get(self.cost_metric, 0.0))
                 if cost < 0:
                     raise ConfigError(f"Metric {self.cost_metric!r} is a cost in seconds and must be >= 0, got {cost}.")
+            if job.timeout is not None and cost > job.timeout:  # stopped at its limit, on the simulated clock
+                cost = job.timeout
+                result = timed_out(job, self._clock)
             finish = self._clock + cost
             timed = replace(result, started_at=self._clock, finished_at=finish)
             heapq.heappush(self._running, (finish, self._seq, timed, reports))

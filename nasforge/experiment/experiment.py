@@ -9,6 +9,7 @@ import dataclasses
 import hashlib
 import json
 import re
+import time
 import warnings
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import replace
@@ -22,6 +23,7 @@ from nasforge.estimation.warm_start import Source, WarmStart, load_source, make_
 from nasforge.evaluators.base import BaseEvaluator
 from nasforge.executors import BaseExecutor, Job, JobResult, SequentialExecutor
 from nasforge.experiment.callbacks import Callback
+from nasforge.experiment.driver import driver_id, is_dead
 from nasforge.multiobjective.latency import LatencyMeter, LatencySetting
 from nasforge.multiobjective.objectives import (
     Constraint,
@@ -84,6 +86,9 @@ class Experiment:
         early_stopping: str | Mapping[str, Any] | BaseStopper | None = None,
         inherit_weights: bool | Mapping[str, Any] | WeightInheritance | None = None,
         warm_start: str | Mapping[str, Any] | WarmStart | None = None,
+        trial_timeout: float | None = None,
+        heartbeat_interval: float = 10.0,
+        stale_after: float = 120.0,
     ) -> None:
         check_name(name)
         if not isinstance(space, ModelSpace):
@@ -121,6 +126,27 @@ class Experiment:
         self.early_stopping = make_stopper(early_stopping)
         self.inheritance = make_inheritance(inherit_weights)
         self.warm_start = make_warm_start(warm_start)
+        for key, value, allow_none in (
+            ("trial_timeout", trial_timeout, True),
+            ("heartbeat_interval", heartbeat_interval, False),
+            ("stale_after", stale_after, False),
+        ):
+            if (value is None and not allow_none) or (
+                value is not None and (isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0)
+            ):
+                raise ConfigError(
+                    f"`{key}` must be a number of seconds > 0{' or None' if allow_none else ''}, but got {value!r}."
+                )
+        if stale_after <= heartbeat_interval:
+            raise ConfigError(
+                f"`stale_after` ({stale_after:g} s) must be longer than `heartbeat_interval` ({heartbeat_interval:g} s), "
+                "or live trials would look dead between two heartbeats; raise stale_after."
+            )
+        #: wall-clock seconds one trial may run before it is stopped and fails with `Timeout` (None: no limit)
+        self.trial_timeout = None if trial_timeout is None else float(trial_timeout)
+        #: how often this driver stamps its running trials alive, and how old a stamp must be before another
+        #: driver may take a trial over (`nasforge.experiment.driver`)
+        self.heartbeat_interval, self.stale_after = float(heartbeat_interval), float(stale_after)
         #: what the warm start did in the last run: source, mode, trials used, archs enqueued (None: no warm start)
         self.warm_started: dict[str, Any] | None = None
         if self.inheritance is not None and not evaluator.supports_inheritance:
@@ -157,6 +183,7 @@ class Experiment:
             "early_stopping": repr(self.early_stopping) if self.early_stopping is not None else None,
             "inherit_weights": repr(self.inheritance) if self.inheritance is not None else None,
             "warm_start": repr(self.warm_start) if self.warm_start is not None else None,
+            "trial_timeout": self.trial_timeout,
         }
 
     def _open(self) -> ExperimentRow:
@@ -269,6 +296,8 @@ class Experiment:
                     f"{self.strategy!r} cannot resume ({type(exc).__name__}: {exc}); resume with the same "
                     "strategy and middleware, or give this search a new experiment name."
                 ) from exc
+        me = driver_id()
+        claimed = self._claim(exp_id, me)  # refuses, before anything else is written, if another driver is live
         records = {r.number: r for r in self.storage.get_trials(exp_id)}
         untold = self.storage.untold_numbers(exp_id)
         for number in untold:  # finished before a crash, but the strategy never heard
@@ -277,8 +306,8 @@ class Experiment:
             self.storage.mark_told(exp_id, untold, self.strategy.state_dict())
         if source is not None:
             self._apply_warm_start(source, fresh=not records and not row.strategy_state, records=records.values())
-        requeue = sorted(n for n, r in records.items() if not r.state.finished)
-        n_total = len(records)
+        requeue = list(claimed)
+        n_total = max(records, default=-1) + 1
         running: dict[int, TrialRecord] = {}
         self.rejected = 0
         self._static = {}
@@ -302,6 +331,7 @@ class Experiment:
 
         self.executor.start(self.evaluator, self.space, on_report)
         self.storage.set_status(exp_id, "running")
+        beat_at = time.time()
         for cb in callbacks:
             cb.on_run_start(self)
         try:
@@ -334,14 +364,17 @@ class Experiment:
                             info=dict(proposal.info),
                             started_at=clock(),
                         )
-                        self.storage.add_trial(exp_id, record, self.strategy.state_dict())
+                        record = self.storage.append_trial(exp_id, record, self.strategy.state_dict(), me)
                         self._static[record.number] = static
-                        n_total += 1
+                        n_total = max(n_total, record.number) + 1
                     submit(record)
                 if self.executor.n_running == 0:
                     break
                 for result in self.executor.wait(timeout=1.0):
                     self._finish(exp_id, running.pop(result.number), result, callbacks)
+                if time.time() - beat_at >= self.heartbeat_interval and running:
+                    beat_at = time.time()
+                    self.storage.heartbeat(exp_id, sorted(running), me, beat_at)
             self.storage.set_status(exp_id, "finished")
         except KeyboardInterrupt:
             kill = getattr(self.executor, "kill", None)
@@ -354,6 +387,27 @@ class Experiment:
             for cb in callbacks:
                 cb.on_run_end(self)
         return self
+
+    def _claim(self, exp_id: int, me: str) -> list[int]:
+        """Take over the trials left running by this process, by a dead driver or by one whose heartbeat went
+        stale; refuse to run beside a live driver of the same experiment."""
+        now = time.time()
+        owners = self.storage.running_owners(exp_id)
+        dead = [o for o in owners if o is not None and o != me and is_dead(o)]
+        live = {
+            o: beat
+            for o, beat in owners.items()
+            if o is not None and o != me and o not in dead and beat is not None and beat >= now - self.stale_after
+        }
+        if live:
+            who, beat = max(live.items(), key=lambda kv: kv[1] or 0.0)
+            raise StorageError(
+                f"Experiment {self.name!r} has trials running under another driver ({who}, heartbeat "
+                f"{now - (beat or now):.0f} s ago); two drivers on one experiment would run its search twice. Wait "
+                f"for that run to end or stop it; if it died on another machine, its trials are taken over once "
+                f"their heartbeat is {self.stale_after:g} s old."
+            )
+        return self.storage.claim_trials(exp_id, me, now - self.stale_after, dead)
 
     # --- warm start ---------------------------------------------------------------------------------------------
     def _warm_source(self) -> Source | None:
@@ -509,7 +563,9 @@ class Experiment:
     # --- early stopping and weight inheritance -----------------------------------------------------------------
     def _job(self, record: TrialRecord) -> Job:
         """The job for a trial: its seed, and where it stands with early stopping and weight inheritance."""
-        job = Job(record.number, record.arch, record.budget, trial_seed(self.seed, record.number))
+        job = Job(
+            record.number, record.arch, record.budget, trial_seed(self.seed, record.number), timeout=self.trial_timeout
+        )
         inheriting = False
         if self.inheritance is not None:
             weights_dir = self.checkpoint_dir / "weights"

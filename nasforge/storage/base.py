@@ -40,8 +40,34 @@ class BaseStorage(abc.ABC):
     def set_status(self, experiment_id: int, status: str) -> None: ...
 
     @abc.abstractmethod
-    def add_trial(self, experiment_id: int, record: TrialRecord, strategy_state: Mapping[str, Any]) -> None:
-        """Insert a new trial and the strategy state after the ask that proposed it."""
+    def add_trial(
+        self, experiment_id: int, record: TrialRecord, strategy_state: Mapping[str, Any], owner: str | None = None
+    ) -> None:
+        """Insert a new trial under its own number, and the strategy state after the ask that proposed it.
+        `owner` names the driver running it (see `claim_trials`)."""
+
+    @abc.abstractmethod
+    def append_trial(
+        self, experiment_id: int, record: TrialRecord, strategy_state: Mapping[str, Any], owner: str | None = None
+    ) -> TrialRecord:
+        """Insert a new trial under the next free number, chosen atomically (concurrent writers never collide),
+        with the strategy state; return the record with its number."""
+
+    @abc.abstractmethod
+    def heartbeat(self, experiment_id: int, numbers: Sequence[int], owner: str, at: float) -> None:
+        """Stamp `owner`'s running trials `numbers` as alive at `at` (seconds since the epoch)."""
+
+    @abc.abstractmethod
+    def running_owners(self, experiment_id: int) -> dict[str | None, float | None]:
+        """The owners of the experiment's unfinished trials, each with its latest heartbeat."""
+
+    @abc.abstractmethod
+    def claim_trials(
+        self, experiment_id: int, owner: str, stale_before: float, dead_owners: Sequence[str] = ()
+    ) -> list[int]:
+        """Atomically take over the unfinished trials that have no owner, are `owner`'s already, belong to one of
+        `dead_owners`, or whose heartbeat is older than `stale_before`; return their numbers, in order. Two
+        drivers claiming at once never both get a trial."""
 
     @abc.abstractmethod
     def update_trial(self, experiment_id: int, record: TrialRecord) -> None:

@@ -23,6 +23,8 @@ class _Experiment:
     trials: dict[int, TrialRecord] = field(default_factory=dict)
     told: set[int] = field(default_factory=set)
     reports: dict[int, list[tuple[int, dict[str, float]]]] = field(default_factory=dict)
+    owners: dict[int, tuple[str | None, float | None]] = field(default_factory=dict)  # number -> (owner, heartbeat)
+    next_number: int = 0
 
 
 class InMemoryStorage(BaseStorage):
@@ -64,12 +66,53 @@ class InMemoryStorage(BaseStorage):
     def _set_state(self, exp: _Experiment, strategy_state: Mapping[str, Any]) -> None:
         exp.row = dataclasses.replace(exp.row, strategy_state=strategy_state)
 
-    def add_trial(self, experiment_id: int, record: TrialRecord, strategy_state: Mapping[str, Any]) -> None:
+    def add_trial(
+        self, experiment_id: int, record: TrialRecord, strategy_state: Mapping[str, Any], owner: str | None = None
+    ) -> None:
         exp = self._exp(experiment_id)
         if record.number in exp.trials:
             raise StorageError(f"Trial {record.number} of experiment {experiment_id} exists already.")
         exp.trials[record.number] = record
+        exp.next_number = max(exp.next_number, record.number + 1)
+        exp.owners[record.number] = (owner, time.time() if owner is not None else None)
         self._set_state(exp, strategy_state)
+
+    def append_trial(
+        self, experiment_id: int, record: TrialRecord, strategy_state: Mapping[str, Any], owner: str | None = None
+    ) -> TrialRecord:
+        exp = self._exp(experiment_id)
+        numbered = record.with_(number=exp.next_number)
+        self.add_trial(experiment_id, numbered, strategy_state, owner)
+        return numbered
+
+    def heartbeat(self, experiment_id: int, numbers: Sequence[int], owner: str, at: float) -> None:
+        exp = self._exp(experiment_id)
+        for n in numbers:
+            if exp.owners.get(n, (None, None))[0] == owner:
+                exp.owners[n] = (owner, at)
+
+    def running_owners(self, experiment_id: int) -> dict[str | None, float | None]:
+        exp = self._exp(experiment_id)
+        out: dict[str | None, float | None] = {}
+        for n, r in exp.trials.items():
+            if not r.state.finished:
+                who, beat = exp.owners.get(n, (None, None))
+                prev = out.get(who)
+                out[who] = beat if prev is None or (beat is not None and beat > prev) else prev
+        return out
+
+    def claim_trials(
+        self, experiment_id: int, owner: str, stale_before: float, dead_owners: Sequence[str] = ()
+    ) -> list[int]:
+        exp = self._exp(experiment_id)
+        claimed = []
+        for n in sorted(exp.trials):
+            who, beat = exp.owners.get(n, (None, None))
+            takeable = who is None or who == owner or who in dead_owners or beat is None or beat < stale_before
+            if not exp.trials[n].state.finished and takeable:
+                exp.owners[n] = (owner, time.time())
+                claimed.append(n)
+        return claimed
 
     def update_trial(self, experiment_id: int, record: TrialRecord) -> None:
         exp = self._exp(experiment_id)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import random
 import time
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -16,7 +17,8 @@ from nasforge.space import Arch
 from nasforge.storage.base import BaseStorage, ExperimentRow
 from nasforge.trial import TrialRecord, TrialState
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2: trials.owner and trials.heartbeat (which driver runs a trial; is it alive)
+UNFINISHED = [s.value for s in TrialState if not s.finished]
 
 metadata = sa.MetaData()
 meta_table = sa.Table(
@@ -51,6 +53,8 @@ trials = sa.Table(
     sa.Column("started_at", sa.Float),
     sa.Column("finished_at", sa.Float),
     sa.Column("told", sa.Boolean, nullable=False, default=False),
+    sa.Column("owner", sa.String(128)),  # the driver running the trial (`nasforge.experiment.driver_id`)
+    sa.Column("heartbeat", sa.Float),  # when its owner last said it is alive
     sa.UniqueConstraint("experiment_id", "number", name="uq_trial_number"),
 )
 reports = sa.Table(
@@ -67,12 +71,28 @@ reports = sa.Table(
 
 
 def normalize_url(url: str) -> str:
-    """A plain file path means a SQLite file; anything with `://` is an SQLAlchemy URL."""
+    """A plain file path means a SQLite file; anything with `://` is an SQLAlchemy URL. PostgreSQL URLs without
+    a driver (`postgresql://`, `postgres://`) use psycopg 3.
+
+    >>> normalize_url("postgres://u@localhost/nas")
+    'postgresql+psycopg://u@localhost/nas'
+    """
     if not isinstance(url, str) or not url:
         raise StorageError(f"A storage must be a database URL or a file path, but got {url!r}.")
+    for bare in ("postgresql://", "postgres://"):
+        if url.startswith(bare):
+            return "postgresql+psycopg://" + url[len(bare) :]
     if "://" in url:
         return url
     return "sqlite:///" + os.path.abspath(os.path.expanduser(url))
+
+
+def _migrate(conn: Any, version: int) -> None:
+    """Bring a storage written by an older nasforge up to `SCHEMA_VERSION`, in place."""
+    if version < 2:
+        conn.execute(sa.text("ALTER TABLE trials ADD COLUMN owner VARCHAR(128)"))
+        conn.execute(sa.text("ALTER TABLE trials ADD COLUMN heartbeat FLOAT"))
+    conn.execute(meta_table.update().where(meta_table.c.key == "schema_version").values(value=str(SCHEMA_VERSION)))
 
 
 def _dump(value: Any) -> str:
@@ -81,7 +101,9 @@ def _dump(value: Any) -> str:
 
 class SQLStorage(BaseStorage):
     """Experiments in a database. SQLite runs in WAL mode so readers (the CLI, a dashboard) never block
-    the search, and every commit survives the process being killed.
+    the search, and every commit survives the process being killed. PostgreSQL (`postgresql://user@host/db`,
+    with `pip install "nasforge[postgres]"`) serves several drivers and machines at once: trial numbers are
+    allocated and running trials claimed atomically.
 
     >>> storage = SQLStorage("sqlite:///:memory:")
     """
@@ -113,9 +135,14 @@ class SQLStorage(BaseStorage):
         kwargs: dict[str, Any] = {"future": True}
         if is_sqlite:
             kwargs["connect_args"] = {"timeout": 30}
+        else:
+            kwargs["pool_pre_ping"] = True  # a server restart or a dropped connection is reconnected, not fatal
         try:
             engine = sa.create_engine(self.url, **kwargs)
-        except (sa.exc.ArgumentError, sa.exc.NoSuchModuleError, ImportError) as exc:
+        except ImportError as exc:
+            hint = ' (pip install "nasforge[postgres]")' if self.url.startswith("postgresql") else ""
+            raise StorageError(f"Cannot open storage {self.url!r}: {exc}{hint}") from exc
+        except (sa.exc.ArgumentError, sa.exc.NoSuchModuleError) as exc:
             raise StorageError(f"Cannot open storage {self.url!r}: {exc}") from exc
         if is_sqlite:
 
@@ -133,6 +160,8 @@ class SQLStorage(BaseStorage):
                 row = conn.execute(sa.select(meta_table.c.value).where(meta_table.c.key == "schema_version")).first()
                 if row is None:
                     conn.execute(meta_table.insert().values(key="schema_version", value=str(SCHEMA_VERSION)))
+                elif int(row[0]) < SCHEMA_VERSION:
+                    _migrate(conn, int(row[0]))
                 elif int(row[0]) > SCHEMA_VERSION:
                     raise StorageError(
                         f"Storage {self.url!r} has schema version {row[0]}, newer than this nasforge understands "
@@ -140,7 +169,9 @@ class SQLStorage(BaseStorage):
                     )
         except sa.exc.IntegrityError:
             pass  # another process created the schema at the same moment
-        except sa.exc.OperationalError as exc:
+        except (sa.exc.ProgrammingError, sa.exc.OperationalError) as exc:
+            if "duplicate column" in str(exc.orig).lower() or "already exists" in str(exc.orig).lower():
+                return engine  # another process migrated or created the schema at the same moment
             raise StorageError(f"Cannot open storage {self.url!r}: {exc.orig}") from exc
         return engine
 
@@ -205,23 +236,95 @@ class SQLStorage(BaseStorage):
             "budget": record.budget,
         }
 
-    def add_trial(self, experiment_id: int, record: TrialRecord, strategy_state: Mapping[str, Any]) -> None:
+    def add_trial(
+        self, experiment_id: int, record: TrialRecord, strategy_state: Mapping[str, Any], owner: str | None = None
+    ) -> None:
+        with self.engine.begin() as conn:
+            conn.execute(trials.insert().values(number=record.number, **self._new(experiment_id, record, owner)))
+            self._save_state(conn, experiment_id, strategy_state)
+
+    def _new(self, experiment_id: int, record: TrialRecord, owner: str | None) -> dict[str, Any]:
+        return {
+            "experiment_id": experiment_id,
+            "arch_id": record.arch.id,
+            "arch": record.arch.to_json(),
+            "told": False,
+            "owner": owner,
+            "heartbeat": time.time() if owner is not None else None,
+            **self._values(record),
+        }
+
+    @staticmethod
+    def _save_state(conn: Any, experiment_id: int, strategy_state: Mapping[str, Any]) -> None:
+        conn.execute(
+            experiments.update()
+            .where(experiments.c.id == experiment_id)
+            .values(strategy_state=_dump(dict(strategy_state)))
+        )
+
+    def append_trial(
+        self, experiment_id: int, record: TrialRecord, strategy_state: Mapping[str, Any], owner: str | None = None
+    ) -> TrialRecord:
+        values = self._new(experiment_id, record, owner)
+        columns = list(values)
+        next_number = (
+            sa.select(sa.func.coalesce(sa.func.max(trials.c.number), -1) + 1)
+            .where(trials.c.experiment_id == experiment_id)
+            .scalar_subquery()
+        )
+        row = sa.select(next_number, *(sa.literal(values[c], type_=trials.c[c].type) for c in columns))
+        insert = trials.insert().from_select(["number", *columns], row).returning(trials.c.number)
+        for attempt in range(200):
+            try:
+                with self.engine.begin() as conn:
+                    number = int(conn.execute(insert).scalar_one())
+                    self._save_state(conn, experiment_id, strategy_state)
+                return record.with_(number=number)
+            except sa.exc.IntegrityError:  # another writer took the same number first: take the next one
+                time.sleep(0.001 * random.random() * (1 + attempt % 10))
+        raise StorageError(f"Could not allocate a trial number in experiment {experiment_id} after 200 tries.")
+
+    def heartbeat(self, experiment_id: int, numbers: Sequence[int], owner: str, at: float) -> None:
+        if not numbers:
+            return
         with self.engine.begin() as conn:
             conn.execute(
-                trials.insert().values(
-                    experiment_id=experiment_id,
-                    number=record.number,
-                    arch_id=record.arch.id,
-                    arch=record.arch.to_json(),
-                    told=False,
-                    **self._values(record),
+                trials.update()
+                .where(
+                    trials.c.experiment_id == experiment_id,
+                    trials.c.number.in_(list(numbers)),
+                    trials.c.owner == owner,
                 )
+                .values(heartbeat=at)
             )
-            conn.execute(
-                experiments.update()
-                .where(experiments.c.id == experiment_id)
-                .values(strategy_state=_dump(dict(strategy_state)))
-            )
+
+    def running_owners(self, experiment_id: int) -> dict[str | None, float | None]:
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                sa.select(trials.c.owner, sa.func.max(trials.c.heartbeat))
+                .where(trials.c.experiment_id == experiment_id, trials.c.state.in_(UNFINISHED))
+                .group_by(trials.c.owner)
+            ).all()
+        return {r[0]: r[1] for r in rows}
+
+    def claim_trials(
+        self, experiment_id: int, owner: str, stale_before: float, dead_owners: Sequence[str] = ()
+    ) -> list[int]:
+        takeable = sa.or_(
+            trials.c.owner.is_(None),
+            trials.c.owner == owner,
+            trials.c.owner.in_(list(dead_owners)),
+            trials.c.heartbeat.is_(None),
+            trials.c.heartbeat < stale_before,
+        )
+        with self.engine.begin() as conn:
+            rows = conn.execute(
+                trials.update()
+                .where(trials.c.experiment_id == experiment_id, trials.c.state.in_(UNFINISHED), takeable)
+                .values(owner=owner, heartbeat=time.time())
+                .returning(trials.c.number)
+            ).all()
+        return sorted(int(r[0]) for r in rows)
 
     def update_trial(self, experiment_id: int, record: TrialRecord) -> None:
         with self.engine.begin() as conn:
@@ -241,11 +344,7 @@ class SQLStorage(BaseStorage):
                     .where(trials.c.experiment_id == experiment_id, trials.c.number.in_(list(numbers)))
                     .values(told=True)
                 )
-            conn.execute(
-                experiments.update()
-                .where(experiments.c.id == experiment_id)
-                .values(strategy_state=_dump(dict(strategy_state)))
-            )
+            self._save_state(conn, experiment_id, strategy_state)
 
     def add_report(self, experiment_id: int, number: int, step: int, metrics: Mapping[str, float]) -> None:
         with self.engine.begin() as conn:

@@ -1,4 +1,5 @@
-"""The storage conformance suite, run against an SQLite file, in-memory SQLite, and InMemoryStorage."""
+"""The storage conformance suite, run against an SQLite file, in-memory SQLite, PostgreSQL (a throwaway
+server on loopback, tests/postgres.py) and InMemoryStorage."""
 
 from __future__ import annotations
 
@@ -13,10 +14,12 @@ from nasforge.storage import BaseStorage, InMemoryStorage, SQLStorage
 from nasforge.trial import TrialRecord, TrialState
 
 
-@pytest.fixture(params=["file", "memory", "python"])
+@pytest.fixture(params=["file", "memory", "postgres", "python"])
 def storage(request: pytest.FixtureRequest, tmp_path: Path) -> BaseStorage:
     if request.param == "python":
         return InMemoryStorage()
+    if request.param == "postgres":
+        return SQLStorage(request.getfixturevalue("postgres_url"))
     url = str(tmp_path / "s.db") if request.param == "file" else "sqlite:///:memory:"
     return SQLStorage(url)
 
@@ -86,3 +89,54 @@ def test_bad_locations_are_clear_errors(tmp_path: Path) -> None:
         SQLStorage(str(tmp_path / "missing" / "x.db")).list_experiments()
     with pytest.raises(StorageError, match="Cannot open storage"):
         SQLStorage("nosuchdb://x").list_experiments()
+
+
+def test_append_numbers_trials_in_order(storage: BaseStorage) -> None:
+    exp = storage.create_experiment("e", {}).id
+    other = storage.create_experiment("f", {}).id
+    first = storage.append_trial(exp, TrialRecord(-1, Arch({"x": 1}), state=TrialState.RUNNING), {"s": 1}, "me")
+    second = storage.append_trial(exp, TrialRecord(-1, Arch({"x": 2}), state=TrialState.RUNNING), {"s": 2}, "me")
+    elsewhere = storage.append_trial(other, TrialRecord(-1, Arch({"x": 3})), {})
+    assert (first.number, second.number, elsewhere.number) == (0, 1, 0)
+    assert [t.arch["x"] for t in storage.get_trials(exp)] == [1, 2]
+    assert storage.get_experiment("e").strategy_state == {"s": 2}  # type: ignore[union-attr]
+
+
+def test_claims_take_only_unowned_own_dead_or_stale_trials(storage: BaseStorage) -> None:
+    exp = storage.create_experiment("e", {}).id
+    now = time.time()
+
+    def add(owner: str | None, state: TrialState = TrialState.RUNNING) -> int:
+        return storage.append_trial(exp, TrialRecord(-1, Arch({"x": 1}), state=state), {}, owner).number
+
+    unowned, mine, dead, live, stale = add(None), add("me"), add("dead"), add("live"), add("stale")
+    add("me", TrialState.COMPLETE)  # finished: never claimed
+    storage.heartbeat(exp, [stale], "stale", now - 600)
+    storage.heartbeat(exp, [live], "someone-else", now - 600)  # not its owner: ignored
+    owners = storage.running_owners(exp)
+    assert set(owners) == {None, "me", "dead", "live", "stale"}
+    assert owners["stale"] == pytest.approx(now - 600) and owners["live"] >= now - 5  # type: ignore[operator]
+    claimed = storage.claim_trials(exp, "me", stale_before=now - 60, dead_owners=["dead"])
+    assert claimed == [unowned, mine, dead, stale]
+    assert storage.claim_trials(exp, "other", stale_before=now - 60) == []  # all fresh and owned now
+    assert set(storage.running_owners(exp)) == {"me", "live"}
+    assert live not in claimed
+
+
+def test_a_version_1_file_is_migrated(tmp_path: Path) -> None:
+    import sqlite3
+
+    path = tmp_path / "old.db"
+    SQLStorage(str(path)).create_experiment("e", {})  # then turn it back into a version-1 file
+    with sqlite3.connect(path) as db:
+        db.execute("ALTER TABLE trials DROP COLUMN heartbeat")
+        db.execute("ALTER TABLE trials DROP COLUMN owner")
+        db.execute("UPDATE nasforge_meta SET value = '1' WHERE key = 'schema_version'")
+        db.execute(
+            "INSERT INTO trials (experiment_id, number, arch_id, arch, state, metrics, info, told) "
+            "VALUES (1, 0, 'a', '{\"x\": 1}', 'RUNNING', '{}', '{}', 0)"
+        )
+    storage = SQLStorage(str(path))
+    assert storage.claim_trials(1, "me", stale_before=time.time()) == [0]
+    with sqlite3.connect(path) as db:
+        assert db.execute("SELECT value FROM nasforge_meta").fetchone() == ("2",)

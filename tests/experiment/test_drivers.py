@@ -1,0 +1,110 @@
+"""Which driver runs which trial: trials left by a dead driver (or one whose heartbeat went stale) are taken
+over and rerun; a live driver of the same experiment is never run beside; a trial past its timeout fails
+alone."""
+
+from __future__ import annotations
+
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from nasforge.errors import ConfigError, StorageError
+from nasforge.experiment import Experiment
+from nasforge.experiment.driver import driver_id, is_dead
+from nasforge.storage import SQLStorage
+from nasforge.strategies import RandomSearch
+from nasforge.trial import TrialRecord, TrialState
+from tests.toys import SlowEvaluator, ToyEvaluator, ToySpace
+
+
+def experiment(storage: SQLStorage, **kwargs: object) -> Experiment:
+    evaluator = kwargs.pop("evaluator", ToyEvaluator())
+    return Experiment("e", ToySpace(), RandomSearch(), evaluator, storage=storage, objective="score", **kwargs)  # type: ignore[arg-type]
+
+
+def dead_pid() -> int:
+    proc = subprocess.Popen([sys.executable, "-c", "pass"])
+    proc.wait()
+    return proc.pid
+
+
+def leave_running(storage: SQLStorage, owner: str, beat: float) -> int:
+    """A trial left RUNNING by `owner`, last heard of at `beat`."""
+    exp = experiment(storage)
+    arch = ToySpace().validate({"x": 1, "y": 1, "op": "b", "extra": "none"})
+    record = storage.append_trial(exp.id, TrialRecord(-1, arch, state=TrialState.RUNNING), {}, owner)
+    storage.heartbeat(exp.id, [record.number], owner, beat)
+    return record.number
+
+
+def test_driver_ids_and_death() -> None:
+    me = driver_id()
+    assert me.startswith(f"{socket.gethostname()}:") and not is_dead(me)
+    assert is_dead(f"{socket.gethostname()}:{dead_pid()}:abcd1234")
+    assert not is_dead(f"elsewhere.example:{dead_pid()}:abcd1234")  # another host: only its heartbeat tells
+
+
+def test_a_dead_drivers_trials_are_rerun_at_once(tmp_path: Path) -> None:
+    storage = SQLStorage(str(tmp_path / "e.db"))
+    left = leave_running(storage, f"{socket.gethostname()}:{dead_pid()}:abcd1234", time.time())
+    exp = experiment(storage).run(max_trials=4)
+    trials = {t.number: t for t in exp.trials}
+    assert trials[left].state is TrialState.COMPLETE and len(trials) == 4
+    assert set(storage.running_owners(exp.id)) == set()
+
+
+def test_a_live_driver_is_not_run_beside(tmp_path: Path) -> None:
+    storage = SQLStorage(str(tmp_path / "e.db"))
+    other = f"elsewhere.example:{4242}:abcd1234"
+    left = leave_running(storage, other, time.time() - 5)
+    with pytest.raises(StorageError, match=r"running under another driver \(elsewhere.example:4242:abcd1234"):
+        experiment(storage).run(max_trials=3)
+    assert [t.number for t in storage.get_trials(1)] == [left]  # nothing written
+    # once its heartbeat is older than stale_after, the trial is taken over
+    exp = experiment(storage, stale_after=3.0, heartbeat_interval=1.0).run(max_trials=3)
+    assert {t.number: t.state for t in exp.trials}[left] is TrialState.COMPLETE
+
+
+def test_running_trials_are_stamped_alive(tmp_path: Path) -> None:
+    storage = SQLStorage(str(tmp_path / "e.db"))
+    beats: list[dict] = []
+
+    class Watch:
+        def on_run_start(self, exp: Experiment) -> None: ...
+        def on_trial_start(self, exp: Experiment, record: TrialRecord) -> None:
+            beats.append(storage.running_owners(exp.id))
+
+        def on_report(self, exp: Experiment, number: int, step: int, metrics: object) -> None: ...
+        def on_trial_end(self, exp: Experiment, record: TrialRecord) -> None: ...
+        def on_run_end(self, exp: Experiment) -> None: ...
+
+    exp = experiment(storage, evaluator=ToyEvaluator(sleep=0.3), heartbeat_interval=0.2, stale_after=1.0)
+    exp.run(max_trials=3, callbacks=[Watch()])  # type: ignore[list-item]
+    assert all(set(b) == {driver_id()} for b in beats)
+    assert storage.running_owners(exp.id) == {}
+
+
+def test_a_trial_past_its_timeout_fails_and_the_search_goes_on(tmp_path: Path) -> None:
+    exp = experiment(SQLStorage(str(tmp_path / "e.db")), evaluator=SlowEvaluator(30.0), trial_timeout=0.2)
+    exp.run(max_trials=2)
+    assert [t.state for t in exp.trials] == [TrialState.FAILED] * 2
+    assert all((t.error or "").startswith("Timeout: the trial ran longer than its limit of 0.2 s") for t in exp.trials)
+    assert exp.storage.get_experiment("e").config["trial_timeout"] == 0.2  # type: ignore[union-attr]
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"trial_timeout": 0}, "`trial_timeout` must be a number of seconds > 0 or None"),
+        ({"trial_timeout": "1h"}, "`trial_timeout`"),
+        ({"heartbeat_interval": None}, "`heartbeat_interval` must be a number of seconds > 0, but got None"),
+        ({"stale_after": 5, "heartbeat_interval": 10}, "must be longer than `heartbeat_interval`"),
+    ],
+)
+def test_bad_timing_settings(tmp_path: Path, kwargs: dict, message: str) -> None:
+    with pytest.raises(ConfigError, match=message):
+        experiment(SQLStorage(str(tmp_path / "e.db")), **kwargs)

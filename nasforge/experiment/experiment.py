@@ -45,6 +45,14 @@ if TYPE_CHECKING:
     from nasforge.oneshot import BaseOneShot
 
 
+#: proposals refused by the constraints one after another before the run gives up (`ConstraintsUnmet`)
+MAX_REJECTIONS_IN_A_ROW = 1000
+
+
+class ConstraintsUnmet(ConfigError):
+    """The strategy keeps proposing archs that break the constraints: the search cannot go on."""
+
+
 def space_fingerprint(space: ModelSpace) -> str:
     """Equal for spaces with the same decisions: their archs, and so their trials, are interchangeable."""
     return hashlib.sha256(json.dumps(space.describe(), sort_keys=True).encode()).hexdigest()[:16]
@@ -120,6 +128,8 @@ class Experiment:
         self.latency = make_latency_meter(latency, self.objectives, self.constraints, evaluator, space)
         #: proposals refused by a constraint before training, in this run (the strategy hears of each)
         self.rejected = 0
+        self._rejected_in_a_row = 0
+        self._closest: dict[str, float] = {}  # per constraint, the value seen closest to meeting it
         self.seed = seed
         self.spec = dict(spec) if spec is not None else None
         self.checkpoint_dir = Path(checkpoint_dir) if checkpoint_dir is not None else default_checkpoint_dir(self)
@@ -309,7 +319,8 @@ class Experiment:
         requeue = list(claimed)
         n_total = max(records, default=-1) + 1
         running: dict[int, TrialRecord] = {}
-        self.rejected = 0
+        self.rejected = self._rejected_in_a_row = 0
+        self._closest = {}
         self._static = {}
         self._curves, self._weights_of, self._peer_curves = {}, {}, {}
         for r in sorted(records.values(), key=lambda r: r.number):
@@ -356,6 +367,7 @@ class Experiment:
                         if broken:  # refused before training: the strategy hears, nothing is stored
                             self._reject(proposal, arch, static, broken)
                             continue
+                        self._rejected_in_a_row = 0
                         record = TrialRecord(
                             number=n_total,
                             arch=arch,
@@ -376,6 +388,9 @@ class Experiment:
                     beat_at = time.time()
                     self.storage.heartbeat(exp_id, sorted(running), me, beat_at)
             self.storage.set_status(exp_id, "finished")
+        except ConstraintsUnmet:
+            self.storage.set_status(exp_id, "paused")
+            raise
         except KeyboardInterrupt:
             kill = getattr(self.executor, "kill", None)
             if callable(kill):
@@ -540,6 +555,12 @@ class Experiment:
         self, proposal: Proposal, arch: Arch, static: Mapping[str, float], broken: Sequence[Constraint]
     ) -> None:
         self.rejected += 1
+        self._rejected_in_a_row += 1
+        for c in broken:
+            seen = self._closest.get(str(c))
+            value = float(static[c.metric])
+            if seen is None or (value < seen if c.op == "<=" else value > seen):
+                self._closest[str(c)] = value
         shown = ", ".join(f"{c.metric} = {static[c.metric]:g}, not {c.op} {c.bound:g}" for c in broken)
         self.strategy.tell(
             TrialRecord(
@@ -552,6 +573,13 @@ class Experiment:
                 info={**proposal.info, "rejected": True},
             )
         )
+        if self._rejected_in_a_row >= MAX_REJECTIONS_IN_A_ROW:
+            closest = "; ".join(f"{c}: closest {v:g}" for c, v in self._closest.items())
+            raise ConstraintsUnmet(
+                f"Experiment {self.name!r}: {self._rejected_in_a_row} proposals in a row broke the constraints before "
+                f"training ({closest}); the space seems to hold few archs that meet them on this machine. Loosen the "
+                "constraints, or shrink the space towards smaller networks."
+            )
         if self.rejected % 1000 == 0:
             warnings.warn(
                 f"Experiment {self.name!r}: {self.rejected} proposals broke the constraints "

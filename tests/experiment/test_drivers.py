@@ -108,3 +108,30 @@ def test_a_trial_past_its_timeout_fails_and_the_search_goes_on(tmp_path: Path) -
 def test_bad_timing_settings(tmp_path: Path, kwargs: dict, message: str) -> None:
     with pytest.raises(ConfigError, match=message):
         experiment(SQLStorage(str(tmp_path / "e.db")), **kwargs)
+
+
+def test_a_worker_killed_mid_search_costs_nothing(tmp_path: Path) -> None:
+    """SIGKILL a pool worker in the middle of a trial: the trial reruns and the experiment completes."""
+    import os
+    import signal
+
+    from nasforge.executors import LocalPoolExecutor
+
+    killed: list[int] = []
+
+    class KillOnce:
+        def on_run_start(self, exp: Experiment) -> None: ...
+        def on_trial_start(self, exp: Experiment, record: TrialRecord) -> None: ...
+        def on_report(self, exp: Experiment, number: int, step: int, metrics: dict) -> None:
+            if number == 1 and not killed:
+                killed.append(int(metrics["pid"]))
+                os.kill(killed[0], signal.SIGKILL)
+
+        def on_trial_end(self, exp: Experiment, record: TrialRecord) -> None: ...
+        def on_run_end(self, exp: Experiment) -> None: ...
+
+    pool = LocalPoolExecutor(n_workers=2, threads_per_worker=1)
+    exp = experiment(SQLStorage(str(tmp_path / "e.db")), evaluator=SlowEvaluator(0.5), executor=pool)
+    exp.run(max_trials=6, callbacks=[KillOnce()])  # type: ignore[list-item]
+    assert killed and [t.state for t in exp.trials] == [TrialState.COMPLETE] * 6
+    assert exp.trials[1].info["attempts"] == 2 and exp.trials[1].metrics["pid"] != killed[0]

@@ -12,6 +12,7 @@ from nasforge.errors import ConfigError, StorageError
 from nasforge.evaluators.base import EvalContext
 from nasforge.evaluators.tabular import NB201Evaluator
 from nasforge.experiment import Experiment
+from nasforge.experiment.experiment import ConstraintsUnmet
 from nasforge.multiobjective import hypervolume, pareto_mask
 from nasforge.storage import InMemoryStorage
 from nasforge.strategies import RandomSearch, RegularizedEvolution
@@ -78,6 +79,16 @@ def test_constraint_checked_before_training_keeps_archs_out(table: NB201Table) -
     assert all(t.metrics["params"] <= 0.4 for t in exp.trials)
     assert len(exp.trials) == 30
     assert exp.best_trial is not None and exp.best_trial.metrics["params"] <= 0.4
+
+
+def test_a_constraint_nothing_meets_ends_the_run_with_a_reason(table: NB201Table) -> None:
+    storage = InMemoryStorage()
+    exp = experiment(table, storage=storage, constraints=["params <= 0.001"])
+    with pytest.raises(
+        ConstraintsUnmet, match=r"1000 proposals in a row broke the constraints .*params <= 0.001: closest 0\.0"
+    ):
+        exp.run(max_trials=5)
+    assert exp.trials == [] and storage.get_experiment("mo").status == "paused"  # type: ignore[union-attr]
 
 
 def test_constraint_on_a_trained_metric_filters_results(table: NB201Table) -> None:

@@ -2,7 +2,7 @@
 
 The same trials in every arm: random search with one seed proposes the same archs whatever the results, so
 each arm trains the same list (the main job's CNN space on Fashion-MNIST, 1 epoch on a fraction of the
-training split, validated on 10,000 held-out images). Arms, run one after another in one invocation:
+training split, validated on `--valid` held-out training images). Arms, run one after another in one invocation:
 
 - `sequential, 1 thread`: the driver trains each trial itself with one torch thread;
 - `sequential, 2 threads`: the same with two torch threads (what one process gets from both cores);
@@ -12,7 +12,7 @@ Throughput is trials per second of wall time over the whole run, the pool's star
 that import torch and load the data) included; the steady rate (first trial's end to the last's) is shown
 beside it.
 
-    NASFORGE_DATA=../shared/data python benchmarks/pool_throughput.py [--trials 24] [--fraction 0.05]
+    NASFORGE_DATA=../shared/data python benchmarks/pool_throughput.py [--trials 16] [--fraction 0.1] [--valid 2000]
 
 writes docs/scale/pool_throughput.json and prints the table.
 """
@@ -49,7 +49,7 @@ class Ends(Callback):
 def arm(name: str, executor: BaseExecutor, threads: int, args: argparse.Namespace, folder: Path) -> dict[str, Any]:
     torch.set_num_threads(threads)  # the driver's own threads (the sequential arms train here)
     evaluator = ClassificationEvaluator(
-        FashionMNIST(valid_size=10000), epochs=1, train_fraction=args.fraction, device="cpu"
+        FashionMNIST(valid_size=args.valid), epochs=1, train_fraction=args.fraction, device="cpu"
     )
     exp = Experiment(
         name,
@@ -81,17 +81,21 @@ def arm(name: str, executor: BaseExecutor, threads: int, args: argparse.Namespac
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--trials", type=int, default=24)
-    parser.add_argument("--fraction", type=float, default=0.05, help="part of the training split per trial")
+    parser.add_argument("--trials", type=int, default=16)
+    parser.add_argument("--fraction", type=float, default=0.1, help="part of the training split per trial")
+    parser.add_argument("--valid", type=int, default=2000, help="held-out training images each trial is scored on")
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
-        rows = [
-            arm("sequential-1", SequentialExecutor(), 1, args, folder),
-            arm("pool-2x1", LocalPoolExecutor(n_workers=2, threads_per_worker=1), 1, args, folder),
-            arm("sequential-2", SequentialExecutor(), 2, args, folder),
-        ]
+        rows = []
+        for name, executor, threads in (
+            ("sequential-1", SequentialExecutor(), 1),
+            ("pool-2x1", LocalPoolExecutor(n_workers=2, threads_per_worker=1), 1),
+            ("sequential-2", SequentialExecutor(), 2),
+        ):
+            rows.append(arm(name, executor, threads, args, folder))
+            print(f"{name}: {rows[-1]['wall_s']:.1f} s for {args.trials} trials", flush=True)
     assert len({tuple(r["archs"]) for r in rows}) == 1, "the arms trained different archs"
     base = {r["arm"]: r for r in rows}
     for r in rows:

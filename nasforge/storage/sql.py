@@ -70,6 +70,42 @@ reports = sa.Table(
 )
 
 
+# The loop's hot statements, built once with bind parameters: SQLAlchemy compiles each once and caches it, where
+# a statement built per call with `.values(...)` costs a compile-cache lookup over every value (~1 ms a trial).
+_B = sa.bindparam
+_TRIAL_VALUES = ("state", "metrics", "error", "info", "started_at", "finished_at", "budget")
+_NEW_VALUES = ("experiment_id", "arch_id", "arch", "told", "owner", "heartbeat", *_TRIAL_VALUES)
+_SAVE_STATE = experiments.update().where(experiments.c.id == _B("b_exp")).values(strategy_state=_B("b_state"))
+_UPDATE_TRIAL = (
+    trials.update()
+    .where(trials.c.experiment_id == _B("b_exp"), trials.c.number == _B("b_number"))
+    .values({c: _B(f"b_{c}") for c in _TRIAL_VALUES})
+)
+_MARK_TOLD = (
+    trials.update()
+    .where(trials.c.experiment_id == _B("b_exp"), trials.c.number.in_(_B("b_numbers", expanding=True)))
+    .values(told=True)
+)
+_ADD_REPORT = reports.insert().values({c: _B(f"b_{c}") for c in ("experiment_id", "number", "step", "metrics", "at")})
+_APPEND_TRIAL = (
+    trials.insert()
+    .from_select(
+        ["number", *_NEW_VALUES],
+        sa.select(
+            sa.select(sa.func.coalesce(sa.func.max(trials.c.number), -1) + 1)
+            .where(trials.c.experiment_id == _B("b_exp"))
+            .scalar_subquery(),
+            *(_B(f"b_{c}", type_=trials.c[c].type) for c in _NEW_VALUES),
+        ),
+    )
+    .returning(trials.c.number)
+)
+
+
+def _bound(values: Mapping[str, Any]) -> dict[str, Any]:
+    return {f"b_{k}": v for k, v in values.items()}
+
+
 def normalize_url(url: str) -> str:
     """A plain file path means a SQLite file; anything with `://` is an SQLAlchemy URL. PostgreSQL URLs without
     a driver (`postgresql://`, `postgres://`) use psycopg 3.
@@ -256,28 +292,16 @@ class SQLStorage(BaseStorage):
 
     @staticmethod
     def _save_state(conn: Any, experiment_id: int, strategy_state: Mapping[str, Any]) -> None:
-        conn.execute(
-            experiments.update()
-            .where(experiments.c.id == experiment_id)
-            .values(strategy_state=_dump(dict(strategy_state)))
-        )
+        conn.execute(_SAVE_STATE, {"b_exp": experiment_id, "b_state": _dump(dict(strategy_state))})
 
     def append_trial(
         self, experiment_id: int, record: TrialRecord, strategy_state: Mapping[str, Any], owner: str | None = None
     ) -> TrialRecord:
-        values = self._new(experiment_id, record, owner)
-        columns = list(values)
-        next_number = (
-            sa.select(sa.func.coalesce(sa.func.max(trials.c.number), -1) + 1)
-            .where(trials.c.experiment_id == experiment_id)
-            .scalar_subquery()
-        )
-        row = sa.select(next_number, *(sa.literal(values[c], type_=trials.c[c].type) for c in columns))
-        insert = trials.insert().from_select(["number", *columns], row).returning(trials.c.number)
+        params = {"b_exp": experiment_id, **_bound(self._new(experiment_id, record, owner))}
         for attempt in range(200):
             try:
                 with self.engine.begin() as conn:
-                    number = int(conn.execute(insert).scalar_one())
+                    number = int(conn.execute(_APPEND_TRIAL, params).scalar_one())
                     self._save_state(conn, experiment_id, strategy_state)
                 return record.with_(number=number)
             except sa.exc.IntegrityError:  # another writer took the same number first: take the next one
@@ -328,35 +352,21 @@ class SQLStorage(BaseStorage):
 
     def update_trial(self, experiment_id: int, record: TrialRecord) -> None:
         with self.engine.begin() as conn:
-            result = conn.execute(
-                trials.update()
-                .where(trials.c.experiment_id == experiment_id, trials.c.number == record.number)
-                .values(**self._values(record))
-            )
+            params = {"b_exp": experiment_id, "b_number": record.number, **_bound(self._values(record))}
+            result = conn.execute(_UPDATE_TRIAL, params)
             if result.rowcount != 1:
                 raise StorageError(f"Trial {record.number} of experiment {experiment_id} is not in the storage.")
 
     def mark_told(self, experiment_id: int, numbers: Sequence[int], strategy_state: Mapping[str, Any]) -> None:
         with self.engine.begin() as conn:
             if numbers:
-                conn.execute(
-                    trials.update()
-                    .where(trials.c.experiment_id == experiment_id, trials.c.number.in_(list(numbers)))
-                    .values(told=True)
-                )
+                conn.execute(_MARK_TOLD, {"b_exp": experiment_id, "b_numbers": list(numbers)})
             self._save_state(conn, experiment_id, strategy_state)
 
     def add_report(self, experiment_id: int, number: int, step: int, metrics: Mapping[str, float]) -> None:
         with self.engine.begin() as conn:
-            conn.execute(
-                reports.insert().values(
-                    experiment_id=experiment_id,
-                    number=number,
-                    step=step,
-                    metrics=_dump(dict(metrics)),
-                    at=time.time(),
-                )
-            )
+            values = {"experiment_id": experiment_id, "number": number, "step": step, "at": time.time()}
+            conn.execute(_ADD_REPORT, _bound({**values, "metrics": _dump(dict(metrics))}))
 
     def get_reports(self, experiment_id: int, number: int) -> list[tuple[int, dict[str, float]]]:
         with self.engine.connect() as conn:

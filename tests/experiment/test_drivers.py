@@ -48,8 +48,10 @@ def test_driver_ids_and_death() -> None:
     assert not is_dead(f"elsewhere.example:{dead_pid()}:abcd1234")  # another host: only its heartbeat tells
 
 
-def test_a_dead_drivers_trials_are_rerun_at_once(tmp_path: Path) -> None:
-    storage = SQLStorage(str(tmp_path / "e.db"))
+@pytest.mark.parametrize("backend", ["sqlite", "postgres"])
+def test_a_dead_drivers_trials_are_rerun_at_once(tmp_path: Path, backend: str, request: pytest.FixtureRequest) -> None:
+    url = request.getfixturevalue("postgres_url") if backend == "postgres" else str(tmp_path / "e.db")
+    storage = SQLStorage(url)
     left = leave_running(storage, f"{socket.gethostname()}:{dead_pid()}:abcd1234", time.time())
     exp = experiment(storage).run(max_trials=4)
     trials = {t.number: t for t in exp.trials}

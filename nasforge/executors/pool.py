@@ -121,7 +121,7 @@ class LocalPoolExecutor(BaseExecutor):
         n_workers: int = 2,
         threads_per_worker: int | None = None,
         start_method: str = "spawn",
-        gpus_per_trial: float = 0,
+        gpus_per_trial: float = 0.0,
         gpu_ids: Sequence[int] | None = None,
         max_retries: int = 2,
         heartbeat_timeout: float = 60.0,

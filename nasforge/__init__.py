@@ -1,5 +1,7 @@
 """nasforge: Neural Architecture Search on PyTorch, one search-space definition for every strategy."""
 
+from typing import Any
+
 from nasforge.data import ArrayDataset, Digits, FashionMNIST, TorchDataset
 from nasforge.errors import ArchError, ConfigError, DataError, NasforgeError, SpaceError, StorageError
 from nasforge.evaluators import BaseEvaluator, ClassificationEvaluator, EvalContext, TrialError
@@ -13,6 +15,15 @@ from nasforge.strategies import NSGA2, BaseStrategy, OneShotStrategy, ParEGO, Ra
 from nasforge.trial import Objective, Proposal, TrialRecord, TrialState
 
 __version__ = "0.1.0"
+
+
+def __getattr__(name: str) -> Any:
+    if name == "RayExecutor":  # imported on first use: `import nasforge` never imports ray
+        from nasforge.executors import executor_class
+
+        return executor_class("ray")
+    raise AttributeError(f"module 'nasforge' has no attribute {name!r}")
+
 
 __all__ = [
     "NSGA2",
@@ -42,6 +53,7 @@ __all__ = [
     "ParEGO",
     "Proposal",
     "RandomSearch",
+    "RayExecutor",
     "RegularizedEvolution",
     "Repeat",
     "SQLStorage",

@@ -13,7 +13,7 @@ import numpy as np
 from nasforge.errors import ConfigError
 from nasforge.space import Arch
 from nasforge.strategies.base import BaseStrategy, check_int
-from nasforge.strategies.nsga2 import Member, rank_and_crowding, scored, select_best
+from nasforge.strategies.nsga2 import Member, draw_unseen, rank_and_crowding, scored, select_best
 from nasforge.trial import Proposal, TrialRecord
 
 
@@ -62,15 +62,7 @@ class MORegularizedEvolution(BaseStrategy):
         return Proposal(child, info={"origin": "mutation", "parent": parent.id, "parent_rank": int(rank[winner])})
 
     def _fresh(self, make: Callable[[], Arch]) -> Arch:
-        """Draw from `make()`, retrying a few times for an arch not proposed before."""
-        arch = make()
-        if self.dedup:
-            for _ in range(20):
-                if arch.id not in self._seen:
-                    break
-                arch = make()
-            self._seen.add(arch.id)
-        return arch
+        return draw_unseen(make, self._seen if self.dedup else None)
 
     def _tell(self, record: TrialRecord) -> None:
         scores = scored(self, record)

@@ -42,6 +42,18 @@ def select_best(members: Sequence[Member], n: int) -> list[Member]:
     return [members[i] for i in chosen]
 
 
+def draw_unseen(make: Callable[[], Arch], seen: set[str] | None) -> Arch:
+    """Draw from `make()`, retrying a few times for an arch not in `seen` (and add it); None: no retries."""
+    arch = make()
+    if seen is not None:
+        for _ in range(20):
+            if arch.id not in seen:
+                break
+            arch = make()
+        seen.add(arch.id)
+    return arch
+
+
 def scored(strategy: BaseStrategy, record: TrialRecord) -> np.ndarray | None:
     """The record's score vector, or None for failed trials (a constraint's rejection among them) and missing
     metrics. A middleware's answer from an earlier result (`Deduplicate`) counts like the result itself."""
@@ -135,15 +147,7 @@ class NSGA2(BaseStrategy):
             return a  # a conditional space: a mix of two branches may lack a value it needs
 
     def _fresh(self, make: Callable[[], Arch]) -> Arch:
-        """Draw from `make()`, retrying a few times for an arch not proposed before."""
-        arch = make()
-        if self.dedup:
-            for _ in range(20):
-                if arch.id not in self._seen:
-                    break
-                arch = make()
-            self._seen.add(arch.id)
-        return arch
+        return draw_unseen(make, self._seen if self.dedup else None)
 
     def _tell(self, record: TrialRecord) -> None:
         if self._outstanding[record.arch.id] > 0:

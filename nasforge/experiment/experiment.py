@@ -74,6 +74,11 @@ class Experiment:
     Running an experiment whose name is already in the storage resumes it: finished trials are kept,
     trials that were running when the process died run again, and the strategy continues from its
     saved state. `max_trials` counts every trial of the experiment, across resumes.
+
+    Running trials carry this driver's id and a heartbeat refreshed every `heartbeat_interval` seconds; a
+    resume takes over trials whose driver is dead or whose heartbeat is older than `stale_after`, and refuses
+    to run beside a live driver (`nasforge.experiment.driver`). `trial_timeout` stops a trial after that many
+    seconds of wall time (it fails with `Timeout`; the search goes on).
     """
 
     def __init__(

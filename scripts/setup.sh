@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Set up everything nasforge needs on a fresh Debian/Ubuntu machine: the Fashion-MNIST Debian package,
-# a virtual environment in .venv with PyTorch and nasforge (editable, with the dev tools).
+# a virtual environment in .venv with PyTorch and nasforge (editable). `setup.sh` adds the dev tools and
+# what the tests need (Ray, psycopg, ONNX Runtime, ...); `setup.sh main` only what the main job needs.
 # Idempotent: a second run only checks.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -27,7 +28,12 @@ if ! .venv/bin/python -c "import torch" >/dev/null 2>&1; then
   echo "setup: installing $TORCH_SPEC"
   .venv/bin/pip install -q "$TORCH_SPEC"
 fi
-if ! .venv/bin/python -c "import nasforge, pytest, hypothesis, sklearn, matplotlib, ruff, mypy, onnxruntime, onnx, psycopg, ray" >/dev/null 2>&1; then
+if [ "${1:-dev}" = main ]; then
+  if ! .venv/bin/python -c "import nasforge" >/dev/null 2>&1; then
+    echo "setup: installing nasforge"
+    .venv/bin/pip install -q -e .
+  fi
+elif ! .venv/bin/python -c "import nasforge, pytest, hypothesis, sklearn, matplotlib, ruff, mypy, onnxruntime, onnx, psycopg, ray" >/dev/null 2>&1; then
   echo "setup: installing nasforge and its dev tools"
   .venv/bin/pip install -q -e ".[dev]"
 fi

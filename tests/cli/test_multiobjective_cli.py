@@ -25,9 +25,9 @@ def cli(args: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, 
     return code, out, err
 
 
-def latency_bound(capsys: pytest.CaptureFixture[str]) -> str:
-    """A latency bound that about half of the first archs meet on this machine, as loaded as it is now: the
-    median latency of an unconstrained search's first 8 archs, measured the way the constrained run does."""
+def latency_bound(capsys: pytest.CaptureFixture[str]) -> float:
+    """A latency bound that most of the first archs meet on this machine, as loaded as it is now: 1.3
+    times the median latency of an unconstrained search's first 8 archs, measured the way the constrained run does."""
     args = ["run", "digits", "--name", "probe", "--strategy", "random", "--objective", "max:val_acc"]
     args += ["--objective", "min:latency_ms", "--max-trials", "8", "--no-export", *FAST]
     code, _, err = cli(args, capsys)
@@ -36,13 +36,13 @@ def latency_bound(capsys: pytest.CaptureFixture[str]) -> str:
     row = store.get_experiment("probe")
     assert row is not None
     latencies = sorted(t.metrics["latency_ms"] for t in store.get_trials(row.id))
-    return f"{1.1 * latencies[len(latencies) // 2]:.4f}"
+    return float(f"{1.3 * latencies[len(latencies) // 2]:.3g}")
 
 
 @pytest.mark.slow
 def test_latency_constrained_search_exports_a_model_that_meets_it(capsys: pytest.CaptureFixture[str]) -> None:
     bound = latency_bound(capsys)
-    limit = f"latency_ms <= {bound}"
+    limit = f"latency_ms <= {bound:g}"  # as the stored constraint writes it
     args = ["run", "digits", "--strategy", "random", "--objective", "max:val_acc", "--objective", "min:latency_ms"]
     args += ["--constraint", limit, "--max-trials", "5", "--export-epochs", "1", *FAST]
     code, out, err = cli(args, capsys)
@@ -51,9 +51,9 @@ def test_latency_constrained_search_exports_a_model_that_meets_it(capsys: pytest
     row = store.get_experiment("digits-cnn")
     assert row is not None and row.config["constraints"] == [limit]
     trials = store.get_trials(row.id)
-    assert len(trials) == 5 and all(t.metrics["latency_ms"] <= float(bound) for t in trials)  # none too slow trained
+    assert len(trials) == 5 and all(t.metrics["latency_ms"] <= bound for t in trials)  # none too slow trained
     exported = json.loads(Path("nasforge-out/digits/metrics.json").read_text())
-    assert exported["latency_ms"] <= float(bound)  # measured again after training and export
+    assert exported["latency_ms"] <= bound  # measured again after training and export
     assert "latency of the exported model, measured again" in out
 
     code, out, _ = cli(["pareto", "digits-cnn", "--format", "json", "--reference", "0", "10"], capsys)
@@ -68,7 +68,7 @@ def test_latency_constrained_search_exports_a_model_that_meets_it(capsys: pytest
     assert code == 2 and "meets the constraints" in err
 
     code, out, _ = cli(["best", "digits-cnn", "--format", "json"], capsys)
-    assert code == 0 and json.loads(out)["metrics"]["latency_ms"] <= float(bound)
+    assert code == 0 and json.loads(out)["metrics"]["latency_ms"] <= bound
 
 
 @pytest.mark.parametrize(

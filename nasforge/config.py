@@ -446,6 +446,9 @@ def build_experiment(config: Mapping[str, Any], storage: Any = None) -> Any:
         space_kw.setdefault("input_shape", list(splits.input_shape))
     if "num_classes" in params:
         space_kw.setdefault("num_classes", splits.num_classes)
+    for key, value in splits.info.items():  # e.g. a text dataset's vocab_size
+        if key in params:
+            space_kw.setdefault(key, value)
     space = SPACES.create(space_name, **space_kw)
     strat_name, strat_kw = _named("strategy", cfg.get("strategy", DEFAULT_STRATEGY), DEFAULT_STRATEGY)
     strat_kw, middleware = _split_middleware(STRATEGIES.get(strat_name), strat_kw, f"strategy {strat_name!r}")

@@ -10,13 +10,20 @@ PYTHON=${PYTHON:-python3}
 # The CPU build of torch 2.13.0 (a local file on the project's machines); override for your own CUDA build.
 TORCH_SPEC=${TORCH_SPEC:-torch==2.13.0}
 
+# Debian packages: the Fashion-MNIST data of the main job, and espeak-ng, which speaks the digits of the
+# spoken_digits dataset (nasforge generates that data; see nasforge/data/spoken_digits.py).
+missing=()
 if [ ! -f /usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz ] && [ -z "${NASFORGE_FASHION_MNIST:-}" ]; then
+  missing+=(dataset-fashion-mnist)
+fi
+command -v espeak-ng >/dev/null 2>&1 || missing+=(espeak-ng)
+if [ ${#missing[@]} -gt 0 ]; then
   if command -v apt-get >/dev/null 2>&1 && [ "$(id -u)" = 0 ]; then
-    echo "setup: installing Debian package dataset-fashion-mnist"
+    echo "setup: installing Debian packages ${missing[*]}"
     apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq dataset-fashion-mnist >/dev/null
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
   else
-    echo "setup: Fashion-MNIST not found; run 'sudo apt-get install dataset-fashion-mnist' or set NASFORGE_FASHION_MNIST" >&2
+    echo "setup: missing ${missing[*]}; run 'sudo apt-get install ${missing[*]}' (or set NASFORGE_FASHION_MNIST)" >&2
   fi
 fi
 

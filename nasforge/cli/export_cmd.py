@@ -50,7 +50,7 @@ def main(args: argparse.Namespace) -> int:
         if not isinstance(evaluator, ClassificationEvaluator):
             raise ConfigError(f"--arch needs a training evaluator, but this experiment has {type(evaluator).__name__}.")
         model, metrics = evaluator.train_final(experiment.space, arch, epochs or 1, args.seed)
-        folder = export_model(model, experiment.space, arch, path, metrics, evaluator.input_shape)
+        folder = export_model(model, experiment.space, arch, path, metrics, evaluator.input_shape, evaluator.preprocessing)
     else:
         trial = args.trial
         if args.pick is not None:

@@ -11,7 +11,8 @@ import threading
 from abc import ABC, abstractmethod
 from collections import OrderedDict
 from collections.abc import Callable, Hashable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import torch
@@ -76,6 +77,11 @@ class DataSplits:
 
     `valid` is carved out of the original training set, so the test set stays unseen during the search;
     `train_full()` puts train and valid back together for retraining the chosen model.
+
+    `info` holds what a space or a deployed model needs to know about the data beyond its shape: a space
+    built from a config receives every entry whose key names one of its arguments (e.g. `vocab_size` for a
+    text space), and `info["preprocessing"]` (JSON: a tokenizer's vocabulary, feature scaling) is written
+    beside an exported model as `preprocessing.json`, since the model alone cannot read raw input.
     """
 
     train: ArrayData
@@ -84,6 +90,7 @@ class DataSplits:
     num_classes: int
     input_shape: tuple[int, ...]
     name: str
+    info: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if self.num_classes < 1:

@@ -96,6 +96,12 @@ class ClassificationEvaluator(BaseEvaluator):
     def input_shape(self) -> tuple[int, ...]:
         return tuple(self.dataset.load().input_shape)
 
+    @property
+    def preprocessing(self) -> dict[str, Any] | None:
+        """How raw input becomes the model's input (a tokenizer's vocabulary...), for the exported model."""
+        prep = self.dataset.load().info.get("preprocessing")
+        return dict(prep) if prep else None
+
     def search_data(self) -> tuple[ArrayData, ArrayData]:
         """The training part (as trials get it, `train_fraction` applied) and the validation split: what a
         one-shot strategy trains its supernet weights and architecture on."""

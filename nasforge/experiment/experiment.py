@@ -508,7 +508,8 @@ class Experiment:
         if self.latency is not None:
             metrics["latency_ms"] = self.latency.measure_model(model).median_ms
         input_shape = getattr(self.evaluator, "input_shape", None)
-        folder = export_model(model, self.space, chosen.arch, path, metrics, input_shape)
+        preprocessing = getattr(self.evaluator, "preprocessing", None)
+        folder = export_model(model, self.space, chosen.arch, path, metrics, input_shape, preprocessing)
         return folder, metrics
 
     def _best_measured_again(self) -> TrialRecord | None:

@@ -2,7 +2,8 @@
 
 The folder holds `arch.json` (the arch), `space.json` (how to rebuild the space), `weights.pt` (a state
 dict, loadable with `weights_only=True`), `metrics.json`, and `model.torchscript.pt`, a traced TorchScript
-module that runs without nasforge.
+module that runs without nasforge; and `preprocessing.json` when the data needs preparing before the model
+can read it (a text model's tokenizer vocabulary, the feature encoding of a table).
 """
 
 from __future__ import annotations
@@ -57,8 +58,10 @@ def export_model(
     path: str | os.PathLike[str],
     metrics: Mapping[str, float] | None = None,
     input_shape: Sequence[int] | None = None,
+    preprocessing: Mapping[str, Any] | None = None,
 ) -> Path:
-    """Write `model` (a frozen network of `space` for `arch`) to the folder `path`."""
+    """Write `model` (a frozen network of `space` for `arch`) to the folder `path`, with the data's
+    `preprocessing` (JSON) when raw input must be encoded before the model reads it."""
     out = Path(path)
     if out.exists() and not out.is_dir():
         raise ConfigError(f"The export path {str(out)!r} exists and is not a folder; choose a folder path.")
@@ -71,6 +74,8 @@ def export_model(
     torch.save(model.state_dict(), out / "weights.pt")
     if metrics is not None:
         (out / "metrics.json").write_text(json.dumps(dict(metrics), indent=2, sort_keys=True) + "\n")
+    if preprocessing:
+        (out / "preprocessing.json").write_text(json.dumps(dict(preprocessing), indent=1) + "\n")
     if input_shape is not None:
         with torch.no_grad(), warnings.catch_warnings():
             warnings.simplefilter("ignore", DeprecationWarning)  # TorchScript still serves deployment here

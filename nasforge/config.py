@@ -161,6 +161,31 @@ def load_preset(name: str) -> dict[str, Any]:
     return _parse_yaml(text, f"preset {name!r}")
 
 
+def preset_summary(name: str) -> dict[str, Any]:
+    """A preset's name, space, dataset, strategy and the first sentence of its leading comment."""
+    text = (importlib.resources.files("nasforge") / "presets" / f"{name}.yaml").read_text()
+    comment = []
+    for line in text.splitlines():
+        if not line.startswith("#"):
+            break
+        comment.append(line.lstrip("#").strip())
+    about = " ".join(comment)
+    about = about.split(". ")[0].rstrip(".") if about else ""
+    cfg = load_preset(name)
+
+    def section(key: str) -> str | None:
+        value = cfg.get(key)
+        return value.get("name") if isinstance(value, dict) else value
+
+    return {
+        "preset": name,
+        "space": section("space"),
+        "dataset": section("dataset"),
+        "strategy": section("strategy"),
+        "about": about,
+    }
+
+
 def load_file(path: str) -> dict[str, Any]:
     p = Path(path)
     if not p.is_file():

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 
 from nasforge.cli.common import add_format, add_storage, dumps, record_row, table
-from nasforge.config import preset_names
+from nasforge.config import preset_names, preset_summary
 from nasforge.errors import StorageError, suggest
 from nasforge.storage import get_storage
 from nasforge.trial import Objective, TrialRecord, TrialState
@@ -30,8 +30,15 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     add_format(p)
     p.set_defaults(func=list_main)
 
-    p = sub.add_parser("presets", help="list the built-in presets")
-    p.set_defaults(func=lambda args: print("\n".join(preset_names())) or 0)
+    p = sub.add_parser("presets", help="list the built-in presets (run one with `nasforge run PRESET`)")
+    add_format(p)
+    p.set_defaults(func=presets_main)
+
+
+def presets_main(args: argparse.Namespace) -> int:
+    rows = [preset_summary(name) for name in preset_names()]
+    print(dumps(rows) if args.format == "json" else table(rows))
+    return 0
 
 
 def _load(name: str, storage: str) -> tuple[list[TrialRecord], Objective]:

@@ -145,6 +145,13 @@ def test_module_entry_point_runs() -> None:
     assert "fashion_mnist" in out.stdout.split()
 
 
+def test_presets_lists_what_each_runs(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run_cli(["presets", "--format", "json"], capsys)
+    rows = {row["preset"]: row for row in json.loads(out)}
+    assert code == 0 and rows["digits"]["dataset"] == "digits" and rows["digits"]["space"] == "cnn"
+    assert rows["fashion_mnist"]["about"].startswith("The main job")
+
+
 def test_run_warm_started_from_an_earlier_experiment(capsys: pytest.CaptureFixture[str]) -> None:
     args = ["run", "digits", "--no-export", *FAST, "--set", "strategy.population_size=2"]
     args += ["--set", "strategy.sample_size=1"]

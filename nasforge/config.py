@@ -17,6 +17,7 @@ A configuration is a mapping with these sections (all optional but `space` and `
     executor: {name: ray, address: auto, n_workers: 8, gpus_per_trial: 0.5}   # a Ray cluster (nasforge[ray])
     run: {max_trials: 60, timeout: 480, trial_timeout: 120}   # trial_timeout: seconds one trial may run
     export: {path: nasforge-out/fmnist, epochs: 10, time_budget: 240}   # retrain at most 10 epochs / 240 s
+                                # formats: [torchscript, onnx, python] (besides weights.pt; see nasforge.export)
     estimation:                 # cheaper evaluation, see nasforge.estimation
       early_stopping: median
       inherit_weights: {epochs: 0.5}
@@ -99,6 +100,7 @@ RUN_KEYS = {
 }
 EXPORT_KEYS = {
     "path": (str, type(None)),
+    "formats": (list, str),
     "pick": str,
     "epochs": (int, type(None)),
     "time_budget": (int, float, type(None)),
@@ -434,6 +436,10 @@ def validate(config: Mapping[str, Any]) -> dict[str, Any]:
     make_warm_start(est.get("warm_start"))
     objectives = parse_objectives(cfg.get("objective", "max:val_acc"))
     parse_constraints(cfg.get("constraints"))
+    if "formats" in cfg.get("export", {}):
+        from nasforge.export import check_formats
+
+        check_formats(cfg["export"]["formats"])
     if cfg.get("export", {}).get("pick", "best") not in ("best", "knee"):
         raise ConfigError(f"Key export.pick must be 'best' or 'knee', but got {cfg['export']['pick']!r}.")
     latency = cfg.get("latency")

@@ -11,7 +11,7 @@ from nasforge.cli.common import add_storage
 from nasforge.errors import ConfigError
 from nasforge.evaluators import ClassificationEvaluator
 from nasforge.experiment import load_experiment
-from nasforge.export import export_model
+from nasforge.export import DEFAULT_FORMATS, FORMATS, check_formats, export_model
 from nasforge.space import Arch
 
 
@@ -28,6 +28,14 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     which.add_argument(
         "--pick", choices=("knee", "best"), help="export the Pareto front's knee, or the best primary objective"
     )
+    p.add_argument(
+        "--format",
+        dest="formats",
+        action="append",
+        metavar="FMT",
+        help=f"what to write besides the weights: {', '.join(FORMATS)} or all; comma-separated or repeated "
+        f"(default: the config's export.formats, else {','.join(DEFAULT_FORMATS)})",
+    )
     p.add_argument("--seed", type=int, default=0)
     add_storage(p)
     p.set_defaults(func=main)
@@ -40,6 +48,7 @@ def main(args: argparse.Namespace) -> int:
     epochs = args.epochs if args.epochs is not None else export_cfg.get("epochs")
     if epochs is not None and epochs < 1:
         raise ConfigError(f"--epochs must be >= 1, but got {epochs}.")
+    formats = check_formats(args.formats or export_cfg.get("formats") or DEFAULT_FORMATS)
     if args.arch:
         try:
             text = Path(args.arch).read_text()
@@ -50,7 +59,17 @@ def main(args: argparse.Namespace) -> int:
         if not isinstance(evaluator, ClassificationEvaluator):
             raise ConfigError(f"--arch needs a training evaluator, but this experiment has {type(evaluator).__name__}.")
         model, metrics = evaluator.train_final(experiment.space, arch, epochs or 1, args.seed)
-        folder = export_model(model, experiment.space, arch, path, metrics, evaluator.input_shape, evaluator.preprocessing)
+        folder = export_model(
+            model,
+            experiment.space,
+            arch,
+            path,
+            metrics,
+            evaluator.input_shape,
+            evaluator.preprocessing,
+            formats,
+            evaluator.example_input(),
+        )
     else:
         trial = args.trial
         if args.pick is not None:
@@ -58,7 +77,7 @@ def main(args: argparse.Namespace) -> int:
             if picked is None:
                 raise ConfigError(f"Experiment {args.name!r} has no completed trial that meets its constraints.")
             trial = picked.number
-        folder, metrics = experiment.export(path, epochs=epochs, seed=args.seed, trial=trial)
+        folder, metrics = experiment.export(path, epochs=epochs, seed=args.seed, trial=trial, formats=formats)
     report_export(metrics, experiment)
     if "test_acc" in metrics:
         print(f"test accuracy: {100 * metrics['test_acc']:.2f} %")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import sys
 import time
@@ -80,6 +81,11 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--export", dest="export_path", help="folder for the exported best model")
     p.add_argument("--export-epochs", type=int, help="epochs to retrain the best arch before export")
     p.add_argument("--export-time", type=float, help="seconds the retraining before export may take")
+    p.add_argument(
+        "--export-format",
+        metavar="FMT",
+        help="what the export writes besides the weights: torchscript, onnx, python (comma-separated) or all",
+    )
     p.add_argument("--no-export", action="store_true", help="skip retraining and export")
     p.add_argument("--quiet", action="store_true", help="no progress line")
     p.set_defaults(func=main)
@@ -125,6 +131,8 @@ def resolve_config(args: argparse.Namespace) -> dict:
         flags.append(f"export.epochs={args.export_epochs}")
     if args.export_time is not None:
         flags.append(f"export.time_budget={args.export_time}")
+    if args.export_format is not None:
+        flags.append(f"export.formats=[{args.export_format}]")
     return configs.validate(configs.apply_overrides(cfg, [*flags, *args.overrides]))
 
 
@@ -240,7 +248,12 @@ def main(args: argparse.Namespace) -> int:
         )
 
     folder, metrics = experiment.export(
-        export_cfg["path"], epochs=epochs, log=log, time_budget=budget, trial=best.number if label == "knee" else None
+        export_cfg["path"],
+        epochs=epochs,
+        log=log,
+        time_budget=budget,
+        trial=best.number if label == "knee" else None,
+        formats=export_cfg.get("formats"),
     )
     if int(metrics["trial"]) != best.number:
         print(
@@ -250,5 +263,6 @@ def main(args: argparse.Namespace) -> int:
     if "test_acc" in metrics:
         print(f"test accuracy of the exported model: {100 * metrics['test_acc']:.2f} %", file=out)
     report_export(metrics, experiment)
-    print(f"exported to {folder}/ (arch.json, weights.pt, model.torchscript.pt, metrics.json)", file=out)
+    files = json.loads((folder / "export.json").read_text())["files"]
+    print(f"exported to {folder}/ ({', '.join(files.values())}, arch.json, metrics.json)", file=out)
     return 0

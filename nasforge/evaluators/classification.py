@@ -102,6 +102,10 @@ class ClassificationEvaluator(BaseEvaluator):
         prep = self.dataset.load().info.get("preprocessing")
         return dict(prep) if prep else None
 
+    def example_input(self, n: int = 16) -> torch.Tensor:
+        """The first `n` validation samples: a real batch for tracing and checking exported models."""
+        return self.dataset.load().valid.x[:n]
+
     def search_data(self) -> tuple[ArrayData, ArrayData]:
         """The training part (as trials get it, `train_fraction` applied) and the validation split: what a
         one-shot strategy trains its supernet weights and architecture on."""

@@ -479,6 +479,7 @@ class Experiment:
         log: Any = None,
         time_budget: float | None = None,
         trial: TrialRecord | int | None = None,
+        formats: Sequence[str] | str | None = None,
     ) -> tuple[Path, dict[str, float]]:
         """Export a trial's network to the folder `path`: the best trial's (`best_trial`, which meets the
         constraints), or the given `trial` (a record or number, e.g. from `pick`).
@@ -487,8 +488,12 @@ class Experiment:
         (default: its search epochs; fewer if `time_budget` seconds would not hold them) and measured once
         on the test split; returns the folder and metrics. When the experiment measures latency, the exported
         network's latency is measured again, uncached (`latency_ms`; `search_latency_ms` is the search's).
+        `formats` (default `nasforge.export.DEFAULT_FORMATS`): besides the weights, any of `torchscript`,
+        `onnx` and `python`, each checked against the network on a real batch (`export.json`).
         """
-        from nasforge.export import export_model
+        from nasforge.export import DEFAULT_FORMATS, check_formats, export_model
+
+        wanted = check_formats(formats if formats is not None else DEFAULT_FORMATS)  # before hours of retraining
 
         chosen = self._trial(trial) if trial is not None else self._best_measured_again()
         if chosen is None:
@@ -509,7 +514,11 @@ class Experiment:
             metrics["latency_ms"] = self.latency.measure_model(model).median_ms
         input_shape = getattr(self.evaluator, "input_shape", None)
         preprocessing = getattr(self.evaluator, "preprocessing", None)
-        folder = export_model(model, self.space, chosen.arch, path, metrics, input_shape, preprocessing)
+        example_input = getattr(self.evaluator, "example_input", None)
+        example = example_input() if callable(example_input) else None
+        folder = export_model(
+            model, self.space, chosen.arch, path, metrics, input_shape, preprocessing, wanted, example
+        )
         return folder, metrics
 
     def _best_measured_again(self) -> TrialRecord | None:

@@ -1,5 +1,25 @@
-"""Export a chosen arch as a deployable network."""
+"""Export a chosen arch as a deployable network: weights, TorchScript, ONNX and plain PyTorch source."""
 
-from nasforge.export.exporter import export_model, load_model, space_from_spec, space_spec
+from nasforge.export.exporter import (
+    DEFAULT_FORMATS,
+    FORMATS,
+    check_formats,
+    export_model,
+    load_model,
+    space_from_spec,
+    space_spec,
+)
+from nasforge.export.standalone import ExportError, load_standalone, standalone_source
 
-__all__ = ["export_model", "load_model", "space_from_spec", "space_spec"]
+__all__ = [
+    "DEFAULT_FORMATS",
+    "FORMATS",
+    "ExportError",
+    "check_formats",
+    "export_model",
+    "load_model",
+    "load_standalone",
+    "space_from_spec",
+    "space_spec",
+    "standalone_source",
+]

@@ -118,6 +118,14 @@ def test_run_list_trials_best_export(capsys: pytest.CaptureFixture[str], tmp_pat
     code, _, err = run_cli(["export", "digits-cnn", "--arch", "arch.json"], capsys)
     assert code == 2 and "'stem_width' must be one of [16, 24, 32], but got 7" in err
 
+    # the best trial again, as plain PyTorch source, checked on real validation digits
+    code, out, err = run_cli(["export", "digits-cnn", "--path", "py", "--epochs", "1", "--format", "python"], capsys)
+    assert code == 0, err
+    manifest = json.loads((tmp_path / "py" / "export.json").read_text())
+    assert set(manifest["files"]) == {"pt", "python"} and manifest["max_abs_diff"]["python"] <= 1e-4
+    code, _, err = run_cli(["export", "digits-cnn", "--format", "tflite"], capsys)
+    assert code == 2 and "must be among pt, torchscript, onnx, python" in err
+
 
 @pytest.mark.slow
 def test_run_with_middleware(capsys: pytest.CaptureFixture[str]) -> None:

@@ -9,7 +9,7 @@ from typing import Any
 
 from nasforge.trial import TrialRecord
 
-FORMATS = ("table", "json")
+FORMATS = ("table", "json", "yaml")
 
 
 def add_storage(parser: argparse.ArgumentParser) -> None:
@@ -54,5 +54,11 @@ def _fmt(v: Any) -> str:
     return text if len(text) <= 60 else text[:57] + "..."
 
 
-def dumps(data: Any) -> str:
+def dumps(data: Any, fmt: str = "json") -> str:
+    """`data` as JSON, or as YAML with `fmt="yaml"` (block style, keys in their order)."""
+    if fmt == "yaml":
+        import yaml
+
+        # through JSON first, so that what JSON writes with default=str (paths, enums) YAML writes too
+        return yaml.safe_dump(json.loads(json.dumps(data, default=str)), sort_keys=False).rstrip("\n")
     return json.dumps(data, indent=2, sort_keys=False, default=str)

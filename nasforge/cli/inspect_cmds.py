@@ -37,7 +37,7 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
 
 def presets_main(args: argparse.Namespace) -> int:
     rows = [preset_summary(name) for name in preset_names()]
-    print(dumps(rows) if args.format == "json" else table(rows))
+    print(dumps(rows, args.format) if args.format != "table" else table(rows))
     return 0
 
 
@@ -57,13 +57,14 @@ def trials_main(args: argparse.Namespace) -> int:
     records, objective = _load(args.name, args.storage)
     if args.state:
         records = [r for r in records if r.state.value == args.state]
-    if args.format == "json":
+    if args.format != "table":
         print(
             dumps(
                 [
                     {**record_row(r, []), "metrics": dict(r.metrics), "arch": r.arch.to_dict(), "info": dict(r.info)}
                     for r in records
-                ]
+                ],
+                args.format,
             )
         )
     else:
@@ -89,8 +90,8 @@ def best_main(args: argparse.Namespace) -> int:
         "metrics": dict(best.metrics),
         "arch": best.arch.to_dict(),
     }
-    if args.format == "json":
-        print(dumps(data))
+    if args.format != "table":
+        print(dumps(data, args.format))
     else:
         print(f"trial {best.number} ({best.arch.id}): {objective.metric} = {best.metrics.get(objective.metric)}")
         for key, value in best.metrics.items():
@@ -115,5 +116,5 @@ def list_main(args: argparse.Namespace) -> int:
                 "failed": sum(r.state is TrialState.FAILED for r in records),
             }
         )
-    print(dumps(rows) if args.format == "json" else table(rows))
+    print(dumps(rows, args.format) if args.format != "table" else table(rows))
     return 0

@@ -73,7 +73,7 @@ def pareto_main(args: argparse.Namespace) -> int:
     volume = None
     if args.reference is not None:
         volume = hypervolume_of(records, objectives, args.reference, constraints)
-    if args.format == "json":
+    if args.format != "table":
         data: dict[str, Any] = {
             "objectives": [{"metric": o.metric, "direction": o.direction} for o in objectives],
             "constraints": [str(c) for c in constraints],
@@ -81,7 +81,7 @@ def pareto_main(args: argparse.Namespace) -> int:
         }
         if volume is not None:
             data["hypervolume"] = volume
-        print(dumps(data))
+        print(dumps(data, args.format))
         return 0
     heading = ", ".join(f"{o.direction[:3]} {o.metric}" for o in objectives)
     limits = f" under {', '.join(map(str, constraints))}" if constraints else ""
@@ -102,8 +102,8 @@ def pick_main(args: argparse.Namespace) -> int:
             f"No completed trial of {args.name!r} meets the constraints ({every}); loosen them or search longer."
         )
     data = {"number": picked.number, "arch_id": picked.arch.id, "metrics": dict(picked.metrics)}
-    if args.format == "json":
-        print(dumps({**data, "arch": picked.arch.to_dict()}))
+    if args.format != "table":
+        print(dumps({**data, "arch": picked.arch.to_dict()}, args.format))
     else:
         shown = ", ".join(f"{o.metric} = {picked.metrics[o.metric]:.6g}" for o in objectives)
         print(f"trial {picked.number} ({picked.arch.id}), the {args.rule} pick: {shown}")

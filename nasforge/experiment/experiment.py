@@ -182,9 +182,12 @@ class Experiment:
 
     # --- persistence -------------------------------------------------------------------------------------------
     def _config(self) -> dict[str, Any]:
+        from nasforge.export.exporter import space_spec
+
         cls = type(self.space)
         return {
             "space_class": f"{cls.__module__}:{cls.__qualname__}",
+            "space_spec": space_spec(self.space),  # lets the report draw archs without the data
             "space_fingerprint": space_fingerprint(self.space),
             "strategy": repr(self.strategy),
             "evaluator": type(self.evaluator).__name__,

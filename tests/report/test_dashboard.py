@@ -69,7 +69,7 @@ def test_routes_are_read_only_own_and_escaped(board: Dashboard) -> None:
 
 
 def test_a_taken_port_is_a_clear_error(board: Dashboard) -> None:
-    with pytest.raises(ConfigError, match="cannot listen on 127.0.0.1"):
+    with pytest.raises(ConfigError, match=r"cannot listen on 127\.0\.0\.1"):
         Dashboard(board.storage, port=board.port)
 
 
@@ -86,9 +86,29 @@ def test_browser_sees_trials_appear_while_a_search_runs(tmp_path: Path) -> None:
     )
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     run = subprocess.Popen(
-        [sys.executable, "-m", "nasforge", "run", "digits", "--storage", str(db), "--max-trials", "40", "--no-export",
-         "--quiet", "--set", "evaluator.epochs=1", "--set", "dataset.valid_size=0.2", "--trial-timeout", "60"],
-        cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+        [
+            sys.executable,
+            "-m",
+            "nasforge",
+            "run",
+            "digits",
+            "--storage",
+            str(db),
+            "--max-trials",
+            "40",
+            "--no-export",
+            "--quiet",
+            "--set",
+            "evaluator.epochs=1",
+            "--set",
+            "dataset.valid_size=0.2",
+            "--trial-timeout",
+            "60",
+        ],
+        cwd=tmp_path,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
     )
     board = None
     try:

@@ -53,8 +53,14 @@ def test_report_of_a_multi_objective_search(tmp_path: Path, table) -> None:
     html = (write_report("nb", db, tmp_path / "r.html")).read_text()
     page = parse(html)
     text = " ".join(page.text)
-    for section in ("Best so far", "Trials against their cost", "Pareto front", "What each decision did",
-                    "Best architecture", "All trials (40)"):
+    for section in (
+        "Best so far",
+        "Trials against their cost",
+        "Pareto front",
+        "What each decision did",
+        "Best architecture",
+        "All trials (40)",
+    ):
         assert section in text
     assert "script" not in page.tags and "http://" not in html.replace("http://www.w3.org/2000/svg", "")
     assert page.tags.count("svg") >= 4  # progress, params, flops (when stored) or front, cell

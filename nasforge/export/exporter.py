@@ -14,6 +14,7 @@ from __future__ import annotations
 import importlib
 import json
 import os
+import pickle
 import warnings
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -197,6 +198,12 @@ def load_model(path: str | os.PathLike[str]) -> nn.Module:
             )
     space = space_from_spec(json.loads((folder / "space.json").read_text()))
     model = space.freeze(Arch.from_json((folder / "arch.json").read_text()))
-    state = torch.load(folder / "weights.pt", map_location="cpu", weights_only=True)
+    try:
+        state = torch.load(folder / "weights.pt", map_location="cpu", weights_only=True)
+    except (pickle.UnpicklingError, RuntimeError, EOFError, OSError) as exc:
+        raise NasforgeError(
+            f"{str(folder / 'weights.pt')!r} is not a plain state dict of tensors, so it was not loaded "
+            f"(nasforge never unpickles code): {str(exc).splitlines()[0]}"
+        ) from exc
     model.load_state_dict(state)
     return model.eval()

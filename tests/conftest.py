@@ -4,6 +4,7 @@ and share the NAS-Bench-201 table between test modules."""
 from __future__ import annotations
 
 import os
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -14,6 +15,9 @@ from nasforge.tables import NB201Table
 _SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 if _SHARED_DATA.is_dir():
     os.environ.setdefault("NASFORGE_DATA", str(_SHARED_DATA))
+# Generated data (spoken digits) goes to a throwaway cache, never to the user's ~/.cache.
+_CACHE = tempfile.TemporaryDirectory(prefix="nasforge-test-cache-")
+os.environ["NASFORGE_CACHE"] = _CACHE.name
 
 
 @pytest.fixture(scope="session")

@@ -10,6 +10,10 @@ from typing import Any
 from nasforge.data.base import BaseDataset
 from nasforge.data.digits import Digits
 from nasforge.data.fashion_mnist import FashionMNIST
+from nasforge.data.japanese_vowels import JapaneseVowels
+from nasforge.data.spoken_digits import SpokenDigits
+from nasforge.data.table import CSVDataset
+from nasforge.data.text import RottenTomatoes, TextCSV
 from nasforge.registry import Registry
 
 __all__ = ["DATASETS", "get_dataset"]
@@ -17,7 +21,12 @@ __all__ = ["DATASETS", "get_dataset"]
 DATASETS = Registry[BaseDataset]("dataset")
 # Registered here rather than by decorating the classes, which would hide their types from mypy.
 DATASETS.register("fashion_mnist")(FashionMNIST)
+DATASETS.register("rotten_tomatoes")(RottenTomatoes)
+DATASETS.register("text_csv")(TextCSV)
 DATASETS.register("digits")(Digits)
+DATASETS.register("spoken_digits")(SpokenDigits)
+DATASETS.register("japanese_vowels")(JapaneseVowels)
+DATASETS.register("csv")(CSVDataset)
 
 
 def get_dataset(name: str, **kwargs: Any) -> BaseDataset:

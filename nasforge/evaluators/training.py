@@ -16,7 +16,7 @@ from nasforge.errors import ConfigError
 
 OPTIMIZERS = ("sgd", "adamw")
 SCHEDULES = ("onecycle", "cosine", "constant")
-AUGMENTS = ("none", "flip")
+AUGMENTS = ("none", "flip", "specaugment")
 
 
 @dataclass(frozen=True)
@@ -87,10 +87,40 @@ def make_schedule(
 
 
 def augment_batch(x: torch.Tensor, kind: str, gen: torch.Generator) -> torch.Tensor:
+    """`flip`: mirror images (N, C, H, W) left-right at random. `specaugment`: on spectrogram-like input
+    (N, ..., features, time), shift each sample in time by up to 1/8 of its length and zero one random
+    band of up to 1/8 of the features and one of up to 1/8 of the frames (SpecAugment, Park et al. 2019)."""
     if kind == "flip" and x.ndim == 4:
         flip = torch.rand(x.shape[0], generator=gen, device="cpu").to(x.device) < 0.5
         return torch.where(flip[:, None, None, None], x.flip(3), x)
+    if kind == "specaugment" and x.ndim >= 3:
+        return _spec_augment(x, gen)
     return x
+
+
+def _spec_augment(x: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
+    n, f, t = x.shape[0], x.shape[-2], x.shape[-1]
+
+    def draw(high: int) -> torch.Tensor:
+        return torch.randint(0, max(high, 1), (n,), generator=gen, device="cpu").to(x.device)
+
+    # shift: sample i reads frame j - shift_i, zeros (the normalised mean) where that falls outside
+    max_shift = t // 8
+    shift = draw(2 * max_shift + 1) - max_shift
+    frames = torch.arange(t, device=x.device)
+    src = frames[None, :] - shift[:, None]
+    inside = (src >= 0) & (src < t)
+    index = src.clamp(0, t - 1).view(n, *([1] * (x.ndim - 2)), t).expand_as(x)
+    out = torch.gather(x, -1, index) * inside.view(n, *([1] * (x.ndim - 2)), t)
+
+    def band(size: int, high: int) -> torch.Tensor:
+        width = draw(high // 8 + 1)
+        start = (torch.rand(n, generator=gen, device="cpu").to(x.device) * (size - width + 1)).long()
+        pos = torch.arange(size, device=x.device)[None, :]
+        return (pos >= start[:, None]) & (pos < (start + width)[:, None])
+
+    keep = ~(band(f, f)[:, :, None] | band(t, t)[:, None, :])
+    return out * keep.view(n, *([1] * (x.ndim - 3)), f, t)
 
 
 @torch.no_grad()

@@ -2,11 +2,17 @@
 
 from nasforge.registry import Registry
 from nasforge.space import ModelSpace
+from nasforge.zoo.audio import AudioCNN
 from nasforge.zoo.cnn import SmallImageCNN
+from nasforge.zoo.mlp import MLPSpace
 from nasforge.zoo.nb201 import NB201Space
+from nasforge.zoo.text import TextClassifierSpace
 
 SPACES: Registry[ModelSpace] = Registry("space")
 SPACES.register("cnn")(SmallImageCNN)
 SPACES.register("nb201")(NB201Space)
+SPACES.register("text")(TextClassifierSpace)
+SPACES.register("audio_cnn")(AudioCNN)
+SPACES.register("mlp")(MLPSpace)
 
-__all__ = ["SPACES", "NB201Space", "SmallImageCNN"]
+__all__ = ["SPACES", "AudioCNN", "MLPSpace", "NB201Space", "SmallImageCNN", "TextClassifierSpace"]

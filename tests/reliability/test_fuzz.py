@@ -14,6 +14,7 @@ import string
 from pathlib import Path
 
 import pytest
+import torch
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -25,7 +26,7 @@ from nasforge.tables.nb201 import NB201Table
 from nasforge.zoo import NB201Space, SmallImageCNN
 
 #: examples per fuzzed input kind (summed in the README's reliability section)
-EXAMPLES = {"config": 1000, "yaml": 500, "cli": 150, "arch": 1500, "table": 60}
+EXAMPLES = {"config": 1000, "yaml": 500, "cli": 150, "arch": 1500, "table": 60, "csv": 300, "text_csv": 200}
 
 
 def fuzz(n: int) -> settings:
@@ -240,5 +241,50 @@ def test_fuzzed_benchmark_tables_load_or_fail_clearly(
     try:
         table = NB201Table.load(path)
         assert len(table.arch_strs) == 15625
+    except NasforgeError as exc:
+        assert str(exc)
+
+
+cells = st.one_of(
+    st.sampled_from(["", "NA", "?", "1", "2", "-0.5", "1e309", "nan", "a", "b", "yes", '"', '""', ",", "x,y"]),
+    st.text(max_size=6),
+    st.integers(-5, 5).map(str),
+)
+csv_rows = st.lists(st.lists(cells, min_size=1, max_size=5), max_size=40)
+headers = st.lists(st.sampled_from(["y", "a", "b", "c", "", "y", "text", "label", "group"]), min_size=0, max_size=5)
+
+
+def _csv_text(header: list[str], rows: list[list[str]], sep: str) -> str:
+    return "\n".join(sep.join(r) for r in [header, *rows])
+
+
+@fuzz(EXAMPLES["csv"])
+@given(headers, csv_rows, st.sampled_from([",", ";", "\t"]))
+def test_fuzzed_csv_tables_load_or_fail_clearly(
+    tmp_path_factory: pytest.TempPathFactory, header: list[str], rows: list[list[str]], sep: str
+) -> None:
+    from nasforge.data.table import CSVDataset
+
+    path = tmp_path_factory.mktemp("csv") / "t.csv"
+    path.write_text(_csv_text(header, rows, sep))
+    try:
+        splits = CSVDataset(str(path), label="y", valid_size=0.2, test_size=0.2).load()
+        assert splits.train.x.dtype == torch.float32 and torch.isfinite(splits.train.x).all()
+    except NasforgeError as exc:
+        assert str(exc)
+
+
+@fuzz(EXAMPLES["text_csv"])
+@given(headers, csv_rows)
+def test_fuzzed_text_csv_files_load_or_fail_clearly(
+    tmp_path_factory: pytest.TempPathFactory, header: list[str], rows: list[list[str]]
+) -> None:
+    from nasforge.data.text import TextCSV
+
+    path = tmp_path_factory.mktemp("text") / "t.csv"
+    path.write_text(_csv_text(header, rows, ","))
+    try:
+        splits = TextCSV(str(path), max_length=8, min_freq=1).load()
+        assert splits.info["vocab_size"] >= 2
     except NasforgeError as exc:
         assert str(exc)

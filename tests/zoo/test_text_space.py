@@ -1,0 +1,129 @@
+"""The text space: every block and pooling runs on real tokenised snippets and on padding only, traces,
+and a tiny search runs through a YAML-style config."""
+
+from __future__ import annotations
+
+import csv
+import json
+import warnings
+from pathlib import Path
+
+import pytest
+import torch
+
+from nasforge import config as configs
+from nasforge.data.text import RottenTomatoes
+from nasforge.errors import SpaceError
+from nasforge.zoo import SPACES
+from nasforge.zoo.text import BLOCKS, POOLINGS, TextClassifierSpace
+
+LENGTH = 24
+
+
+@pytest.fixture(scope="module")
+def batch() -> tuple[torch.Tensor, int]:
+    """Eight real validation snippets as token ids, and the vocabulary size."""
+    splits = RottenTomatoes(max_length=LENGTH).load()
+    return splits.valid.x[:8], int(splits.info["vocab_size"])
+
+
+def arch_with(space: TextClassifierSpace, **values: object) -> dict[str, object]:
+    arch = dict(space.default_arch())
+    arch.update(values)
+    return dict(space.validate(arch))
+
+
+@pytest.mark.parametrize("op", BLOCKS)
+def test_every_block_runs_on_snippets_and_padding_and_traces(op: str, batch: tuple[torch.Tensor, int]) -> None:
+    x, vocab = batch
+    space = TextClassifierSpace(input_shape=(LENGTH,), num_classes=2, vocab_size=vocab, embed_dims=(16,))
+    extra: dict[str, object] = {}
+    if op == "transformer":
+        extra = {"blocks/0/heads": 8, "blocks/0/ff_mult": 2, "blocks/1/heads": 2, "blocks/1/ff_mult": 4}
+    net = space.freeze(arch_with(space, blocks=2, **{"blocks/0/op": op, "blocks/1/op": op}, **extra)).eval()
+    zeros = torch.zeros(2, LENGTH)
+    with torch.no_grad():
+        out = net(x)
+        assert out.shape == (8, 2) and torch.isfinite(out).all()
+        assert torch.isfinite(net(zeros)).all()
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # TorchScript deprecation and RNN tracer notes
+            traced = torch.jit.trace(net, zeros)
+        torch.testing.assert_close(traced(x), out)
+    net.train()
+    loss = torch.nn.functional.cross_entropy(net(x), torch.zeros(8, dtype=torch.long))
+    loss.backward()
+    assert net.head.weight.grad is not None
+
+
+@pytest.mark.parametrize("pool", POOLINGS)
+def test_pooling_ignores_padding(pool: str) -> None:
+    space = TextClassifierSpace(input_shape=(10,), vocab_size=50, embed_dims=(8,), bigram_buckets=(16,))
+    net = space.freeze(arch_with(space, pool=pool, blocks=0)).eval()
+    short = torch.tensor([[5.0, 6.0, 7.0] + [0.0] * 7])
+    with torch.no_grad():
+        # the same text padded to another length pools the same (no positions with blocks=0)
+        wide = TextClassifierSpace(input_shape=(20,), vocab_size=50, embed_dims=(8,), bigram_buckets=(16,))
+        other = wide.freeze(arch_with(wide, pool=pool, blocks=0)).eval()
+        other.load_state_dict(net.state_dict())
+        torch.testing.assert_close(net(short), other(torch.cat([short, torch.zeros(1, 10)], 1)))
+        assert torch.isfinite(net(torch.zeros(1, 10))).all()
+
+
+def test_space_decisions_and_argument_checks() -> None:
+    space = TextClassifierSpace(vocab_size=100)
+    for label in ("embed_dim", "embed_dropout", "blocks", "blocks/0/op", "blocks/0/heads", "pool", "dropout"):
+        assert label in space.labels
+    for label in ("learning_rate", "batch_size", "weight_decay", "optimizer"):
+        assert space.decision(label).kind == "hparam"
+    assert space.decision("blocks/0/heads").conditional
+    assert "text" in SPACES.names()
+    net = space.freeze(space.default_arch()).eval()
+    with torch.no_grad():  # ids outside the vocabulary count as unknown rather than failing
+        assert net(torch.tensor([[-3.0, 5.0, 500.0] + [0.0] * 61])).shape == (1, 2)
+    with pytest.raises(SpaceError, match="vocab_size"):
+        TextClassifierSpace(vocab_size=1)
+    with pytest.raises(SpaceError, match="ops"):
+        TextClassifierSpace(ops=("conv3", "rnn"))
+    with pytest.raises(SpaceError, match="embed_dims"):
+        TextClassifierSpace(embed_dims=(15,))
+
+
+@pytest.mark.slow
+def test_tiny_search_through_a_config_exports_the_tokenizer(tmp_path: Path) -> None:
+    parts = RottenTomatoes().parts()
+    assert parts.groups is not None
+    path = tmp_path / "reviews.csv"
+    with open(path, "w", newline="", encoding="utf-8") as f:
+        writer = csv.writer(f)
+        writer.writerow(["sentence", "sentiment", "movie"])
+        for t, y, g in list(zip(parts.texts["train"], parts.labels["train"], parts.groups["train"]))[:1200]:
+            writer.writerow([t, ("neg", "pos")[int(y)], g])
+    cfg = {
+        "name": "tiny-text",
+        "storage": str(tmp_path / "nas.db"),
+        "space": {"name": "text", "embed_dims": [32], "depths": [0, 1], "ops": ["conv3", "gru"]},
+        "dataset": {
+            "name": "text_csv",
+            "path": str(path),
+            "text_column": "sentence",
+            "label_column": "sentiment",
+            "group_column": "movie",
+            "max_length": 32,
+        },
+        "strategy": {"name": "random"},
+        "evaluator": {"epochs": 2},
+        "executor": {"name": "sequential"},
+    }
+    experiment = configs.build_experiment(cfg)
+    assert experiment.space.decision("embed_dim").values == (32,)
+    experiment.run(max_trials=3)
+    assert len(experiment.trials) == 3
+    best = experiment.best_trial
+    assert best is not None and best.metrics["val_acc"] > 0.5
+    folder, metrics = experiment.export(str(tmp_path / "out"), epochs=2)
+    assert 0.0 <= metrics["test_acc"] <= 1.0
+    prep = json.loads((folder / "preprocessing.json").read_text())
+    assert prep["classes"] == ["neg", "pos"] and prep["max_length"] == 32 and prep["tokenizer"]["vocab"]
+    loaded = torch.jit.load(str(folder / "model.torchscript.pt"))
+    assert loaded(torch.zeros(1, 32)).shape == (1, 2)

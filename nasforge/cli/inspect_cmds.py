@@ -6,7 +6,7 @@ import argparse
 
 from nasforge.cli.common import add_format, add_storage, dumps, record_row, table
 from nasforge.config import preset_names, preset_summary
-from nasforge.errors import StorageError, suggest
+from nasforge.errors import StorageError
 from nasforge.storage import get_storage
 from nasforge.trial import Objective, TrialRecord, TrialState
 
@@ -43,13 +43,7 @@ def presets_main(args: argparse.Namespace) -> int:
 
 def _load(name: str, storage: str) -> tuple[list[TrialRecord], Objective]:
     store = get_storage(storage)
-    row = store.get_experiment(name)
-    if row is None:
-        names = [r.name for r in store.list_experiments()]
-        raise StorageError(
-            f"No experiment named {name!r} in {store}.{suggest(name, names)} "
-            f"Experiments there: {', '.join(map(repr, names)) or 'none'}."
-        )
+    row = store.require_experiment(name)
     return store.get_trials(row.id), Objective(**row.config.get("objective", {}))
 
 

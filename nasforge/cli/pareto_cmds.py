@@ -6,7 +6,7 @@ import argparse
 from typing import Any
 
 from nasforge.cli.common import add_format, add_storage, dumps, record_row, table
-from nasforge.errors import ConfigError, StorageError, suggest
+from nasforge.errors import ConfigError
 from nasforge.experiment.experiment import hypervolume_of, pick_trial
 from nasforge.multiobjective.objectives import Constraint, parse_constraints, score_matrix
 from nasforge.multiobjective.pareto import pareto_front
@@ -48,13 +48,7 @@ def load_front_inputs(
 ) -> tuple[list[TrialRecord], tuple[Objective, ...], tuple[Constraint, ...]]:
     """An experiment's trials, objectives and constraints as stored (no space or data needed)."""
     store = get_storage(storage)
-    row = store.get_experiment(name)
-    if row is None:
-        names = [r.name for r in store.list_experiments()]
-        raise StorageError(
-            f"No experiment named {name!r} in {store}.{suggest(name, names)} "
-            f"Experiments there: {', '.join(map(repr, names)) or 'none'}."
-        )
+    row = store.require_experiment(name)
     specs = row.config.get("objectives") or [row.config.get("objective", {})]
     objectives = tuple(Objective(**spec) for spec in specs)
     return store.get_trials(row.id), objectives, parse_constraints(row.config.get("constraints") or None)

@@ -16,7 +16,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from nasforge.errors import ConfigError, StorageError, suggest
+from nasforge.errors import ConfigError, StorageError
 from nasforge.estimation.inheritance import WeightInheritance, make_inheritance
 from nasforge.estimation.stopping import BaseStopper, StopCheck, make_stopper
 from nasforge.estimation.warm_start import Source, WarmStart, load_source, make_warm_start, queue_sampler
@@ -807,13 +807,7 @@ def check_name(name: object) -> str:
 def load_experiment(name: str, storage: str | BaseStorage = "nasforge.db") -> Experiment:
     """Rebuild a stored experiment from the configuration it was created with (`nasforge run` stores one)."""
     store = get_storage(storage)
-    row = store.get_experiment(name)
-    if row is None:
-        names = [r.name for r in store.list_experiments()]
-        listing = ", ".join(repr(n) for n in names) if names else "none"
-        raise StorageError(
-            f"No experiment named {name!r} in {store}.{suggest(name, names)} Experiments there: {listing}."
-        )
+    row = store.require_experiment(name)
     spec = row.config.get("spec")
     if not spec:
         raise StorageError(

@@ -10,7 +10,6 @@ from typing import Any
 
 import numpy as np
 
-from nasforge.errors import StorageError, suggest
 from nasforge.multiobjective.objectives import Constraint, feasible, parse_constraints, score_matrix
 from nasforge.multiobjective.pareto import pareto_front
 from nasforge.storage import BaseStorage, get_storage
@@ -147,13 +146,7 @@ def _value_text(value: Any) -> str:
 def load_view(name: str, storage: str | BaseStorage) -> ExperimentView:
     """Read experiment `name` from `storage` (a URL, path or storage object)."""
     store = get_storage(storage)
-    row = store.get_experiment(name)
-    if row is None:
-        names = [r.name for r in store.list_experiments()]
-        raise StorageError(
-            f"No experiment named {name!r} in {store}.{suggest(name, names)} "
-            f"Experiments there: {', '.join(map(repr, names)) or 'none'}."
-        )
+    row = store.require_experiment(name)
     specs = row.config.get("objectives") or [row.config.get("objective") or {}]
     return ExperimentView(
         name=row.name,

@@ -7,6 +7,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from nasforge.errors import StorageError, suggest
 from nasforge.trial import TrialRecord, TrialState
 
 
@@ -32,6 +33,17 @@ class BaseStorage(abc.ABC):
 
     @abc.abstractmethod
     def list_experiments(self) -> list[ExperimentRow]: ...
+
+    def require_experiment(self, name: str) -> ExperimentRow:
+        """The experiment `name`, or a `StorageError` that suggests the closest name and lists those here."""
+        row = self.get_experiment(name)
+        if row is None:
+            names = [r.name for r in self.list_experiments()]
+            listing = ", ".join(map(repr, names)) or "none"
+            raise StorageError(
+                f"No experiment named {name!r} in {self}.{suggest(name, names)} Experiments there: {listing}."
+            )
+        return row
 
     @abc.abstractmethod
     def delete_experiment(self, name: str) -> None: ...

@@ -233,7 +233,8 @@ def main(args: argparse.Namespace) -> int:
     budget = export_cfg.get("time_budget")
     limit = f" (at most {budget:g} s)" if budget else ""
     print(
-        f"retraining the best arch on train+valid for up to {epochs} epochs{limit}, then testing ...",
+        f"retraining the best arch on train+valid for "
+        f"{'its search epochs' if epochs is None else f'up to {epochs} epochs'}{limit}, then testing ...",
         file=out,
         flush=True,
     )

@@ -36,9 +36,11 @@ def main() -> None:
         page.screenshot(path=str(out / "report.png"))
         board = Dashboard(args.storage, port=0).start()
         try:
-            page.set_viewport_size({"width": 1100, "height": 700})
+            page.set_viewport_size({"width": 1100, "height": 800})
             page.goto(board.url)
             page.wait_for_selector("#experiments a")
+            page.click(f"#experiments a >> text={args.name}")  # the experiment's live page
+            page.wait_for_selector("text=All trials")
             page.screenshot(path=str(out / "dashboard.png"))
         finally:
             board.stop()

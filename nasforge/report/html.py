@@ -124,17 +124,18 @@ def _progress(view: ExperimentView) -> str:
         return '<h2>Best so far</h2><p class="muted">No completed trials yet.</p>'
     metric = view.objective.metric
     best_trial = view.best()
+    # x is the count of finished trials: with parallel workers trials finish out of number order
     plotted = [
         Point(
-            p["trial"],
+            i + 1,
             p["value"],
-            f"trial {int(p['trial'])}: {metric}={p['value']:.4g}",
+            f"trial {int(p['trial'])} (finished {i + 1}.): {metric}={p['value']:.4g}",
             "best" if best_trial is not None and int(p["trial"]) == best_trial.number else "point",
         )
-        for p in points
+        for i, p in enumerate(points)
     ]
-    steps = [(p["trial"], p["best"]) for p in points]
-    chart = scatter_chart(plotted, "trial", metric, step_line=steps, title=f"best {metric} so far")
+    steps = [(i + 1, p["best"]) for i, p in enumerate(points)]
+    chart = scatter_chart(plotted, "trials finished", metric, step_line=steps, title=f"best {metric} so far")
     return f"<h2>Best so far</h2>{chart}"
 
 

@@ -63,9 +63,9 @@ class BaseTokenizer(ABC):
         """A JSON-serialisable description, read back by `tokenizer_from_dict`."""
 
     @classmethod
+    @abstractmethod
     def from_dict(cls, data: dict[str, Any]) -> BaseTokenizer:
         """The fitted tokenizer that `to_dict()` described."""
-        raise NotImplementedError
 
     def encode_batch(self, texts: Iterable[str], max_length: int) -> np.ndarray:
         """An (N, max_length) int64 array: ids truncated to `max_length`, padded with 0 on the right."""

@@ -4,12 +4,11 @@ import pickle
 import sys
 
 import pytest
+import sklearn  # noqa: F401  (the `sklearn` extra, a dev dependency: missing, it fails instead of skipping)
 import torch
 
 from nasforge.data import Digits, clear_cache
 from nasforge.errors import ConfigError, DataError
-
-pytest.importorskip("sklearn")
 
 
 @pytest.fixture(autouse=True)

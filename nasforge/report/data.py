@@ -6,6 +6,7 @@ import json
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
 import numpy as np
@@ -58,6 +59,7 @@ class ExperimentView:
             out[state.value] = sum(r.state is state for r in self.records)
         return out
 
+    @cached_property  # the report's sections all ask; the view is a snapshot, so once is enough
     def best(self) -> TrialRecord | None:
         """The best feasible completed trial in the primary objective (lowest number on ties)."""
         scored = [(self.objective.score(r), r) for r in self.complete if feasible(r, self.constraints)]
@@ -82,6 +84,7 @@ class ExperimentView:
             points.append({"trial": float(r.number), "elapsed": elapsed, "value": value, "best": best})
         return points
 
+    @cached_property
     def front(self) -> list[TrialRecord]:
         """The feasible Pareto front over the objectives (one objective: the best trial)."""
         kept, scores = score_matrix(self.records, self.objectives, self.constraints)
@@ -126,7 +129,7 @@ class ExperimentView:
 
     def summary(self) -> dict[str, Any]:
         """Counts, best value and timing: the dashboard's list row and the report's header."""
-        best = self.best()
+        best = self.best
         finished = [r.finished_at for r in self.records if r.finished_at is not None]
         return {
             "name": self.name,

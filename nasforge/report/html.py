@@ -123,7 +123,7 @@ def _progress(view: ExperimentView) -> str:
     if not points:
         return '<h2>Best so far</h2><p class="muted">No completed trials yet.</p>'
     metric = view.objective.metric
-    best_trial = view.best()
+    best_trial = view.best
     # x is the count of finished trials: with parallel workers trials finish out of number order
     plotted = [
         Point(
@@ -144,8 +144,8 @@ def _costs(view: ExperimentView) -> str:
     if not costs:
         return ""
     metric = view.objective.metric
-    front = {r.number for r in view.front()}
-    best = view.best()
+    front = {r.number for r in view.front}
+    best = view.best
     charts = []
     for cost in costs:
         points = [
@@ -166,7 +166,7 @@ def _front(view: ExperimentView) -> str:
     if len(view.objectives) < 2:
         return ""
     a, b = view.objectives[0].metric, view.objectives[1].metric
-    front = view.front()
+    front = view.front
     members = {r.number for r in front}
     points = [
         Point(float(r.metrics[b]), float(r.metrics[a]), _tip(r, [a, b]), "front" if r.number in members else "point")
@@ -216,7 +216,7 @@ def _effects(view: ExperimentView) -> str:
 
 
 def _best_arch(view: ExperimentView) -> str:
-    best = view.best()
+    best = view.best
     if best is None:
         return ""
     parts = [f"<h2>Best architecture: trial {best.number} <span class='muted'>({escape(best.arch.id)})</span></h2>"]

@@ -64,10 +64,10 @@ def test_report_of_a_multi_objective_search(tmp_path: Path, table) -> None:
         assert section in text
     assert "script" not in page.tags and "http://" not in html.replace("http://www.w3.org/2000/svg", "")
     assert page.tags.count("svg") >= 4  # progress, params, flops (when stored) or front, cell
-    front = view.front()
+    front = view.front
     assert f"{len(front)} non-dominated of 40 completed trials" in text
     # the cell of the best trial is drawn: one arc label per operation that is not 'none'
-    best = view.best()
+    best = view.best
     assert best is not None
     drawn = re.findall(r">(skip_connect|nor_conv_1x1|nor_conv_3x3|avg_pool_3x3)</text>", html)
     assert sorted(drawn) == sorted(v for v in best.arch.values() if v != "none")

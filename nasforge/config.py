@@ -421,7 +421,12 @@ def validate(config: Mapping[str, Any]) -> dict[str, Any]:
         ProxyScorer(**{k: v for k, v in ev.items() if k in ("proxy", "batch_size", "input_shape", "seed")})
     else:
         types = {"int": int, "float": (int, float), "str": str}
-        ev_schema: dict[str, Any] = {"epochs": int, "train_fraction": (int, float), "device": str}
+        ev_schema: dict[str, Any] = {
+            "epochs": int,
+            "train_fraction": (int, float),
+            "device": str,
+            "interim_valid": (int, float),
+        }
         for f in dataclasses.fields(TrainConfig):
             ev_schema.setdefault(f.name, types[str(f.type)])
         _typecheck("evaluator", ev, ev_schema)

@@ -11,7 +11,9 @@ function-preserving morphisms: the child is trained again after the copy, so an 
 The experiment (`Experiment(..., inherit_weights=WeightInheritance(...))`) saves each completed trial's
 weights under its checkpoint folder and hands a child its parent's file: a proposal names its parent arch
 in `info["parent"]` (evolution and local search do), and the latest completed trial of that arch is the
-parent. The evaluator trains an inheriting child for `epochs` (a fraction of its budget, or a count).
+parent. The evaluator trains an inheriting child for `epochs` (a fraction of its budget, or a count). With
+`lr_scale` below 1 the child fine-tunes: its learning rate starts at `lr_scale` times its own and decays on a
+cosine, with no warm-up, since a warm-up to the full rate would first undo much of what it inherited.
 """
 
 from __future__ import annotations
@@ -33,10 +35,13 @@ from nasforge.errors import ConfigError
 @dataclass(frozen=True)
 class WeightInheritance:
     """`epochs`: what an inheriting child trains, a fraction of its normal epochs (a float in (0, 1]) or a
-    number of epochs (an int >= 1); `partial`: also copy the overlapping block of a tensor whose sizes differ."""
+    number of epochs (an int >= 1); `partial`: also copy the overlapping block of a tensor whose sizes differ;
+    `lr_scale`: in (0, 1], the child's learning rate as a fraction of its own, cosine-decayed without warm-up
+    when below 1 (1: the child's normal schedule)."""
 
     epochs: float | int = 0.5
     partial: bool = True
+    lr_scale: float = 1.0
 
     def __post_init__(self) -> None:
         e = self.epochs
@@ -50,11 +55,24 @@ class WeightInheritance:
             )
         if not isinstance(self.partial, bool):
             raise ConfigError(f"`partial` of WeightInheritance must be true or false, but got {self.partial!r}.")
+        r = self.lr_scale
+        if not isinstance(r, (int, float)) or isinstance(r, bool) or not (math.isfinite(r) and 0 < r <= 1):
+            raise ConfigError(
+                f"`lr_scale` of WeightInheritance is the child's learning rate as a fraction of its own, a number in "
+                f"(0, 1], but got {r!r}."
+            )
 
     def child_epochs(self, epochs: int) -> int:
         if isinstance(self.epochs, int):
             return min(epochs, self.epochs)
         return max(1, math.ceil(epochs * self.epochs - 1e-9))
+
+    def child_settings(self, epochs: int, learning_rate: float) -> dict[str, Any]:
+        """The training settings an inheriting child overrides: its epochs, and its schedule when it fine-tunes."""
+        settings: dict[str, Any] = {"epochs": self.child_epochs(epochs)}
+        if self.lr_scale < 1:
+            settings.update(learning_rate=learning_rate * self.lr_scale, schedule="cosine")
+        return settings
 
 
 def make_inheritance(spec: bool | Mapping[str, Any] | WeightInheritance | None) -> WeightInheritance | None:
@@ -66,9 +84,10 @@ def make_inheritance(spec: bool | Mapping[str, Any] | WeightInheritance | None) 
     if isinstance(spec, WeightInheritance):
         return spec
     if isinstance(spec, Mapping):
-        unknown = sorted(set(spec) - {"epochs", "partial"})
+        valid = ["epochs", "lr_scale", "partial"]
+        unknown = sorted(set(spec) - set(valid))
         if unknown:
-            raise ConfigError(f"Unknown weight-inheritance option(s) {unknown}; valid: ['epochs', 'partial'].")
+            raise ConfigError(f"Unknown weight-inheritance option(s) {unknown}; valid: {valid}.")
         return WeightInheritance(**spec)
     raise ConfigError(f"Weight inheritance is true, false or a mapping such as {{epochs: 0.5}}, but got {spec!r}.")
 

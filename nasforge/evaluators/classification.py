@@ -39,6 +39,12 @@ class ClassificationEvaluator(BaseEvaluator):
     `optimizer`, `label_smoothing`, `epochs`), otherwise from the keyword arguments here. The test split
     is never touched: it is for the exported model only.
 
+    Every epoch reports its validation accuracy (the learning curve early stopping reads). `interim_valid`
+    sets how much of the validation split scores the epochs before the last, which can cost as much as
+    the training on a small training part: a fraction (at most 1), or a number of samples above 1 (a fixed
+    random subset, the same for every trial, so curves compare), or 0 for none (one report, after the last epoch). The last
+    epoch, the trial's result, is always scored on the whole split.
+
     With weight inheritance (`Experiment(..., inherit_weights=...)`) a trial whose parent's weights are
     given starts from them where they fit (`nasforge.estimation.inheritance`) and trains fewer epochs; the
     trained weights of every trial are saved for its children.
@@ -55,6 +61,7 @@ class ClassificationEvaluator(BaseEvaluator):
         epochs: int = 3,
         train_fraction: float = 1.0,
         device: str = "auto",
+        interim_valid: float = 1.0,
         **train_settings: Any,
     ) -> None:
         if not isinstance(dataset, BaseDataset):
@@ -66,6 +73,14 @@ class ClassificationEvaluator(BaseEvaluator):
             raise ConfigError(
                 f"`train_fraction` of ClassificationEvaluator must be in (0, 1], but got {train_fraction!r}."
             )
+        v = interim_valid
+        number = isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) and v >= 0
+        if not number or (v > 1 and v != int(v)):
+            raise ConfigError(
+                "`interim_valid` of ClassificationEvaluator is the part of the validation split that scores the "
+                "epochs before the last: a fraction in [0, 1] (0: none) or a whole number of samples above 1; "
+                f"but got {v!r}."
+            )
         valid_fields = {f.name for f in dataclasses.fields(TrainConfig)} - {"epochs"}
         for key in train_settings:
             if key not in valid_fields:
@@ -74,6 +89,7 @@ class ClassificationEvaluator(BaseEvaluator):
                 )
         self.dataset = dataset
         self.train_fraction = float(train_fraction)
+        self.interim_valid = interim_valid
         self.device = device
         self.config = TrainConfig(epochs=epochs, **train_settings)
         resolve_device(device)
@@ -89,6 +105,7 @@ class ClassificationEvaluator(BaseEvaluator):
             **super().task(),
             "dataset": dataset,
             "train_fraction": self.train_fraction,
+            "interim_valid": self.interim_valid,
             "training": dataclasses.asdict(self.config),
         }
 
@@ -136,13 +153,17 @@ class ClassificationEvaluator(BaseEvaluator):
                 rule = ctx.inheritance if isinstance(ctx.inheritance, WeightInheritance) else WeightInheritance()
                 inherited = inherit(model, parent, partial=rule.partial)
                 if inherited > 0:
-                    cfg = dataclasses.replace(cfg, epochs=rule.child_epochs(cfg.epochs))
+                    cfg = dataclasses.replace(cfg, **rule.child_settings(cfg.epochs, cfg.learning_rate))
         # every report carries the cost metrics too: a trial stopped early keeps its last report as its result
         last: dict[str, float] = {"params": float(params), "flops": float(flops), "inherited": inherited}
         start, cpu_start = time.perf_counter(), time.process_time()
+        interim = self._interim_part(splits.valid)
 
         def on_epoch(epoch: int, metrics: dict[str, float]) -> None:
-            val = evaluate_model(model, splits.valid, device)
+            scored_on = splits.valid if epoch == cfg.epochs else interim
+            if scored_on is None:
+                return
+            val = evaluate_model(model, scored_on, device)
             last.update(
                 val_acc=val["acc"],
                 val_loss=val["loss"],
@@ -165,6 +186,18 @@ class ClassificationEvaluator(BaseEvaluator):
             "cpu_time": time.process_time() - cpu_start,
             "epochs": float(cfg.epochs),
         }
+
+    def _interim_part(self, valid: ArrayData) -> ArrayData | None:
+        """What scores the epochs before the last: the validation split, a fixed subset of it, or None."""
+        n = len(valid)
+        v = self.interim_valid
+        keep = round(n * v) if v <= 1 else min(int(v), n)
+        if keep >= n:
+            return valid
+        if keep <= 0:
+            return None
+        idx = torch.randperm(n, generator=torch.Generator().manual_seed(54321))[:keep]
+        return valid.subset(idx)
 
     def _train_part(self, splits: DataSplits, seed: int) -> Any:
         if self.train_fraction >= 1.0:

@@ -99,5 +99,16 @@ def test_child_epochs_and_specs() -> None:
         WeightInheritance(epochs=0)
     with pytest.raises(ConfigError, match="valid"):
         make_inheritance({"epoch": 0.5})
+    with pytest.raises(ConfigError, match="lr_scale"):
+        WeightInheritance(lr_scale=0)
+    with pytest.raises(ConfigError, match="lr_scale"):
+        make_inheritance({"lr_scale": 2.0})
     with pytest.raises(ConfigError, match="true, false"):
         make_inheritance("yes")
+
+
+def test_a_child_fine_tunes_at_a_lower_rate_only_when_asked() -> None:
+    assert WeightInheritance(epochs=0.5).child_settings(4, 0.1) == {"epochs": 2}
+    tuned = WeightInheritance(epochs=1, lr_scale=0.25).child_settings(4, 0.2)
+    assert tuned == {"epochs": 1, "learning_rate": 0.05, "schedule": "cosine"}
+    assert make_inheritance({"epochs": 1, "lr_scale": 0.25}) == WeightInheritance(epochs=1, lr_scale=0.25)

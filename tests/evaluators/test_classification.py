@@ -42,6 +42,42 @@ def test_seeded_and_deterministic() -> None:
     assert a["val_acc"] == b["val_acc"] and a["val_loss"] == b["val_loss"]
 
 
+def test_interim_epochs_are_scored_on_a_fixed_part_of_the_validation_split() -> None:
+    data = Digits()
+    full, reports_full = evaluate(ClassificationEvaluator(data, epochs=3))
+    part, reports_part = evaluate(ClassificationEvaluator(data, epochs=3, interim_valid=40))
+    none, reports_none = evaluate(ClassificationEvaluator(data, epochs=3, interim_valid=0))
+    # the training is the same: only what scores epochs 1 and 2 differs, and the last epoch uses the whole split
+    assert full["val_acc"] == part["val_acc"] == none["val_acc"]
+    assert [s for s, _ in reports_none] == [3]
+    assert [s for s, _ in reports_part] == [1, 2, 3]
+    n_valid = len(data.load().valid)
+    for (_, m_full), (_, m_part) in zip(reports_full[:2], reports_part[:2], strict=True):
+        assert round(m_part["val_acc"] * 40) == m_part["val_acc"] * 40  # scored on 40 samples
+        assert round(m_full["val_acc"] * n_valid) == m_full["val_acc"] * n_valid
+    ev = ClassificationEvaluator(data, interim_valid=0.5)
+    assert len(ev._interim_part(data.load().valid)) == round(n_valid * 0.5)  # type: ignore[arg-type]
+    assert ClassificationEvaluator(data, interim_valid=1)._interim_part(data.load().valid) is data.load().valid
+
+
+def test_an_inheriting_child_fine_tunes_with_the_rule_it_is_given(tmp_path) -> None:
+    from nasforge.estimation.inheritance import WeightInheritance
+
+    ev = ClassificationEvaluator(Digits(), epochs=4)
+    arch = SPACE.validate({**SPACE.default_arch(), "learning_rate": 0.1})
+    parent = ev.evaluate(EvalContext(SPACE, arch, weights_out=str(tmp_path / "parent.pt")))
+
+    def child(rule: WeightInheritance) -> dict[str, float]:
+        ctx = EvalContext(SPACE, arch, weights_in=str(tmp_path / "parent.pt"), inheritance=rule)
+        return ev.evaluate(ctx)
+
+    plain, tuned = child(WeightInheritance(epochs=1)), child(WeightInheritance(epochs=1, lr_scale=0.1))
+    assert plain["inherited"] == tuned["inherited"] == 1.0 and plain["epochs"] == tuned["epochs"] == 1
+    assert plain["val_loss"] != tuned["val_loss"]  # another schedule: not the child's own warm-up to 0.1
+    # one fine-tuning epoch at a tenth of the rate keeps what the parent learnt
+    assert tuned["val_acc"] >= parent["val_acc"] - 0.02
+
+
 def test_train_fraction_trains_on_less_data() -> None:
     full = ClassificationEvaluator(Digits(), epochs=1)
     part = ClassificationEvaluator(Digits(), epochs=1, train_fraction=0.25)
@@ -78,6 +114,9 @@ def test_final_training_uses_the_test_split() -> None:
         ({"learning_rate": -1}, "learning_rate"),
         ({"lr": 0.1}, "Unknown training setting 'lr'"),
         ({"device": "gpu"}, "device"),
+        ({"interim_valid": -1}, "interim_valid"),
+        ({"interim_valid": 1.5}, "whole number"),
+        ({"interim_valid": "half"}, "interim_valid"),
     ],
 )
 def test_arguments_are_validated(kwargs: dict, match: str) -> None:

@@ -11,7 +11,7 @@ A configuration is a mapping with these sections (all optional but `space` and `
     space: {name: cnn}          # zoo space and its arguments
     dataset: {name: fashion_mnist, valid_size: 10000}
     strategy: {name: evolution, population_size: 16}   # default: bo (`nasforge.strategies.DEFAULT_STRATEGY`)
-    evaluator: {epochs: 2, train_fraction: 0.3, ...}   # ClassificationEvaluator arguments, or
+    evaluator: {epochs: 2, train_fraction: 0.3, interim_valid: 2000, ...}   # ClassificationEvaluator, or
     evaluator: {name: proxy, proxy: synflow}           # ProxyEvaluator: zero-cost scores, no training
     executor: {name: pool, n_workers: 2}               # or {name: sequential}, or
     executor: {name: ray, address: auto, n_workers: 8, gpus_per_trial: 0.5}   # a Ray cluster (nasforge[ray])
@@ -20,7 +20,7 @@ A configuration is a mapping with these sections (all optional but `space` and `
                                 # formats: [torchscript, onnx, python] (besides weights.pt; see nasforge.export)
     estimation:                 # cheaper evaluation, see nasforge.estimation
       early_stopping: median
-      inherit_weights: {epochs: 0.5}
+      inherit_weights: {epochs: 0.25, lr_scale: 0.3}   # children fine-tune a quarter of the epochs
       warm_start: fmnist-cnn-v1   # or {experiment: NAME, storage: URL, mode: auto|tell|enqueue, top_k: 10}
 
 Besides its own options, the strategy section takes middleware keys (`nasforge.strategies.middleware`),

@@ -151,9 +151,9 @@ class ClassificationEvaluator(BaseEvaluator):
             parent = load_weights(ctx.weights_in)
             if parent is not None:  # a parent whose file is gone: train from scratch, as without inheritance
                 rule = ctx.inheritance if isinstance(ctx.inheritance, WeightInheritance) else WeightInheritance()
-                inherited = inherit(model, parent, partial=rule.partial)
+                inherited = inherit(model, parent, partial=rule.partial, preserve=rule.preserve)
                 if inherited > 0:
-                    cfg = dataclasses.replace(cfg, **rule.child_settings(cfg.epochs, cfg.learning_rate))
+                    cfg = dataclasses.replace(cfg, **rule.child_settings(cfg.epochs, cfg.learning_rate, inherited))
         # every report carries the cost metrics too: a trial stopped early keeps its last report as its result
         last: dict[str, float] = {"params": float(params), "flops": float(flops), "inherited": inherited}
         start, cpu_start = time.perf_counter(), time.process_time()

@@ -129,17 +129,24 @@ def test_config_estimation_section(tmp_path: Path) -> None:
         "space": {"name": "cnn", "input_shape": [1, 8, 8], "depths": [1], "widths": [[8], [16], [16]]},
         "strategy": {"name": "evolution", "population_size": 4, "sample_size": 2},
         "dataset": {"name": "digits"},
-        "evaluator": {"epochs": 1},
+        "evaluator": {"epochs": 1, "interim_valid": 100},
         "objective": "max:val_acc",
-        "estimation": {"early_stopping": {"name": "median", "min_trials": 3}, "inherit_weights": {"epochs": 1}},
+        "estimation": {
+            "early_stopping": {"name": "median", "min_trials": 3},
+            "inherit_weights": {"epochs": 1, "lr_scale": 0.3},
+        },
     }
     exp = build_experiment(config, storage=str(tmp_path / "nas.db"))
     assert exp.early_stopping is not None and exp.early_stopping.min_trials == 3
-    assert exp.inheritance is not None and exp.inheritance.epochs == 1
+    assert exp.inheritance is not None and exp.inheritance.epochs == 1 and exp.inheritance.lr_scale == 0.3
+    assert isinstance(exp.evaluator, ClassificationEvaluator) and exp.evaluator.interim_valid == 100
+    with pytest.raises(ConfigError, match="interim_valid"):
+        validate({**config, "evaluator": {"epochs": 1, "interim_valid": "some"}})
     for bad, match in (
         ({"early_stopping": "never"}, "never"),
         ({"inherit_weights": "yes"}, "inherit_weights"),
         ({"inherit_weights": {"epochs": 2.5}}, "fraction"),
+        ({"inherit_weights": {"lr_scale": 3}}, "lr_scale"),
         ({"patience": 3}, "patience"),
     ):
         with pytest.raises(ConfigError, match=match):

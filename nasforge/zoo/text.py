@@ -32,10 +32,14 @@ Seq = tuple[torch.Tensor, torch.Tensor]  # (hidden states (N, L, D), mask (N, L,
 
 
 class TextClassifierSpace(ModelSpace):
-    """Token (and optionally hashed-bigram) embeddings, 0-3 searched blocks, masked pooling, a linear head.
+    """Token (and optionally hashed-bigram) embeddings, 0-3 searched blocks, masked pooling, a linear head,
+    and optionally a wide linear term over hashed word and word-pair counts.
 
     Decisions: `embed_dim`; `bigram_buckets` (0 = none; else fastText-style hashed embeddings of each
-    token pair added to the token's, which helps without pretrained vectors); `embed_dropout` (whole
+    token pair added to the token's); `ngram_buckets` (0 = none; else a linear term over the hashed
+    unigram and bigram counts, normalised by their number's square root, added to the logits: the
+    bag-of-n-grams model a TF-IDF + logistic-regression baseline is, trained jointly with the network, as
+    in wide & deep models (Cheng et al. 2016)); `embed_dropout` (whole
     tokens dropped in training); `blocks` depth, and per block `op` (1-D convolution with kernel 3/5/7,
     bidirectional LSTM or GRU, or a transformer encoder layer with its own learned positional embeddings
     and `heads` and `ff_mult` (feed-forward width over the embedding size)); `pool` (mean / max /
@@ -61,6 +65,7 @@ class TextClassifierSpace(ModelSpace):
         ops: Sequence[str] = BLOCKS,
         poolings: Sequence[str] = POOLINGS,
         bigram_buckets: Sequence[int] = (0,),
+        ngram_buckets: Sequence[int] = (0,),
         learning_rates: Sequence[float] = (3e-3, 1e-3, 1e-2),
         batch_sizes: Sequence[int] = (64, 32, 128),
         weight_decays: Sequence[float] = (0.1, 0.01, 1.0),
@@ -88,10 +93,12 @@ class TextClassifierSpace(ModelSpace):
                 f"`embed_dims` of TextClassifierSpace must be even ints >= 2 (bidirectional blocks split them "
                 f"in two), but got {list(embed_dims)!r}."
             )
-        if not bigram_buckets or any(not isinstance(b, int) or b < 0 for b in bigram_buckets):
-            raise SpaceError(
-                f"`bigram_buckets` of TextClassifierSpace must be ints >= 0 (0 = no bigrams), but got {list(bigram_buckets)!r}."
-            )
+        for arg, buckets in (("bigram_buckets", bigram_buckets), ("ngram_buckets", ngram_buckets)):
+            if not buckets or any(not isinstance(b, int) or isinstance(b, bool) or b < 0 for b in buckets):
+                raise SpaceError(
+                    f"`{arg}` of TextClassifierSpace must be a non-empty list of ints >= 0 (0 = none), but got "
+                    f"{list(buckets)!r}."
+                )
         hparam("learning_rate", list(learning_rates))
         hparam("batch_size", list(batch_sizes))
         hparam("weight_decay", list(weight_decays))
@@ -104,12 +111,17 @@ class TextClassifierSpace(ModelSpace):
         self.pool = LayerChoice({name: pools[name] for name in poolings}, label="pool")
         self.dropout = nn.Dropout(choice("dropout", [0.3, 0.0, 0.5]))
         self.head = nn.Linear(dim, num_classes)
+        wide = choice("ngram_buckets", list(ngram_buckets))
+        self.wide = NgramLinear(vocab_size, wide, num_classes) if wide else None
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         ids = x.reshape(x.shape[0], -1).long()
         h, mask = self.embed(ids)
         h, mask = self.blocks((self.embed_dropout(h), mask))
-        return self.head(self.dropout(self.pool((h, mask))))
+        logits = self.head(self.dropout(self.pool((h, mask))))
+        if self.wide is not None:
+            logits = logits + self.wide(ids)
+        return logits
 
 
 def _block(dim: int, max_length: int, ops: Sequence[str]) -> nn.Module:
@@ -155,6 +167,33 @@ class TokenEmbedding(nn.Module):
             bucket = (prev * _PRIME + ids) % self.buckets + 1
             h = h + self.bigrams(torch.where(real & (prev != 0), bucket, torch.zeros_like(bucket)))
         return h, real.unsqueeze(-1).to(h.dtype)
+
+
+class NgramLinear(nn.Module):
+    """A linear model over hashed unigram and bigram counts: each n-gram's bucket holds one weight per class;
+    the logits are the sum over the text's n-grams divided by the square root of their number (a bag of
+    n-grams scaled to unit length, as TF-IDF vectors are). The weights start at zero, so the term begins
+    silent and grows as far as weight decay lets it."""
+
+    def __init__(self, vocab_size: int, buckets: int, num_classes: int) -> None:
+        super().__init__()
+        self.vocab_size = vocab_size
+        self.buckets = buckets
+        self.weight = nn.Embedding(buckets + 1, num_classes, padding_idx=0)  # bucket 0: padding, no n-gram
+        nn.init.zeros_(self.weight.weight)
+
+    def forward(self, ids: torch.Tensor) -> torch.Tensor:
+        ids = torch.where((ids < 0) | (ids >= self.vocab_size), torch.ones_like(ids), ids)
+        real = ids != 0
+        prev = F.pad(ids[:, :-1], (1, 0))
+        pair = real & (prev != 0)
+        zero = torch.zeros_like(ids)
+        uni = torch.where(real, ids % self.buckets + 1, zero)
+        bi = torch.where(pair, (prev * _PRIME + ids + 1) % self.buckets + 1, zero)
+        count = real.sum(1, keepdim=True) + pair.sum(1, keepdim=True)
+        # masked as well as sent to the padding bucket: a padded position adds nothing whatever that row holds
+        total = (self.weight(uni) * real.unsqueeze(-1)).sum(1) + (self.weight(bi) * pair.unsqueeze(-1)).sum(1)
+        return total / count.to(total.dtype).clamp(min=1.0).sqrt()
 
 
 class TokenDropout(nn.Module):

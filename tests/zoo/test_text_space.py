@@ -127,3 +127,45 @@ def test_tiny_search_through_a_config_exports_the_tokenizer(tmp_path: Path) -> N
     assert prep["classes"] == ["neg", "pos"] and prep["max_length"] == 32 and prep["tokenizer"]["vocab"]
     loaded = torch.jit.load(str(folder / "model.torchscript.pt"))
     assert loaded(torch.zeros(1, 32)).shape == (1, 2)
+
+
+def test_ngram_linear_term_is_a_bag_of_words_and_pairs() -> None:
+    space = TextClassifierSpace(input_shape=(12,), vocab_size=50, embed_dims=(8,), ngram_buckets=(1000,))
+    net = space.freeze(arch_with(space, blocks=0)).eval()
+    assert net.wide is not None and float(net.wide.weight.weight.abs().sum()) == 0.0  # starts silent
+    with torch.no_grad():
+        net.wide.weight.weight.normal_()
+        a = torch.tensor([[5.0, 6.0, 7.0] + [0.0] * 9])
+        b = torch.tensor([[7.0, 6.0, 5.0] + [0.0] * 9])
+        wide_a, wide_b = net.wide(a.long()), net.wide(b.long())
+        assert not torch.allclose(wide_a, wide_b)  # the same words in another order: other pairs
+        # 3 words and 2 pairs, summed and scaled by 1/sqrt(5); padding adds nothing
+        assert torch.isfinite(net(torch.zeros(1, 12))).all()
+        longer = torch.tensor([[5.0, 6.0, 7.0] + [0.0] * 9 + [0.0] * 4])
+        wide_space = TextClassifierSpace(input_shape=(16,), vocab_size=50, embed_dims=(8,), ngram_buckets=(1000,))
+        other = wide_space.freeze(arch_with(wide_space, blocks=0)).eval()
+        other.load_state_dict(net.state_dict())
+        torch.testing.assert_close(net(a), other(longer))
+    with pytest.raises(SpaceError, match="ngram_buckets"):
+        TextClassifierSpace(vocab_size=50, ngram_buckets=(-1,))
+
+
+def test_ngram_linear_term_exports_as_plain_pytorch_and_onnx(tmp_path: Path) -> None:
+    from nasforge.export import load_standalone, standalone_source
+
+    space = TextClassifierSpace(input_shape=(12,), vocab_size=50, embed_dims=(8,), ngram_buckets=(64,))
+    net = space.freeze(arch_with(space, blocks=0, pool="max")).eval()
+    with torch.no_grad():
+        net.wide.weight.weight.normal_()  # type: ignore[union-attr]
+    x = torch.randint(0, 60, (4, 12)).float()  # ids past the vocabulary count as unknown
+    x[:, 8:] = 0
+    source = standalone_source(net, x)
+    again = load_standalone(source, net.state_dict())
+    with torch.no_grad():
+        torch.testing.assert_close(again(x), net(x))
+        torch.onnx.export(net, (x,), str(tmp_path / "m.onnx"), dynamo=False)
+    import onnxruntime
+
+    session = onnxruntime.InferenceSession(str(tmp_path / "m.onnx"))
+    out = session.run(None, {session.get_inputs()[0].name: x.numpy()})
+    torch.testing.assert_close(torch.from_numpy(out[0]), net(x).detach(), rtol=1e-4, atol=1e-5)

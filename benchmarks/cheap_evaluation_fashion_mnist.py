@@ -69,6 +69,8 @@ VARIANTS: dict[str, tuple[dict[str, Any], float]] = {
 
 def run_once(variant: str, seed: int, args: argparse.Namespace, folder: Path) -> dict[str, Any]:
     estimation, interim = VARIANTS[variant]
+    git = ["git", "rev-parse", "--short", "HEAD"]
+    commit = subprocess.run(git, capture_output=True, text=True, cwd=OUT.parents[2]).stdout.strip()
     budget = args.budget if variant == "baseline" else args.budget * args.cheap_fraction
     cfg = load_preset("fashion_mnist")
     cfg.update(name=f"{variant}-{seed}", storage=str(folder / "nas.db"), seed=seed)
@@ -99,9 +101,7 @@ def run_once(variant: str, seed: int, args: argparse.Namespace, folder: Path) ->
     scratch = evaluator.evaluate(EvalContext(experiment.space, best_trial.arch, None, number=0, seed=seed))
     return {
         "variant": variant,
-        "commit": subprocess.run(
-            ["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, cwd=OUT.parents[2]
-        ).stdout.strip(),
+        "commit": commit,
         "seed": seed,
         "epochs": args.epochs,
         "train_fraction": args.train_fraction,

@@ -1,0 +1,69 @@
+"""One text arch with and without the wide n-gram term (`ngram_buckets`) on the Rotten Tomatoes movie split.
+
+Each setting trains like a `rotten_tomatoes` preset trial (4 epochs on the training movies, scored on the
+validation movies), then is retrained on train + valid and tested once on the held-out movies, as the
+preset's export does. The base arch is like the preset's best (max-pooled 128-d embeddings, no block);
+each setting changes some of its decisions. The TF-IDF + logistic-regression baseline on the same split:
+benchmarks/text_baseline.py (77.18 %).
+
+    NASFORGE_DATA=../shared/data OMP_NUM_THREADS=1 python benchmarks/text_ngram.py
+
+Writes docs/domains/text_ngram.json.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from nasforge.data.text import RottenTomatoes
+from nasforge.evaluators import ClassificationEvaluator, EvalContext
+from nasforge.zoo.text import TextClassifierSpace
+
+OUT = Path(__file__).resolve().parents[1] / "docs" / "domains" / "text_ngram.json"
+BASE = {
+    "batch_size": 64, "bigram_buckets": 0, "blocks": 0, "dropout": 0.5, "embed_dim": 128, "embed_dropout": 0.3,
+    "learning_rate": 0.003, "ngram_buckets": 0, "optimizer": "adamw", "pool": "max", "weight_decay": 0.1,
+}  # fmt: skip
+WIDE = 262144
+SETTINGS: list[tuple[int, dict[str, Any]]] = [  # (the vocabulary's min_freq, decisions changed)
+    (2, {}),
+    (2, {"ngram_buckets": WIDE}),
+    (1, {}),
+    (1, {"ngram_buckets": WIDE}),
+    (1, {"ngram_buckets": WIDE, "pool": "mean"}),
+    (1, {"ngram_buckets": WIDE, "learning_rate": 0.01}),
+    (1, {"ngram_buckets": WIDE, "weight_decay": 1.0}),
+    (1, {"ngram_buckets": WIDE, "pool": "mean", "learning_rate": 0.01}),
+    (1, {"ngram_buckets": WIDE, "pool": "mean", "learning_rate": 0.01, "embed_dim": 64}),
+    (1, {"ngram_buckets": WIDE, "learning_rate": 0.01, "dropout": 0.3, "embed_dropout": 0.1}),
+]
+
+
+def main() -> None:
+    torch.set_num_threads(1)
+    rows = []
+    for min_freq, change in SETTINGS:
+        data = RottenTomatoes(max_length=48, min_freq=min_freq)
+        vocab = data.load().info["vocab_size"]
+        space = TextClassifierSpace(
+            input_shape=(48,), vocab_size=vocab, embed_dims=(64, 128), depths=(0, 1), ngram_buckets=(0, WIDE)
+        )
+        evaluator = ClassificationEvaluator(data, epochs=4)
+        arch = space.validate({**BASE, **change})
+        start = time.process_time()
+        val = evaluator.evaluate(EvalContext(space, arch, None, seed=0))["val_acc"]
+        _, final = evaluator.train_final(space, arch, epochs=4, seed=0)
+        row = {"min_freq": min_freq, "vocab_size": vocab, "change": change, "val_acc": round(val, 4)}
+        row.update(test_acc=round(final["test_acc"], 4), cpu_s=round(time.process_time() - start, 1))
+        print(json.dumps(row), flush=True)
+        rows.append(row)
+    OUT.write_text(json.dumps({"base": BASE, "runs": rows}, indent=1) + "\n")
+
+
+if __name__ == "__main__":
+    main()

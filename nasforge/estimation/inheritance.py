@@ -160,9 +160,9 @@ def _pairs(child: Mapping[str, torch.Tensor], parent: Mapping[str, Any]) -> list
         if name in parent:
             continue
         candidates = [c for c in unwrapped.get(name, []) + _without_one_wrapper(name) if c in parent and c not in taken]
-        same = [c for c in candidates if getattr(parent[c], "shape", None) == tensor.shape]
         if not candidates:
             continue
+        same = [c for c in candidates if getattr(parent[c], "shape", None) == tensor.shape]
         match = (same or candidates)[0]  # the same shape first (a residual body, not its shortcut)
         taken.add(match)
         pairs.append((name, tensor, parent[match]))

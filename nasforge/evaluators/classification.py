@@ -41,9 +41,9 @@ class ClassificationEvaluator(BaseEvaluator):
 
     Every epoch reports its validation accuracy (the learning curve early stopping reads). `interim_valid`
     sets how much of the validation split scores the epochs before the last, which can cost as much as
-    the training on a small training part: a fraction (at most 1), or a number of samples above 1 (a fixed
-    random subset, the same for every trial, so curves compare), or 0 for none (one report, after the last epoch). The last
-    epoch, the trial's result, is always scored on the whole split.
+    the training on a small training part: a fraction (at most 1), or a number of samples above 1 (a
+    fixed random subset, the same for every trial, so curves compare), or 0 for none (one report, after
+    the last epoch). The last epoch, the trial's result, is always scored on the whole split.
 
     With weight inheritance (`Experiment(..., inherit_weights=...)`) a trial whose parent's weights are
     given starts from them where they fit (`nasforge.estimation.inheritance`) and trains fewer epochs; the

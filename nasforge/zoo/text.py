@@ -138,6 +138,11 @@ def _block(dim: int, max_length: int, ops: Sequence[str]) -> nn.Module:
     return LayerChoice({name: factories[name] for name in ops}, label="op")
 
 
+def known_ids(ids: torch.Tensor, vocab_size: int) -> torch.Tensor:
+    """Ids outside the vocabulary (another vocabulary, noise) become unknown (1) rather than an index error."""
+    return torch.where((ids < 0) | (ids >= vocab_size), torch.ones_like(ids), ids)
+
+
 class TokenEmbedding(nn.Module):
     """Token embeddings plus, with `bigram_buckets`, hashed embeddings of (previous, current) token pairs.
 
@@ -158,8 +163,7 @@ class TokenEmbedding(nn.Module):
                 self.bigrams.weight[0].zero_()
 
     def forward(self, ids: torch.Tensor) -> Seq:
-        # out-of-range ids (another vocabulary, noise) are unknown words rather than an index error
-        ids = torch.where((ids < 0) | (ids >= self.vocab_size), torch.ones_like(ids), ids)
+        ids = known_ids(ids, self.vocab_size)
         real = ids != 0
         h = self.tokens(ids)
         if self.bigrams is not None:
@@ -183,7 +187,7 @@ class NgramLinear(nn.Module):
         nn.init.zeros_(self.weight.weight)
 
     def forward(self, ids: torch.Tensor) -> torch.Tensor:
-        ids = torch.where((ids < 0) | (ids >= self.vocab_size), torch.ones_like(ids), ids)
+        ids = known_ids(ids, self.vocab_size)
         real = ids != 0
         prev = F.pad(ids[:, :-1], (1, 0))
         pair = real & (prev != 0)

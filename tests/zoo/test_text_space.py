@@ -169,3 +169,21 @@ def test_ngram_linear_term_exports_as_plain_pytorch_and_onnx(tmp_path: Path) -> 
     session = onnxruntime.InferenceSession(str(tmp_path / "m.onnx"))
     out = session.run(None, {session.get_inputs()[0].name: x.numpy()})
     torch.testing.assert_close(torch.from_numpy(out[0]), net(x).detach(), rtol=1e-4, atol=1e-5)
+
+
+@pytest.mark.slow
+def test_the_rotten_tomatoes_preset_searches_with_the_wide_term_over_every_training_word(tmp_path: Path) -> None:
+    cfg = configs.apply_overrides(
+        configs.load_preset("rotten_tomatoes"),
+        [f"storage={tmp_path / 'rt.db'}", "evaluator.epochs=1", "executor={name: sequential}"],
+    )
+    experiment = configs.build_experiment(cfg)
+    space = experiment.space
+    assert space.decision("ngram_buckets").values == (262144,)
+    assert set(space.decision("learning_rate").values) == {0.01, 0.003}
+    splits = experiment.evaluator.dataset.load()  # type: ignore[attr-defined]
+    # min_freq 1: every word of the training movies has its own id, none of them is unknown (1)
+    assert not (splits.train.x == 1).any() and (splits.valid.x == 1).any()
+    experiment.run(max_trials=1)
+    (trial,) = experiment.trials
+    assert trial.metrics["val_acc"] > 0.6  # one epoch on the training movies is well past the majority class

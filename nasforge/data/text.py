@@ -9,24 +9,22 @@ the class names as JSON), which the exporter writes beside the model.
 
 from __future__ import annotations
 
-import bz2
-import contextlib
 import csv
-import gzip
 import lzma
 import os
 import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 import numpy as np
 import torch
 
-from nasforge.data.base import ArrayData, BaseDataset, DataSplits, cached_load
+from nasforge.data.base import ArrayData, BaseDataset, DataSplits, cached_load, open_text
 from nasforge.data.split import check_optional_size, check_seed, check_size, resolve_size, stratified_split
 from nasforge.data.tokenizer import BaseTokenizer, Tokenizer, make_tokenizer
+from nasforge.data.vectors import aligned_vectors
 from nasforge.errors import ConfigError, DataError
 
 __all__ = ["RottenTomatoes", "TextCSV", "TextParts", "group_split"]
@@ -75,7 +73,9 @@ class TextCSV(BaseDataset):
     part (no group in two parts, e.g. no movie in both training and test), otherwise the parts are
     stratified by class. Texts become `max_length` token ids from `tokenizer` ("builtin", "sentencepiece",
     "tokenizers" or a `BaseTokenizer`), fitted on the training part; `min_freq` and `max_vocab` set the
-    built-in tokenizer's vocabulary. Labels are class names, indexed in sorted order.
+    built-in tokenizer's vocabulary. Labels are class names, indexed in sorted order. `vectors` names a
+    word2vec / GloVe / fastText text file: its vectors of the vocabulary's words go to `info["vectors"]`,
+    where a text space built from a config starts its token embedding (built-in tokenizer only).
 
     >>> data = TextCSV("reviews.csv", group_column="movie")  # doctest: +SKIP
     >>> data.load().info["vocab_size"]  # doctest: +SKIP
@@ -96,6 +96,7 @@ class TextCSV(BaseDataset):
         min_freq: int = 2,
         max_vocab: int = 30000,
         seed: int = 0,
+        vectors: str | os.PathLike[str] | None = None,
     ) -> None:
         owner = type(self).__name__
         if not isinstance(path, (str, os.PathLike)) or not str(path):
@@ -120,6 +121,18 @@ class TextCSV(BaseDataset):
         self.min_freq = min_freq
         self.max_vocab = max_vocab
         self.seed = check_seed(seed, owner)
+        if vectors is not None:
+            if not isinstance(vectors, (str, os.PathLike)) or not Path(vectors).is_file():
+                raise ConfigError(
+                    f"`vectors` of {owner} must be the path of a word-vectors file (word2vec, GloVe or fastText "
+                    f"text format) or None, but got {vectors!r}, which is not a file."
+                )
+            if tokenizer != "builtin":
+                raise ConfigError(
+                    f"`vectors` of {owner} needs tokenizer='builtin' (word vectors are looked up by whole "
+                    f"words), but got tokenizer={tokenizer!r}."
+                )
+        self.vectors = None if vectors is None else str(vectors)
         # a tokenizer object is not a cache key: tie the cache entry to this dataset object instead
         self._token = uuid.uuid4().hex if isinstance(tokenizer, BaseTokenizer) else ""
 
@@ -152,7 +165,7 @@ class TextCSV(BaseDataset):
         path = self._file()
         owner = type(self).__name__
         try:
-            with _open_text(path) as handle:
+            with open_text(path) as handle:
                 reader = csv.DictReader(handle)
                 columns = list(reader.fieldnames or [])
                 wanted = [self.text_column, self.label_column] + ([self.group_column] if self.group_column else [])
@@ -245,6 +258,7 @@ class TextCSV(BaseDataset):
             self.min_freq,
             self.max_vocab,
             self.seed,
+            self.vectors,
         )
 
     def load(self) -> DataSplits:
@@ -265,6 +279,11 @@ class TextCSV(BaseDataset):
             "classes": list(parts.classes),
             "tokenizer": tokenizer.to_dict(),
         }
+        info: dict[str, Any] = {"vocab_size": tokenizer.vocab_size, "preprocessing": preprocessing}
+        if self.vectors is not None and isinstance(tokenizer, Tokenizer):
+            info["vectors"], info["vectors_found"] = aligned_vectors(
+                self.vectors, tokenizer.vocab, tokenizer.vocab_size, seed=self.seed
+            )
         return DataSplits(
             train=encode("train"),
             valid=encode("valid"),
@@ -272,7 +291,7 @@ class TextCSV(BaseDataset):
             num_classes=len(parts.classes),
             input_shape=(self.max_length,),
             name=self.name,
-            info={"vocab_size": tokenizer.vocab_size, "preprocessing": preprocessing},
+            info=info,
         )
 
     def _fitted_tokenizer(self, texts: Sequence[str]) -> BaseTokenizer:
@@ -305,6 +324,7 @@ class RottenTomatoes(TextCSV):
         min_freq: int = 2,
         max_vocab: int = 30000,
         seed: int = 0,
+        vectors: str | os.PathLike[str] | None = None,
     ) -> None:
         if root is not None and (not isinstance(root, (str, os.PathLike)) or not str(root)):
             raise ConfigError(f"`root` of RottenTomatoes must be a folder or file path or None, but got {root!r}.")
@@ -321,6 +341,7 @@ class RottenTomatoes(TextCSV):
             min_freq=min_freq,
             max_vocab=max_vocab,
             seed=seed,
+            vectors=vectors,
         )
 
     def __repr__(self) -> str:
@@ -354,20 +375,3 @@ class RottenTomatoes(TextCSV):
 
     def _keep(self, row: dict[str, str]) -> bool:
         return row.get("category") in ("fresh", "rotten")
-
-
-@contextlib.contextmanager
-def _open_text(path: Path) -> Iterator[IO[str]]:
-    kw: dict[str, Any] = {"encoding": "utf-8", "newline": ""}
-    if path.suffix == ".gz":
-        with gzip.open(path, "rt", **kw) as f:
-            yield f
-    elif path.suffix == ".bz2":
-        with bz2.open(path, "rt", **kw) as f:
-            yield f
-    elif path.suffix == ".xz":
-        with lzma.open(path, "rt", **kw) as f:
-            yield f
-    else:
-        with open(path, **kw) as f:
-            yield f

@@ -46,6 +46,11 @@ class TextClassifierSpace(ModelSpace):
     attention, over real tokens only); head `dropout`; and the training hyperparameters `learning_rate`,
     `batch_size`, `weight_decay` and `optimizer` (AdamW by default: the recurrent blocks need it).
 
+    With `vectors` (a (vocab_size, d) matrix, e.g. pretrained word vectors: `TextCSV(vectors=...)` puts
+    one in the dataset's info, which a config passes on), the token embedding starts from them, projected
+    to `embed_dim` when d differs, and the decision `vectors` says whether training may change them
+    (`finetune`) or not (`frozen`).
+
     Any `input_shape` is read as a flat sequence of `prod(input_shape)` ids; ids outside
     `0..vocab_size-1` count as unknown (1).
 
@@ -70,6 +75,7 @@ class TextClassifierSpace(ModelSpace):
         batch_sizes: Sequence[int] = (64, 32, 128),
         weight_decays: Sequence[float] = (0.1, 0.01, 1.0),
         optimizers: Sequence[str] = ("adamw",),
+        vectors: torch.Tensor | None = None,
     ) -> None:
         super().__init__()
         max_length = math.prod(int(s) for s in input_shape) if len(input_shape) else 0
@@ -99,12 +105,23 @@ class TextClassifierSpace(ModelSpace):
                     f"`{arg}` of TextClassifierSpace must be a non-empty list of ints >= 0 (0 = none), but got "
                     f"{list(buckets)!r}."
                 )
+        if vectors is not None and (
+            not isinstance(vectors, torch.Tensor) or vectors.ndim != 2 or vectors.shape[0] != vocab_size
+        ):
+            shape = tuple(vectors.shape) if isinstance(vectors, torch.Tensor) else type(vectors).__name__
+            raise SpaceError(
+                f"`vectors` of TextClassifierSpace must be a (vocab_size, dim) = ({vocab_size}, d) tensor with one "
+                f"row per token id, but got {shape}. Build it for this vocabulary (TextCSV(vectors=...))."
+            )
         hparam("learning_rate", list(learning_rates))
         hparam("batch_size", list(batch_sizes))
         hparam("weight_decay", list(weight_decays))
         hparam("optimizer", list(optimizers))
         dim = choice("embed_dim", list(embed_dims))
-        self.embed = TokenEmbedding(vocab_size, dim, choice("bigram_buckets", list(bigram_buckets)))
+        frozen = vectors is not None and choice("vectors", ["finetune", "frozen"]) == "frozen"
+        self.embed = TokenEmbedding(
+            vocab_size, dim, choice("bigram_buckets", list(bigram_buckets)), vectors=vectors, frozen=frozen
+        )
         self.embed_dropout = TokenDropout(choice("embed_dropout", [0.1, 0.0, 0.3, 0.5]))
         self.blocks = Repeat(lambda i: _block(dim, max_length, ops), tuple(depths), label="blocks")
         pools = {"mean": lambda: MeanPool(), "max": lambda: MaxPool(), "attention": lambda: AttentionPool(dim)}
@@ -146,26 +163,42 @@ def known_ids(ids: torch.Tensor, vocab_size: int) -> torch.Tensor:
 class TokenEmbedding(nn.Module):
     """Token embeddings plus, with `bigram_buckets`, hashed embeddings of (previous, current) token pairs.
 
-    Returns the embeddings and the mask of real (non-padding) tokens."""
+    With `vectors` (vocab_size, d), the token embeddings start as those rows, followed by a linear map to
+    `dim` when d is not `dim`; `frozen` keeps them as they are. Returns the embeddings and the mask of real
+    (non-padding) tokens."""
 
-    def __init__(self, vocab_size: int, dim: int, bigram_buckets: int = 0) -> None:
+    def __init__(
+        self,
+        vocab_size: int,
+        dim: int,
+        bigram_buckets: int = 0,
+        vectors: torch.Tensor | None = None,
+        frozen: bool = False,
+    ) -> None:
         super().__init__()
         self.vocab_size = vocab_size
         self.buckets = bigram_buckets
-        self.tokens = nn.Embedding(vocab_size, dim, padding_idx=0)
+        width = dim if vectors is None else int(vectors.shape[1])
+        self.tokens = nn.Embedding(vocab_size, width, padding_idx=0)
+        self.project = nn.Linear(width, dim, bias=False) if width != dim else None
         # bucket 0 is reserved for pairs that involve padding
         self.bigrams = nn.Embedding(bigram_buckets + 1, dim, padding_idx=0) if bigram_buckets else None
         nn.init.normal_(self.tokens.weight, std=0.1)
         with torch.no_grad():
+            if vectors is not None:
+                self.tokens.weight.copy_(vectors)
             self.tokens.weight[0].zero_()
             if self.bigrams is not None:
                 nn.init.normal_(self.bigrams.weight, std=0.1)
                 self.bigrams.weight[0].zero_()
+        self.tokens.weight.requires_grad_(not frozen)
 
     def forward(self, ids: torch.Tensor) -> Seq:
         ids = known_ids(ids, self.vocab_size)
         real = ids != 0
         h = self.tokens(ids)
+        if self.project is not None:
+            h = self.project(h)
         if self.bigrams is not None:
             prev = F.pad(ids[:, :-1], (1, 0))
             bucket = (prev * _PRIME + ids) % self.buckets + 1

@@ -187,3 +187,28 @@ def test_the_rotten_tomatoes_preset_searches_with_the_wide_term_over_every_train
     experiment.run(max_trials=1)
     (trial,) = experiment.trials
     assert trial.metrics["val_acc"] > 0.6  # one epoch on the training movies is well past the majority class
+
+
+def test_vectors_start_the_token_embedding_and_frozen_ones_stay(tmp_path: Path) -> None:
+    from nasforge.export import load_standalone, standalone_source
+
+    vectors = torch.randn(50, 6)
+    vectors[0] = 0.0
+    space = TextClassifierSpace(input_shape=(12,), vocab_size=50, embed_dims=(8,), vectors=vectors)
+    x = torch.randint(2, 50, (16, 12)).float()
+    y = torch.randint(0, 2, (16,))
+    for mode in ("finetune", "frozen"):
+        net = space.freeze(arch_with(space, blocks=0, vectors=mode))
+        torch.testing.assert_close(net.embed.tokens.weight.detach(), vectors)
+        opt = torch.optim.SGD([p for p in net.parameters() if p.requires_grad], lr=1.0)
+        torch.nn.functional.cross_entropy(net(x), y).backward()
+        opt.step()
+        moved = not torch.equal(net.embed.tokens.weight.detach(), vectors)
+        assert moved == (mode == "finetune")
+    source = standalone_source(net.eval(), x)
+    with torch.no_grad():
+        torch.testing.assert_close(load_standalone(source, net.state_dict())(x), net(x))
+    with pytest.raises(SpaceError, match=r"\(vocab_size, dim\) = \(50, d\) tensor .* got \(40, 6\)"):
+        TextClassifierSpace(vocab_size=50, vectors=torch.zeros(40, 6))
+    plain = TextClassifierSpace(vocab_size=50)
+    assert "vectors" not in {d.label for d in plain.decisions}

@@ -11,6 +11,7 @@ import bz2
 import contextlib
 import gzip
 import lzma
+import os
 import threading
 from abc import ABC, abstractmethod
 from collections import OrderedDict
@@ -187,3 +188,10 @@ def open_text(path: Path, newline: str | None = "") -> Iterator[IO[str]]:
     else:
         with open(path, **kw) as f:
             yield f
+
+
+def cache_root() -> Path:
+    """Where nasforge keeps what it generates (spoken digits, latencies, word vectors): `$NASFORGE_CACHE`,
+    else `~/.cache/nasforge`."""
+    root = os.environ.get("NASFORGE_CACHE")
+    return Path(root).expanduser() if root else Path.home() / ".cache" / "nasforge"

@@ -29,7 +29,7 @@ import numpy as np
 import torch
 
 from nasforge.data.audio import fix_length, log_mel, num_frames, resample
-from nasforge.data.base import ArrayData, BaseDataset, DataSplits, cached_load
+from nasforge.data.base import ArrayData, BaseDataset, DataSplits, cache_root, cached_load
 from nasforge.data.split import check_seed, check_size, resolve_size
 from nasforge.errors import ConfigError, DataError
 
@@ -61,9 +61,7 @@ ESPEAK = "espeak-ng"
 
 def spoken_digits_cache_dir() -> Path:
     """`$NASFORGE_CACHE/spoken_digits`, or `~/.cache/nasforge/spoken_digits` without the variable."""
-    root = os.environ.get(ENV_CACHE)
-    base = Path(root).expanduser() if root else Path.home() / ".cache" / "nasforge"
-    return base / "spoken_digits"
+    return cache_root() / "spoken_digits"
 
 
 class SpokenDigits(BaseDataset):

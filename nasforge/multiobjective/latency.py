@@ -34,6 +34,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from nasforge.data.base import cache_root
 from nasforge.errors import ConfigError, suggest
 from nasforge.space import Arch, ModelSpace
 
@@ -296,8 +297,7 @@ def measure_latency(
 
 def default_cache_path() -> Path:
     """`$NASFORGE_CACHE/latency.sqlite`, else `~/.cache/nasforge/latency.sqlite`."""
-    root = os.environ.get("NASFORGE_CACHE")
-    return (Path(root) if root else Path.home() / ".cache" / "nasforge") / "latency.sqlite"
+    return cache_root() / "latency.sqlite"
 
 
 class LatencyCache:

@@ -160,6 +160,16 @@ def known_ids(ids: torch.Tensor, vocab_size: int) -> torch.Tensor:
     return torch.where((ids < 0) | (ids >= vocab_size), torch.ones_like(ids), ids)
 
 
+def pair_buckets(ids: torch.Tensor, buckets: int, salt: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
+    """The hashed bucket (1..buckets) of each (previous, current) token pair, 0 where either is padding, and
+    the mask of real pairs. `salt` shifts the hash (the n-gram term uses 1; its measured figures were made so).
+    """
+    prev = F.pad(ids[:, :-1], (1, 0))
+    pair = (ids != 0) & (prev != 0)
+    bucket = (prev * _PRIME + ids + salt) % buckets + 1
+    return torch.where(pair, bucket, torch.zeros_like(bucket)), pair
+
+
 class TokenEmbedding(nn.Module):
     """Token embeddings plus, with `bigram_buckets`, hashed embeddings of (previous, current) token pairs.
 
@@ -200,9 +210,7 @@ class TokenEmbedding(nn.Module):
         if self.project is not None:
             h = self.project(h)
         if self.bigrams is not None:
-            prev = F.pad(ids[:, :-1], (1, 0))
-            bucket = (prev * _PRIME + ids) % self.buckets + 1
-            h = h + self.bigrams(torch.where(real & (prev != 0), bucket, torch.zeros_like(bucket)))
+            h = h + self.bigrams(pair_buckets(ids, self.buckets)[0])
         return h, real.unsqueeze(-1).to(h.dtype)
 
 
@@ -222,11 +230,8 @@ class NgramLinear(nn.Module):
     def forward(self, ids: torch.Tensor) -> torch.Tensor:
         ids = known_ids(ids, self.vocab_size)
         real = ids != 0
-        prev = F.pad(ids[:, :-1], (1, 0))
-        pair = real & (prev != 0)
-        zero = torch.zeros_like(ids)
-        uni = torch.where(real, ids % self.buckets + 1, zero)
-        bi = torch.where(pair, (prev * _PRIME + ids + 1) % self.buckets + 1, zero)
+        uni = torch.where(real, ids % self.buckets + 1, torch.zeros_like(ids))
+        bi, pair = pair_buckets(ids, self.buckets, salt=1)
         count = real.sum(1, keepdim=True) + pair.sum(1, keepdim=True)
         # masked as well as sent to the padding bucket: a padded position adds nothing whatever that row holds
         total = (self.weight(uni) * real.unsqueeze(-1)).sum(1) + (self.weight(bi) * pair.unsqueeze(-1)).sum(1)

@@ -145,6 +145,14 @@ class BaseDataset(ABC):
     def load(self) -> DataSplits:
         """Read, normalise and split the data; cached per process."""
 
+    def load_refitted(self) -> DataSplits:
+        """The same split with its fitted preprocessing (a tokenizer's vocabulary, a table's encoding) fitted
+        on train + valid instead of train alone: what the chosen model is retrained on at the end, as a
+        scikit-learn search refits its whole pipeline. Every part is encoded again with it, so `info` (and
+        for a table, `input_shape`) may differ from `load()`'s. Datasets without fitted preprocessing return
+        `load()`."""
+        return self.load()
+
 
 # Loaded splits can be hundreds of megabytes, so only the most recently used few stay alive.
 _CACHE_SIZE = 4

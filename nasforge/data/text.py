@@ -2,7 +2,8 @@
 snippets (`RottenTomatoes`), tokenised into fixed-length rows of ids.
 
 Samples are (max_length,) float32 rows of token ids (exact as floats; the model casts them back), padded
-with 0 on the right. The tokenizer is fitted on the training part only. `DataSplits.info` carries
+with 0 on the right. The tokenizer is fitted on the training part only (on train + valid for the final
+retrain: `load_refitted`). `DataSplits.info` carries
 `vocab_size`, which a text space reads from a config, and `preprocessing` (the tokenizer, `max_length` and
 the class names as JSON), which the exporter writes beside the model.
 """
@@ -264,9 +265,15 @@ class TextCSV(BaseDataset):
     def load(self) -> DataSplits:
         return cached_load(self._cache_key(), self._build)
 
-    def _build(self) -> DataSplits:
+    def load_refitted(self) -> DataSplits:
+        """The split with the tokenizer fitted on the train and valid texts: words first seen in the
+        validation part get their own ids instead of the unknown one."""
+        return cached_load((*self._cache_key(), "refitted"), lambda: self._build(refit=True))
+
+    def _build(self, refit: bool = False) -> DataSplits:
         parts = self.parts()
-        tokenizer = self._fitted_tokenizer(parts.texts["train"])
+        texts = list(parts.texts["train"]) + (list(parts.texts["valid"]) if refit else [])
+        tokenizer = self._fitted_tokenizer(texts)
 
         def encode(part: str) -> ArrayData:
             ids = tokenizer.encode_batch(parts.texts[part], self.max_length)

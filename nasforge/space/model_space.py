@@ -124,6 +124,13 @@ class ModelSpace(nn.Module):
         return algebra.encoding_size(self.decisions)
 
     # --- building networks -----------------------------------------------------------------------------------
+    def rebuilt(self: S, **changes: Any) -> S:
+        """The space constructed again with some keyword arguments changed (e.g. a text space's `vocab_size`
+        once the tokenizer is refitted on more data); its decisions are the same when `changes` leave them."""
+        self._require_space("rebuilt")
+        args, kwargs = self._nas_init_args
+        return type(self)(*args, **{**kwargs, **changes})
+
     def freeze(self: S, arch: Mapping[str, Any]) -> S:
         """A plain network for `arch`: every primitive replaced by its chosen value or module."""
         self._require_space("freeze")

@@ -73,6 +73,32 @@ def test_the_split_statistics_ignore_valid_and_test_rows(mixed: str) -> None:
     assert spec["mean"] == pytest.approx(float(train_ages.mean()), rel=1e-5)
 
 
+def test_the_refitted_encoding_is_fitted_on_train_and_valid_rows(mixed: str) -> None:
+    data = CSVDataset(mixed, label="grade", seed=1)
+    search, final = data.load(), data.load_refitted()
+    assert data.load_refitted() is final
+    before, after = (s.info["preprocessing"]["columns"][0] for s in (search, final))
+    rows = search.train_full().x
+    present = rows[:, 1].numpy() == 0  # age_missing is 0: the row has an age of its own
+    ages = rows[:, 0].numpy()[present] * before["std"] + before["mean"]
+    assert after["fill"] == pytest.approx(float(np.median(ages)), rel=1e-5)  # the median of train + valid
+    train_ages = ages[: int(present[: len(search.train)].sum())]
+    assert before["fill"] == pytest.approx(float(np.median(train_ages)), rel=1e-5)
+    assert after["mean"] != pytest.approx(before["mean"], rel=1e-6)
+    for part in ("train", "valid", "test"):
+        assert getattr(final, part).y.tolist() == getattr(search, part).y.tolist()
+
+
+def test_a_level_frequent_only_with_the_valid_rows_widens_the_refitted_input(tmp_path: Path) -> None:
+    kinds = ["odd" if i == 1 else "rare" if i % 9 == 0 else "common" for i in range(90)]  # 10 rare rows
+    lines = ["size,kind,label"] + [f"{i % 7},{kind},{'ab'[i % 2]}" for i, kind in enumerate(kinds)]
+    path = write(tmp_path / "t.csv", "\n".join(lines) + "\n")
+    data = CSVDataset(path, label="label", min_frequency=10, test_size=None, valid_size=0.3, seed=0)
+    search, final = data.load(), data.load_refitted()
+    assert "kind=rare" not in search.info["feature_names"] and "kind=rare" in final.info["feature_names"]
+    assert final.input_shape[0] == search.input_shape[0] + 1
+
+
 def test_encode_rows_reproduces_the_dataset(mixed: str, tmp_path: Path) -> None:
     test_file = write(tmp_path / "test.csv", Path(mixed).read_text().replace(";", ","))
     splits = CSVDataset(mixed, label="grade", test_path=test_file).load()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import json
 import sys
+from collections import Counter
 from pathlib import Path
 
 import numpy as np
@@ -122,6 +123,29 @@ def test_rotten_tomatoes_loads_token_ids_with_info(rt: RottenTomatoes) -> None:
     assert tok.encode(test_only) == [UNK]
     first = tok.encode_batch(parts.texts["valid"][:1], 64)[0]
     assert splits.valid.x[0].long().tolist() == first.tolist()
+
+
+def test_the_refitted_split_knows_the_validation_words(rt: RottenTomatoes) -> None:
+    """The final retrain's tokenizer is fitted on train + valid: a word only the validation movies have gets
+    its own id; the samples, labels and the training words' ids stay as they were."""
+    search, final = rt.load(), rt.load_refitted()
+    assert rt.load_refitted() is final  # cached like load()
+    assert final.info["vocab_size"] > search.info["vocab_size"]
+    parts = rt.parts()
+    train_words = {w for t in parts.texts["train"] for w in Tokenizer().tokenize(t)}
+    in_valid = Counter(w for t in parts.texts["valid"] for w in Tokenizer().tokenize(t))
+    valid_only = sorted(w for w, n in in_valid.items() if n >= 2 and w not in train_words)[0]  # min_freq 2
+    searched = tokenizer_from_dict(search.info["preprocessing"]["tokenizer"])
+    refitted = tokenizer_from_dict(final.info["preprocessing"]["tokenizer"])
+    assert searched.encode(valid_only) == [UNK] and refitted.encode(valid_only) != [UNK]
+    assert refitted.vocab_size == final.info["vocab_size"]
+    assert final.input_shape == search.input_shape
+    for part in ("train", "valid", "test"):
+        a, b = getattr(search, part), getattr(final, part)
+        assert b.y.tolist() == a.y.tolist()
+        ids = refitted.encode_batch(parts.texts[part][:5], 64)
+        assert b.x[:5].long().tolist() == ids.tolist()
+    assert float(final.valid.x.eq(UNK).float().mean()) < float(search.valid.x.eq(UNK).float().mean())
 
 
 def test_rotten_tomatoes_missing_file_names_the_path_and_the_variable(

@@ -18,6 +18,7 @@ A configuration is a mapping with these sections (all optional but `space` and `
     run: {max_trials: 60, timeout: 480, trial_timeout: 120}   # trial_timeout: seconds one trial may run
     export: {path: nasforge-out/fmnist, epochs: 10, time_budget: 240}   # retrain at most 10 epochs / 240 s
                                 # formats: [torchscript, onnx, python] (besides weights.pt; see nasforge.export)
+                                # ensemble: 5 (retrain the 5 best archs and export them averaged, as one model)
     estimation:                 # cheaper evaluation, see nasforge.estimation
       early_stopping: median
       inherit_weights: {epochs: 0.25, lr_scale: 0.3}   # children fine-tune a quarter of the epochs
@@ -104,6 +105,7 @@ EXPORT_KEYS = {
     "pick": str,
     "epochs": (int, type(None)),
     "time_budget": (int, float, type(None)),
+    "ensemble": int,
 }
 #: keys of the strategy section that wrap the strategy in middleware rather than go to its constructor
 MIDDLEWARE_KEYS = {
@@ -445,6 +447,10 @@ def validate(config: Mapping[str, Any]) -> dict[str, Any]:
         from nasforge.export import check_formats
 
         check_formats(cfg["export"]["formats"])
+    if "ensemble" in cfg.get("export", {}):
+        from nasforge.export import check_ensemble_size
+
+        check_ensemble_size(cfg["export"]["ensemble"])
     if cfg.get("export", {}).get("pick", "best") not in ("best", "knee"):
         raise ConfigError(f"Key export.pick must be 'best' or 'knee', but got {cfg['export']['pick']!r}.")
     latency = cfg.get("latency")

@@ -11,7 +11,7 @@ from nasforge.cli.common import add_storage
 from nasforge.errors import ConfigError
 from nasforge.evaluators import ClassificationEvaluator
 from nasforge.experiment import load_experiment
-from nasforge.export import DEFAULT_FORMATS, FORMATS, check_formats, export_model
+from nasforge.export import DEFAULT_FORMATS, FORMATS, check_ensemble_size, check_formats, export_model
 from nasforge.space import Arch
 
 
@@ -36,6 +36,13 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         help=f"what to write besides the weights: {', '.join(FORMATS)} or all; comma-separated or repeated "
         f"(default: the config's export.formats, else {','.join(DEFAULT_FORMATS)})",
     )
+    p.add_argument(
+        "--ensemble",
+        type=int,
+        metavar="K",
+        help="retrain the K best distinct archs and export them as one model averaging their probabilities "
+        "(default: the config's export.ensemble, else 1)",
+    )
     p.add_argument("--seed", type=int, default=0)
     add_storage(p)
     p.set_defaults(func=main)
@@ -49,6 +56,9 @@ def main(args: argparse.Namespace) -> int:
     if epochs is not None and epochs < 1:
         raise ConfigError(f"--epochs must be >= 1, but got {epochs}.")
     formats = check_formats(args.formats or export_cfg.get("formats") or DEFAULT_FORMATS)
+    ensemble = check_ensemble_size(args.ensemble if args.ensemble is not None else export_cfg.get("ensemble", 1))
+    if args.arch and args.ensemble not in (None, 1):
+        raise ConfigError(f"--arch exports that one arch, so it cannot be an ensemble of {ensemble}; drop one.")
     if args.arch:
         try:
             text = Path(args.arch).read_text()
@@ -61,7 +71,7 @@ def main(args: argparse.Namespace) -> int:
         model, metrics = evaluator.train_final(experiment.space, arch, epochs or 1, args.seed)
         folder = export_model(
             model,
-            experiment.space,
+            evaluator.final_space(experiment.space),
             arch,
             path,
             metrics,
@@ -77,7 +87,9 @@ def main(args: argparse.Namespace) -> int:
             if picked is None:
                 raise ConfigError(f"Experiment {args.name!r} has no completed trial that meets its constraints.")
             trial = picked.number
-        folder, metrics = experiment.export(path, epochs=epochs, seed=args.seed, trial=trial, formats=formats)
+        folder, metrics = experiment.export(
+            path, epochs=epochs, seed=args.seed, trial=trial, formats=formats, ensemble=ensemble
+        )
     report_export(metrics, experiment)
     if "test_acc" in metrics:
         print(f"test accuracy: {100 * metrics['test_acc']:.2f} %")

@@ -86,6 +86,12 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         metavar="FMT",
         help="what the export writes besides the weights: torchscript, onnx, python (comma-separated) or all",
     )
+    p.add_argument(
+        "--export-ensemble",
+        type=int,
+        metavar="K",
+        help="retrain the K best distinct archs and export them as one model averaging their probabilities",
+    )
     p.add_argument("--no-export", action="store_true", help="skip retraining and export")
     p.add_argument("--quiet", action="store_true", help="no progress line")
     p.set_defaults(func=main)
@@ -131,6 +137,8 @@ def resolve_config(args: argparse.Namespace) -> dict:
         flags.append(f"export.epochs={args.export_epochs}")
     if args.export_time is not None:
         flags.append(f"export.time_budget={args.export_time}")
+    if args.export_ensemble is not None:
+        flags.append(f"export.ensemble={args.export_ensemble}")
     if args.export_format is not None:
         flags.append(f"export.formats=[{args.export_format}]")
     return configs.validate(configs.apply_overrides(cfg, [*flags, *args.overrides]))
@@ -232,8 +240,10 @@ def main(args: argparse.Namespace) -> int:
     epochs = export_cfg.get("epochs")
     budget = export_cfg.get("time_budget")
     limit = f" (at most {budget:g} s)" if budget else ""
+    ensemble = export_cfg.get("ensemble", 1)
+    what = "the best arch" if ensemble == 1 else f"the {ensemble} best archs, one after another,"
     print(
-        f"retraining the best arch on train+valid for "
+        f"retraining {what} on train+valid for "
         f"{'its search epochs' if epochs is None else f'up to {epochs} epochs'}{limit}, then testing ...",
         file=out,
         flush=True,
@@ -255,6 +265,7 @@ def main(args: argparse.Namespace) -> int:
         time_budget=budget,
         trial=best.number if label == "knee" else None,
         formats=export_cfg.get("formats"),
+        ensemble=ensemble,
     )
     if int(metrics["trial"]) != best.number:
         print(
@@ -263,6 +274,13 @@ def main(args: argparse.Namespace) -> int:
         )
     if "test_acc" in metrics:
         print(f"test accuracy of the exported model: {100 * metrics['test_acc']:.2f} %", file=out)
+    if "best_member_test_acc" in metrics:
+        print(
+            f"  an ensemble of {int(metrics['ensemble_size'])}; its best-ranked member alone: "
+            f"{100 * metrics['best_member_test_acc']:.2f} %, the members' mean: "
+            f"{100 * metrics['member_mean_test_acc']:.2f} %",
+            file=out,
+        )
     report_export(metrics, experiment)
     files = json.loads((folder / "export.json").read_text())["files"]
     print(f"exported to {folder}/ ({', '.join(files.values())}, arch.json, metrics.json)", file=out)

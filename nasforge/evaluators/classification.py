@@ -115,13 +115,27 @@ class ClassificationEvaluator(BaseEvaluator):
 
     @property
     def preprocessing(self) -> dict[str, Any] | None:
-        """How raw input becomes the model's input (a tokenizer's vocabulary...), for the exported model."""
-        prep = self.dataset.load().info.get("preprocessing")
+        """How raw input becomes the exported model's input (a tokenizer's vocabulary...): the preprocessing
+        refitted on train + valid, which the final model is trained with (`final_data`)."""
+        prep = self.final_data().info.get("preprocessing")
         return dict(prep) if prep else None
 
     def example_input(self, n: int = 16) -> torch.Tensor:
-        """The first `n` validation samples: a real batch for tracing and checking exported models."""
-        return self.dataset.load().valid.x[:n]
+        """The first `n` validation samples as the final model reads them: a real batch for tracing and
+        checking exported models."""
+        return self.final_data().valid.x[:n]
+
+    def final_data(self) -> DataSplits:
+        """The splits the chosen model is retrained and tested on: the dataset's preprocessing refitted on
+        train + valid (`load_refitted`), so that e.g. words first seen in the validation part are known."""
+        refitted = getattr(self.dataset, "load_refitted", None)
+        return refitted() if callable(refitted) else self.dataset.load()
+
+    def final_space(self, space: ModelSpace) -> ModelSpace:
+        """`space` for the final data: a constructor argument that came from the search data (equal to its
+        `input_shape` or to an `info` entry of the same name, e.g. a text space's `vocab_size`) takes the
+        refitted data's value; arguments set otherwise stay."""
+        return refitted_space(space, self.dataset.load(), self.final_data())
 
     def search_data(self) -> tuple[ArrayData, ArrayData]:
         """The training part (as trials get it, `train_fraction` applied) and the validation split: what a
@@ -217,16 +231,17 @@ class ClassificationEvaluator(BaseEvaluator):
         log: Any = None,
         time_budget: float | None = None,
     ) -> tuple[nn.Module, dict[str, float]]:
-        """Retrain `arch` from scratch on train + valid and measure it once on the test split.
+        """Retrain `arch` from scratch on train + valid and measure it once on the test split; the data's
+        preprocessing is refitted on train + valid first (`final_data`, `final_space`).
 
         With `time_budget` (seconds), the epochs are cut so that training fits: a few timed steps on a
         throwaway copy estimate the epoch time first (the schedule needs the epoch count up front).
         """
-        splits = self.dataset.load()
+        splits = self.final_data()
         device = resolve_device(self.device)
         cfg = dataclasses.replace(self.train_config(arch), epochs=epochs)
         torch.manual_seed(seed)
-        model = space.freeze(arch)
+        model = self.final_space(space).freeze(arch)
         full = splits.train_full()
         result: dict[str, float] = {}
         if time_budget is not None:
@@ -243,11 +258,50 @@ class ClassificationEvaluator(BaseEvaluator):
         except NonFiniteLoss as exc:
             raise TrialError(f"retraining the best arch failed: {exc}") from None
         result.update(train_loss=info["train_loss"], train_time=info["train_time"], epochs=float(cfg.epochs))
-        if splits.test is not None:
-            test = evaluate_model(model, splits.test, device)
-            result.update(test_acc=test["acc"], test_loss=test["loss"])
+        result.update(self.test_metrics(model))
         model.cpu().eval()
         return model, result
+
+    def test_metrics(self, model: nn.Module) -> dict[str, float]:
+        """`test_acc` and `test_loss` of a finally trained `model` (or ensemble) on the final data's test
+        split; empty when the dataset has none."""
+        splits = self.final_data()
+        if splits.test is None:
+            return {}
+        device = resolve_device(self.device)
+        test = evaluate_model(model.to(device), splits.test, device)
+        model.cpu().eval()
+        return {"test_acc": test["acc"], "test_loss": test["loss"]}
+
+
+def refitted_space(space: ModelSpace, searched: DataSplits, final: DataSplits) -> ModelSpace:
+    """`space` rebuilt for `final`, the refitted splits: each keyword argument equal to what `searched` gave
+    (its `input_shape`, or the `info` entry of that name) takes `final`'s value. Unchanged: `space` itself."""
+    _, kwargs = space._nas_init_args
+    given = {"input_shape": tuple(searched.input_shape), **searched.info}
+    now = {"input_shape": tuple(final.input_shape), **final.info}
+    changes = {
+        key: now[key]
+        for key, value in kwargs.items()
+        if key in given and key in now and _same(value, given[key]) and not _same(now[key], given[key])
+    }
+    return space.rebuilt(**changes) if changes else space
+
+
+def _same(a: Any, b: Any) -> bool:
+    if isinstance(a, torch.Tensor) or isinstance(b, torch.Tensor):
+        return (
+            isinstance(a, torch.Tensor)
+            and isinstance(b, torch.Tensor)
+            and a.shape == b.shape
+            and bool(torch.equal(a, b))
+        )
+    if isinstance(a, (list, tuple)) and isinstance(b, (list, tuple)):
+        return len(a) == len(b) and all(_same(x, y) for x, y in zip(a, b, strict=True))
+    try:
+        return bool(a == b)
+    except (TypeError, ValueError, RuntimeError):  # e.g. arrays compared elementwise
+        return a is b
 
 
 def estimate_epoch_time(model: nn.Module, data: ArrayData, cfg: TrainConfig, device: torch.device) -> float:

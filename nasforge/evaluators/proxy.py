@@ -94,5 +94,21 @@ class ProxyEvaluator(BaseEvaluator):
         trainer = ClassificationEvaluator(self.dataset, epochs=epochs)
         return trainer.train_final(space, arch, epochs, seed, log, time_budget)
 
+    def test_metrics(self, model: nn.Module) -> dict[str, float]:
+        """The test metrics of a finally trained model, as `train_final` measures them."""
+        if self.dataset is None:
+            return {}
+        from nasforge.evaluators.classification import ClassificationEvaluator
+
+        return ClassificationEvaluator(self.dataset).test_metrics(model)
+
+    def final_space(self, space: ModelSpace) -> ModelSpace:
+        """`space` as `train_final` builds it for the dataset's refitted preprocessing."""
+        if self.dataset is None:
+            return space
+        from nasforge.evaluators.classification import ClassificationEvaluator
+
+        return ClassificationEvaluator(self.dataset).final_space(space)
+
     def __repr__(self) -> str:
         return f"ProxyEvaluator({self.scorer!r})"

@@ -483,6 +483,7 @@ class Experiment:
         time_budget: float | None = None,
         trial: TrialRecord | int | None = None,
         formats: Sequence[str] | str | None = None,
+        ensemble: int = 1,
     ) -> tuple[Path, dict[str, float]]:
         """Export a trial's network to the folder `path`: the best trial's (`best_trial`, which meets the
         constraints), or the given `trial` (a record or number, e.g. from `pick`).
@@ -493,10 +494,16 @@ class Experiment:
         network's latency is measured again, uncached (`latency_ms`; `search_latency_ms` is the search's).
         `formats` (default `nasforge.export.DEFAULT_FORMATS`): besides the weights, any of `torchscript`,
         `onnx` and `python`, each checked against the network on a real batch (`export.json`).
+
+        `ensemble` > 1 retrains that many archs, the chosen one and the next best distinct ones that meet the
+        constraints, each in `time_budget / ensemble` seconds, and exports their `nasforge.export.Ensemble`
+        (class probabilities averaged; `ensemble.json` lists the members). Its metrics add `ensemble_size`,
+        and `best_member_test_acc` and `member_mean_test_acc`, which the ensemble's `test_acc` compares with.
         """
-        from nasforge.export import DEFAULT_FORMATS, check_formats, export_model
+        from nasforge.export import DEFAULT_FORMATS, Ensemble, check_ensemble_size, check_formats, export_model
 
         wanted = check_formats(formats if formats is not None else DEFAULT_FORMATS)  # before hours of retraining
+        check_ensemble_size(ensemble)
 
         chosen = self._trial(trial) if trial is not None else self._best_measured_again()
         if chosen is None:
@@ -507,22 +514,74 @@ class Experiment:
         metrics: dict[str, float] = {f"search_{k}": float(v) for k, v in chosen.metrics.items()}
         metrics["trial"] = float(chosen.number)
         train_final = getattr(self.evaluator, "train_final", None)
-        if callable(train_final):
-            n_epochs = epochs if epochs is not None else int(chosen.metrics.get("epochs", 1))
-            model, final = train_final(self.space, chosen.arch, n_epochs, seed, log, time_budget)
-            metrics.update(final)
+        final_space = getattr(self.evaluator, "final_space", None)
+        # the space as retrained: e.g. a text space's vocab_size once the tokenizer is refitted on train + valid
+        space = final_space(self.space) if callable(final_space) else self.space
+        chosen_ones = self._ensemble_members(chosen, ensemble)
+        budget = None if time_budget is None else time_budget / len(chosen_ones)
+        networks, results = [], []
+        for record in chosen_ones:
+            if callable(train_final):
+                n_epochs = epochs if epochs is not None else int(record.metrics.get("epochs", 1))
+                network, final = train_final(self.space, record.arch, n_epochs, seed, log, budget)
+            else:
+                network, final = space.freeze(record.arch), {}
+            networks.append(network)
+            results.append(final)
+        members: list[dict[str, Any]] | None = None
+        if len(networks) == 1:
+            model = networks[0]
+            metrics.update(results[0])
         else:
-            model = self.space.freeze(chosen.arch)
-        if self.latency is not None:
-            metrics["latency_ms"] = self.latency.measure_model(model).median_ms
+            model = Ensemble(networks)
+            members = [
+                {"trial": r.number, "arch": json.loads(r.arch.to_json()), **{k: float(v) for k, v in res.items()}}
+                for r, res in zip(chosen_ones, results, strict=True)
+            ]
+            metrics["ensemble_size"] = float(len(networks))
+            metrics["train_time"] = sum(float(res.get("train_time", 0.0)) for res in results)
+            accs = [float(res["test_acc"]) for res in results if "test_acc" in res]
+            test_metrics = getattr(self.evaluator, "test_metrics", None)
+            if accs and callable(test_metrics):
+                metrics.update(test_metrics(model))
+                metrics["best_member_test_acc"] = accs[0]
+                metrics["member_mean_test_acc"] = sum(accs) / len(accs)
         input_shape = getattr(self.evaluator, "input_shape", None)
         preprocessing = getattr(self.evaluator, "preprocessing", None)
         example_input = getattr(self.evaluator, "example_input", None)
         example = example_input() if callable(example_input) else None
+        if self.latency is not None:
+            shape = None  # the meter's, unless the refitted data changed the input (a table's width)
+            if example is not None and input_shape is not None and tuple(example.shape[1:]) != tuple(input_shape):
+                shape = tuple(example.shape[1:])
+            metrics["latency_ms"] = self.latency.measure_model(model, shape).median_ms
         folder = export_model(
-            model, self.space, chosen.arch, path, metrics, input_shape, preprocessing, wanted, example
+            model, space, chosen.arch, path, metrics, input_shape, preprocessing, wanted, example, members
         )
         return folder, metrics
+
+    def _ensemble_members(self, chosen: TrialRecord, size: int) -> list[TrialRecord]:
+        """`chosen`, then the best other completed trials that meet the constraints, one per distinct arch
+        (isomorphic archs count once), up to `size` in all."""
+        members, seen = [chosen], {arch_key(self.space, chosen.arch)}
+        ranked = sorted(
+            (t for t in self.trials if feasible(t, self.constraints) and self.objective.score(t) is not None),
+            key=lambda t: (-(self.objective.score(t) or 0.0), t.number),
+        )
+        for record in ranked:
+            if len(members) >= size:
+                break
+            key = arch_key(self.space, record.arch)
+            if key not in seen:
+                seen.add(key)
+                members.append(record)
+        if len(members) < size:
+            warnings.warn(
+                f"Experiment {self.name!r} has {len(members)} distinct completed archs that meet its constraints, "
+                f"fewer than the {size} asked for the ensemble; it is exported with {len(members)}.",
+                stacklevel=3,
+            )
+        return members
 
     def _best_measured_again(self) -> TrialRecord | None:
         """The best trial, unless its latency, measured again now, breaks a latency constraint: then the next

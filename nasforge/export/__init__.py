@@ -1,5 +1,6 @@
 """Export a chosen arch as a deployable network: weights, TorchScript, ONNX and plain PyTorch source."""
 
+from nasforge.export.ensemble import Ensemble, check_ensemble_size
 from nasforge.export.exporter import (
     DEFAULT_FORMATS,
     FORMATS,
@@ -14,7 +15,9 @@ from nasforge.export.standalone import ExportError, load_standalone, standalone_
 __all__ = [
     "DEFAULT_FORMATS",
     "FORMATS",
+    "Ensemble",
     "ExportError",
+    "check_ensemble_size",
     "check_formats",
     "export_model",
     "load_model",

@@ -24,6 +24,7 @@ import torch
 from torch import nn
 
 from nasforge.errors import ConfigError, NasforgeError
+from nasforge.export.ensemble import Ensemble
 from nasforge.export.standalone import ExportError
 from nasforge.space import Arch, ModelSpace
 
@@ -88,8 +89,13 @@ def export_model(
     preprocessing: Mapping[str, Any] | None = None,
     formats: Sequence[str] | str = DEFAULT_FORMATS,
     example: torch.Tensor | None = None,
+    members: Sequence[Mapping[str, Any]] | None = None,
 ) -> Path:
     """Write `model` (a frozen network of `space` for `arch`) to the folder `path`.
+
+    With `members`, `model` is an `Ensemble` of frozen networks of `space`, one per member (each a JSON
+    mapping with its `arch`, and whatever else describes it: trial number, test accuracy); they are written
+    to `ensemble.json`, and `arch` (the best member's) to `arch.json`.
 
     Always: `arch.json`, `space.json`, `weights.pt`, `metrics.json`, and the data's `preprocessing` when raw
     input must be encoded before the model reads it. Then each of `formats`: `torchscript`
@@ -110,6 +116,11 @@ def export_model(
     out.mkdir(parents=True, exist_ok=True)
     model = model.cpu().eval()
     (out / "arch.json").write_text(arch.to_json(indent=2) + "\n")
+    ensemble_file = out / "ensemble.json"
+    if members is not None:
+        ensemble_file.write_text(json.dumps({"members": [dict(m) for m in members]}, indent=2) + "\n")
+    elif ensemble_file.exists():  # left by an earlier export to this folder: it would describe another model
+        ensemble_file.unlink()
     spec = space_spec(space)
     if spec is not None:
         (out / "space.json").write_text(json.dumps(spec, indent=2) + "\n")
@@ -189,7 +200,8 @@ _WRITERS = {"torchscript": _write_torchscript, "onnx": _write_onnx, "python": _w
 
 
 def load_model(path: str | os.PathLike[str]) -> nn.Module:
-    """Rebuild an exported network with its trained weights (needs the package defining the space)."""
+    """Rebuild an exported network (or ensemble) with its trained weights (needs the package defining the
+    space)."""
     folder = Path(path)
     for name in ("arch.json", "space.json", "weights.pt"):
         if not (folder / name).is_file():
@@ -197,7 +209,12 @@ def load_model(path: str | os.PathLike[str]) -> nn.Module:
                 f"{str(folder / name)!r} is missing; `path` must be a folder written by `nasforge export`."
             )
     space = space_from_spec(json.loads((folder / "space.json").read_text()))
-    model = space.freeze(Arch.from_json((folder / "arch.json").read_text()))
+    model: nn.Module
+    if (folder / "ensemble.json").is_file():
+        members = json.loads((folder / "ensemble.json").read_text())["members"]
+        model = Ensemble([space.freeze(Arch.from_json(json.dumps(m["arch"]))) for m in members])
+    else:
+        model = space.freeze(Arch.from_json((folder / "arch.json").read_text()))
     try:
         state = torch.load(folder / "weights.pt", map_location="cpu", weights_only=True)
     except (pickle.UnpicklingError, RuntimeError, EOFError, OSError) as exc:

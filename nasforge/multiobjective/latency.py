@@ -418,9 +418,11 @@ class LatencyMeter:
             self.cache.put(akey, dkey, result)
         return result
 
-    def measure_model(self, model: nn.Module) -> LatencyResult:
-        """A network's latency with this meter's input shape and setting, measured afresh (never cached)."""
-        return measure_latency(model, self.input_shape, self.setting)
+    def measure_model(self, model: nn.Module, input_shape: Sequence[int] | None = None) -> LatencyResult:
+        """A network's latency with this meter's setting and input shape (or `input_shape`, e.g. a table's
+        width after its encoding was refitted), measured afresh (never cached)."""
+        shape = self.input_shape if input_shape is None else tuple(input_shape)
+        return measure_latency(model, shape, self.setting)
 
     def __call__(self, space: ModelSpace, arch: Mapping[str, Any]) -> float:
         """The median latency in milliseconds."""

@@ -88,9 +88,10 @@ def test_bad_yaml_file(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> No
 
 @pytest.mark.slow
 def test_run_list_trials_best_export(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
-    code, out, _ = run_cli(["run", "digits", "--max-trials", "3", "--export-epochs", "1", *FAST], capsys)
+    args = ["run", "digits", "--max-trials", "3", "--export-epochs", "1", "--export-ensemble", "2", *FAST]
+    code, out, _ = run_cli(args, capsys)
     assert code == 0, out
-    assert "test accuracy of the exported model" in out
+    assert "test accuracy of the exported model" in out and "an ensemble of 2; its best-ranked member alone" in out
     folder = tmp_path / "nasforge-out" / "digits"
     assert {"arch.json", "weights.pt", "space.json", "metrics.json", "model.torchscript.pt"} <= {
         p.name for p in folder.iterdir()
@@ -126,6 +127,14 @@ def test_run_list_trials_best_export(capsys: pytest.CaptureFixture[str], tmp_pat
     assert set(manifest["files"]) == {"pt", "python"} and manifest["max_abs_diff"]["python"] <= 1e-4
     code, _, err = run_cli(["export", "digits-cnn", "--format", "tflite"], capsys)
     assert code == 2 and "must be among pt, torchscript, onnx, python" in err
+
+    # the two best archs retrained and averaged; the best member's own accuracy is printed beside it
+    code, out, err = run_cli(["export", "digits-cnn", "--path", "ens", "--epochs", "1", "--ensemble", "2"], capsys)
+    assert code == 0, err
+    members = json.loads((tmp_path / "ens" / "ensemble.json").read_text())["members"]
+    assert len(members) == 2 and "test accuracy" in out
+    code, _, err = run_cli(["export", "digits-cnn", "--arch", "arch.json", "--ensemble", "2"], capsys)
+    assert code == 2 and "cannot be an ensemble of 2" in err
 
 
 @pytest.mark.slow

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+import torch
 
 from nasforge.data import Digits
 from nasforge.errors import ConfigError
@@ -103,6 +104,36 @@ def test_final_training_uses_the_test_split() -> None:
     ev = ClassificationEvaluator(Digits(), epochs=1)
     model, metrics = ev.train_final(SPACE, SPACE.default_arch(), epochs=2)
     assert 0.5 < metrics["test_acc"] <= 1.0 and not model.training
+
+
+def test_the_final_training_refits_the_data_and_rebuilds_the_arguments_it_gave(tmp_path) -> None:
+    """A table whose rare level is common enough only with the validation rows: the final data are one
+    column wider, so the space is rebuilt for them; an input shape set by hand is left as it is."""
+    from nasforge.data.table import CSVDataset
+    from nasforge.evaluators.classification import refitted_space
+    from nasforge.zoo.mlp import MLPSpace
+
+    kinds = ["odd" if i == 1 else "rare" if i % 9 == 0 else "common" for i in range(90)]  # 10 rare rows
+    lines = ["size,kind,label"] + [f"{i % 7},{k},{'ab'[(i % 7) > 3]}" for i, k in enumerate(kinds)]
+    (tmp_path / "t.csv").write_text("\n".join(lines) + "\n")
+    (tmp_path / "test.csv").write_text("\n".join(lines[:21]) + "\n")
+    data = CSVDataset(
+        str(tmp_path / "t.csv"), label="label", min_frequency=10, test_path=str(tmp_path / "test.csv"), valid_size=0.3
+    )
+    searched, final = data.load(), data.load_refitted()
+    assert final.input_shape[0] == searched.input_shape[0] + 1
+    space = MLPSpace(input_shape=list(searched.input_shape), depths=(1,), widths=(16,))
+    ev = ClassificationEvaluator(data, epochs=1)
+    rebuilt = ev.final_space(space)
+    assert rebuilt is not space and rebuilt._nas_init_args[1]["input_shape"] == final.input_shape
+    assert rebuilt.labels == space.labels
+    model, metrics = ev.train_final(space, space.default_arch(), epochs=2)
+    first = next(m for m in model.modules() if isinstance(m, torch.nn.Linear))
+    assert first.in_features == final.input_shape[0] and 0 <= metrics["test_acc"] <= 1
+    assert ev.example_input().shape[1:] == final.input_shape
+    by_hand = MLPSpace(input_shape=(40,), depths=(1,), widths=(16,))
+    assert refitted_space(by_hand, searched, final) is by_hand
+    assert ClassificationEvaluator(Digits()).final_space(SPACE) is SPACE  # nothing refitted: the same space
 
 
 @pytest.mark.parametrize(

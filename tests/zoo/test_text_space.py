@@ -13,7 +13,9 @@ import torch
 
 from nasforge import config as configs
 from nasforge.data.text import RottenTomatoes
+from nasforge.data.tokenizer import tokenizer_from_dict
 from nasforge.errors import SpaceError
+from nasforge.export import load_model
 from nasforge.zoo import SPACES
 from nasforge.zoo.text import BLOCKS, POOLINGS, TextClassifierSpace
 
@@ -127,6 +129,16 @@ def test_tiny_search_through_a_config_exports_the_tokenizer(tmp_path: Path) -> N
     assert prep["classes"] == ["neg", "pos"] and prep["max_length"] == 32 and prep["tokenizer"]["vocab"]
     loaded = torch.jit.load(str(folder / "model.torchscript.pt"))
     assert loaded(torch.zeros(1, 32)).shape == (1, 2)
+    # the exported model was retrained with the tokenizer refitted on train + valid, and says so everywhere
+    searched = experiment.evaluator.dataset.load().info["vocab_size"]  # type: ignore[attr-defined]
+    refitted = tokenizer_from_dict(prep["tokenizer"])
+    assert refitted.vocab_size > searched
+    assert json.loads((folder / "space.json").read_text())["kwargs"]["vocab_size"] == refitted.vocab_size
+    model = load_model(folder)
+    assert model.embed.tokens.weight.shape[0] == refitted.vocab_size
+    ids = refitted.encode_batch(["a wholly new word for the search: " + parts.texts["valid"][0]], 32)
+    with torch.no_grad():
+        torch.testing.assert_close(loaded(torch.from_numpy(ids).float()), model(torch.from_numpy(ids).float()))
 
 
 def test_ngram_linear_term_is_a_bag_of_words_and_pairs() -> None:

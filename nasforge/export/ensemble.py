@@ -1,0 +1,45 @@
+"""`Ensemble`: several trained networks that answer as one, by averaging their class probabilities.
+
+A search ends with many good archs; retraining the few best and averaging them (as auto-sklearn's and
+AutoGluon's final ensembles do) usually beats the single best on held-out data, since their errors differ.
+The ensemble is an ordinary `nn.Module`, so it exports, traces and loads like one network.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from nasforge.errors import ConfigError
+
+__all__ = ["Ensemble", "check_ensemble_size"]
+
+
+class Ensemble(nn.Module):
+    """The members' softmax probabilities averaged; returns their logarithm, which are logits (the argmax is
+    the ensemble's class and a softmax gives the averaged probabilities back)."""
+
+    def __init__(self, members: Sequence[nn.Module]) -> None:
+        super().__init__()
+        if not members:
+            raise ConfigError("An Ensemble needs at least one member network, but got none.")
+        self.members = nn.ModuleList(members)
+        self.log_size = math.log(len(members))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        log_probs = torch.stack([F.log_softmax(member(x), dim=-1) for member in self.members])
+        return torch.logsumexp(log_probs, dim=0) - self.log_size
+
+
+def check_ensemble_size(size: object) -> int:
+    """`size` as the number of members of an exported ensemble (1: the single best network)."""
+    if not isinstance(size, int) or isinstance(size, bool) or size < 1:
+        raise ConfigError(
+            "The ensemble size is the number of best archs retrained and averaged at export: an int >= 1 "
+            f"(1 = the best arch alone), but got {size!r}; e.g. export.ensemble: 5 or --ensemble 5."
+        )
+    return size

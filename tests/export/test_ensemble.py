@@ -1,0 +1,96 @@
+"""Ensembles at export: the averaged network, its files in every format, and `Experiment.export(ensemble=k)`
+retraining the k best distinct archs of a real search (scikit-learn's digits)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import torch
+
+from nasforge import Experiment, RandomSearch
+from nasforge import config as configs
+from nasforge.data import Digits
+from nasforge.errors import ConfigError
+from nasforge.evaluators import ClassificationEvaluator, evaluate_model
+from nasforge.export import Ensemble, export_model, load_model
+from nasforge.space import Arch
+from nasforge.zoo import SmallImageCNN
+from tests.export.test_formats import trained_like
+
+SPACE = SmallImageCNN(input_shape=(1, 8, 8), num_classes=10, depths=(1,), widths=((8, 16), (16,), (16,)))
+
+
+def test_the_ensemble_averages_probabilities_and_exports_in_every_format(tmp_path: Path) -> None:
+    archs = [SPACE.random(seed) for seed in range(3)]
+    nets = [trained_like(SPACE.freeze(a), seed) for seed, a in enumerate(archs)]
+    ensemble = Ensemble(nets).eval()
+    x = torch.randn(6, 1, 8, 8)
+    with torch.no_grad():
+        mean = torch.stack([net(x).softmax(-1) for net in nets]).mean(0)
+        torch.testing.assert_close(ensemble(x).softmax(-1), mean)
+        torch.testing.assert_close(ensemble(x).exp().sum(-1), torch.ones(6))  # log-probabilities
+    members = [{"trial": i, "arch": json.loads(a.to_json())} for i, a in enumerate(archs)]
+    folder = export_model(ensemble, SPACE, archs[0], tmp_path / "out", None, (1, 8, 8), None, "all", x, members)
+    manifest = json.loads((folder / "export.json").read_text())
+    assert set(manifest["files"]) == {"pt", "torchscript", "onnx", "python"}
+    assert all(d <= 1e-4 for d in manifest["max_abs_diff"].values())
+    loaded = load_model(folder)
+    assert isinstance(loaded, Ensemble) and len(loaded.members) == 3
+    with torch.no_grad():
+        torch.testing.assert_close(loaded(x), ensemble(x))
+    # a single network exported into the same folder later is loaded as itself, not as the old ensemble
+    export_model(nets[1], SPACE, archs[1], folder, None, (1, 8, 8))
+    assert not (folder / "ensemble.json").exists()
+    assert not isinstance(load_model(folder), Ensemble)
+    with pytest.raises(ConfigError, match="at least one member"):
+        Ensemble([])
+
+
+@pytest.fixture(scope="module")
+def searched(tmp_path_factory: pytest.TempPathFactory) -> Experiment:
+    tmp = tmp_path_factory.mktemp("ens")
+    experiment = Experiment(
+        "digits-ens",
+        SPACE,
+        RandomSearch(),
+        ClassificationEvaluator(Digits(), epochs=1, learning_rate=0.05),
+        storage=str(tmp / "nas.db"),
+        seed=1,
+    )
+    return experiment.run(max_trials=5)
+
+
+def test_export_retrains_the_k_best_distinct_archs_as_one_model(searched: Experiment, tmp_path: Path) -> None:
+    folder, metrics = searched.export(str(tmp_path / "out"), epochs=2, ensemble=3)
+    members = json.loads((folder / "ensemble.json").read_text())["members"]
+    ranked = sorted(searched.trials, key=lambda t: (-t.metrics["val_acc"], t.number))
+    assert members[0]["trial"] == ranked[0].number == int(metrics["trial"])
+    assert len({json.dumps(m["arch"], sort_keys=True) for m in members}) == 3
+    assert [m["trial"] for m in members] == [t.number for t in ranked[:3]]  # random search: 5 distinct archs
+    assert Arch.from_json((folder / "arch.json").read_text()) == ranked[0].arch
+    assert metrics["ensemble_size"] == 3 and metrics["best_member_test_acc"] == members[0]["test_acc"]
+    assert metrics["member_mean_test_acc"] == pytest.approx(sum(m["test_acc"] for m in members) / 3)
+    model = load_model(folder)
+    test = Digits().load().test
+    assert test is not None
+    assert evaluate_model(model, test, torch.device("cpu"))["acc"] == pytest.approx(metrics["test_acc"])
+    assert metrics["test_acc"] > 0.5
+
+
+def test_an_ensemble_larger_than_the_search_is_cut_with_a_warning(searched: Experiment, tmp_path: Path) -> None:
+    with pytest.warns(UserWarning, match="5 distinct completed archs .* fewer than the 8 asked"):
+        _, metrics = searched.export(str(tmp_path / "out"), epochs=1, ensemble=8)
+    assert metrics["ensemble_size"] == 5
+    for bad in (0, 2.5, True):
+        with pytest.raises(ConfigError, match=r"ensemble size .* int >= 1"):
+            searched.export(str(tmp_path / "bad"), ensemble=bad)  # type: ignore[arg-type]
+    assert not (tmp_path / "bad").exists()
+
+
+def test_the_config_checks_the_ensemble_size() -> None:
+    base = {"space": {"name": "mlp"}, "dataset": {"name": "digits"}}
+    assert configs.validate({**base, "export": {"ensemble": 4}})["export"]["ensemble"] == 4
+    with pytest.raises(ConfigError, match=r"ensemble size .* got 0"):
+        configs.validate({**base, "export": {"ensemble": 0}})

@@ -214,3 +214,13 @@ def test_spaces_pickle_by_rediscovery() -> None:
     clone = pickle.loads(pickle.dumps(space))
     assert clone.decisions == space.decisions
     assert clone.freeze({"x": 0, "y": 0, "op": "a", "extra": "none"}).op.in_features == 6
+
+
+def test_rebuilt_changes_only_the_given_arguments() -> None:
+    space = ToySpace(width=6)
+    wider = space.rebuilt(width=9)
+    assert wider.decisions == space.decisions and wider is not space
+    arch = {"x": 0, "y": 0, "op": "a", "extra": "none"}
+    assert wider.freeze(arch).op.in_features == 9 and space.freeze(arch).op.in_features == 6
+    with pytest.raises(SpaceError, match="call it on the space itself"):
+        space.freeze(arch).rebuilt(width=3)

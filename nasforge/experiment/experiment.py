@@ -515,7 +515,8 @@ class Experiment:
         metrics["trial"] = float(chosen.number)
         train_final = getattr(self.evaluator, "train_final", None)
         final_space = getattr(self.evaluator, "final_space", None)
-        # the space as retrained: e.g. a text space's vocab_size once the tokenizer is refitted on train + valid
+        # the space as retrained, built once for every member (train_final leaves a final space as it is): e.g. a
+        # text space's vocab_size once the tokenizer is refitted on train + valid
         space = final_space(self.space) if callable(final_space) else self.space
         chosen_ones = self._ensemble_members(chosen, ensemble)
         budget = None if time_budget is None else time_budget / len(chosen_ones)
@@ -523,7 +524,7 @@ class Experiment:
         for record in chosen_ones:
             if callable(train_final):
                 n_epochs = epochs if epochs is not None else int(record.metrics.get("epochs", 1))
-                network, final = train_final(self.space, record.arch, n_epochs, seed, log, budget)
+                network, final = train_final(space, record.arch, n_epochs, seed, log, budget)
             else:
                 network, final = space.freeze(record.arch), {}
             networks.append(network)

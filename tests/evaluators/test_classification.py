@@ -127,6 +127,7 @@ def test_the_final_training_refits_the_data_and_rebuilds_the_arguments_it_gave(t
     rebuilt = ev.final_space(space)
     assert rebuilt is not space and rebuilt._nas_init_args[1]["input_shape"] == final.input_shape
     assert rebuilt.labels == space.labels
+    assert ev.final_space(rebuilt) is rebuilt  # already built for the final data: left as it is
     model, metrics = ev.train_final(space, space.default_arch(), epochs=2)
     first = next(m for m in model.modules() if isinstance(m, torch.nn.Linear))
     assert first.in_features == final.input_shape[0] and 0 <= metrics["test_acc"] <= 1

@@ -106,6 +106,7 @@ EXPORT_KEYS = {
     "epochs": (int, type(None)),
     "time_budget": (int, float, type(None)),
     "ensemble": int,
+    "ensemble_seeds": int,
 }
 #: keys of the strategy section that wrap the strategy in middleware rather than go to its constructor
 MIDDLEWARE_KEYS = {
@@ -451,6 +452,10 @@ def validate(config: Mapping[str, Any]) -> dict[str, Any]:
         from nasforge.export import check_ensemble_size
 
         check_ensemble_size(cfg["export"]["ensemble"])
+    if "ensemble_seeds" in cfg.get("export", {}):
+        from nasforge.export import check_ensemble_seeds
+
+        check_ensemble_seeds(cfg["export"]["ensemble_seeds"])
     if cfg.get("export", {}).get("pick", "best") not in ("best", "knee"):
         raise ConfigError(f"Key export.pick must be 'best' or 'knee', but got {cfg['export']['pick']!r}.")
     latency = cfg.get("latency")

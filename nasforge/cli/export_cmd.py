@@ -11,7 +11,14 @@ from nasforge.cli.common import add_storage
 from nasforge.errors import ConfigError
 from nasforge.evaluators import ClassificationEvaluator
 from nasforge.experiment import load_experiment
-from nasforge.export import DEFAULT_FORMATS, FORMATS, check_ensemble_size, check_formats, export_model
+from nasforge.export import (
+    DEFAULT_FORMATS,
+    FORMATS,
+    check_ensemble_seeds,
+    check_ensemble_size,
+    check_formats,
+    export_model,
+)
 from nasforge.space import Arch
 
 
@@ -20,6 +27,13 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("name", help="experiment name")
     p.add_argument("--path", help="output folder (default: nasforge-out/NAME)")
     p.add_argument("--epochs", type=int, help="epochs to retrain on train+valid (default: the config's)")
+    p.add_argument(
+        "--time-budget",
+        type=float,
+        metavar="S",
+        help="seconds the retraining may take, shared by an ensemble's members; epochs are cut to fit "
+        "(default: the config's export.time_budget, else no limit)",
+    )
     which = p.add_mutually_exclusive_group()
     which.add_argument("--arch", help="export this arch (a JSON file) instead of the best trial's")
     which.add_argument(
@@ -43,6 +57,13 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         help="retrain the K best distinct archs and export them as one model averaging their probabilities "
         "(default: the config's export.ensemble, else 1)",
     )
+    p.add_argument(
+        "--ensemble-seeds",
+        type=int,
+        metavar="S",
+        help="retrain each exported arch S times, with seeds SEED, SEED+1, ..., and average them all "
+        "(default: the config's export.ensemble_seeds, else 1)",
+    )
     p.add_argument("--seed", type=int, default=0)
     add_storage(p)
     p.set_defaults(func=main)
@@ -55,10 +76,21 @@ def main(args: argparse.Namespace) -> int:
     epochs = args.epochs if args.epochs is not None else export_cfg.get("epochs")
     if epochs is not None and epochs < 1:
         raise ConfigError(f"--epochs must be >= 1, but got {epochs}.")
+    budget = args.time_budget if args.time_budget is not None else export_cfg.get("time_budget")
+    if budget is not None and not budget > 0:
+        raise ConfigError(f"--time-budget must be a number of seconds > 0, but got {budget}.")
     formats = check_formats(args.formats or export_cfg.get("formats") or DEFAULT_FORMATS)
     ensemble = check_ensemble_size(args.ensemble if args.ensemble is not None else export_cfg.get("ensemble", 1))
+    seeds = check_ensemble_seeds(
+        args.ensemble_seeds if args.ensemble_seeds is not None else export_cfg.get("ensemble_seeds", 1)
+    )
     if args.arch and args.ensemble not in (None, 1):
         raise ConfigError(f"--arch exports that one arch, so it cannot be an ensemble of {ensemble}; drop one.")
+    if args.arch and args.ensemble_seeds not in (None, 1):
+        raise ConfigError(
+            f"--arch exports one network trained once; --ensemble-seeds {seeds} needs the experiment's own trials "
+            "(drop --arch, and pick the trial with --trial or --pick)."
+        )
     if args.arch:
         try:
             text = Path(args.arch).read_text()
@@ -69,7 +101,7 @@ def main(args: argparse.Namespace) -> int:
         if not isinstance(evaluator, ClassificationEvaluator):
             raise ConfigError(f"--arch needs a training evaluator, but this experiment has {type(evaluator).__name__}.")
         space = evaluator.final_space(experiment.space)
-        model, metrics = evaluator.train_final(space, arch, epochs or 1, args.seed)
+        model, metrics = evaluator.train_final(space, arch, epochs or 1, args.seed, time_budget=budget)
         folder = export_model(
             model,
             space,
@@ -89,7 +121,14 @@ def main(args: argparse.Namespace) -> int:
                 raise ConfigError(f"Experiment {args.name!r} has no completed trial that meets its constraints.")
             trial = picked.number
         folder, metrics = experiment.export(
-            path, epochs=epochs, seed=args.seed, trial=trial, formats=formats, ensemble=ensemble
+            path,
+            epochs=epochs,
+            seed=args.seed,
+            trial=trial,
+            formats=formats,
+            ensemble=ensemble,
+            ensemble_seeds=seeds,
+            time_budget=budget,
         )
     report_export(metrics, experiment)
     if "test_acc" in metrics:

@@ -92,6 +92,12 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         metavar="K",
         help="retrain the K best distinct archs and export them as one model averaging their probabilities",
     )
+    p.add_argument(
+        "--export-ensemble-seeds",
+        type=int,
+        metavar="S",
+        help="retrain each exported arch S times with successive seeds and average them all",
+    )
     p.add_argument("--no-export", action="store_true", help="skip retraining and export")
     p.add_argument("--quiet", action="store_true", help="no progress line")
     p.set_defaults(func=main)
@@ -139,6 +145,8 @@ def resolve_config(args: argparse.Namespace) -> dict:
         flags.append(f"export.time_budget={args.export_time}")
     if args.export_ensemble is not None:
         flags.append(f"export.ensemble={args.export_ensemble}")
+    if args.export_ensemble_seeds is not None:
+        flags.append(f"export.ensemble_seeds={args.export_ensemble_seeds}")
     if args.export_format is not None:
         flags.append(f"export.formats=[{args.export_format}]")
     return configs.validate(configs.apply_overrides(cfg, [*flags, *args.overrides]))
@@ -240,8 +248,12 @@ def main(args: argparse.Namespace) -> int:
     epochs = export_cfg.get("epochs")
     budget = export_cfg.get("time_budget")
     limit = f" (at most {budget:g} s)" if budget else ""
-    ensemble = export_cfg.get("ensemble", 1)
-    what = "the best arch" if ensemble == 1 else f"the {ensemble} best archs, one after another,"
+    ensemble, seeds = export_cfg.get("ensemble", 1), export_cfg.get("ensemble_seeds", 1)
+    what = "the best arch" if ensemble == 1 else f"the {ensemble} best archs"
+    if seeds > 1:
+        what += f" {seeds} times{' each' if ensemble > 1 else ''}, with successive seeds"
+    if ensemble * seeds > 1:
+        what += ", one after another,"
     print(
         f"retraining {what} on train+valid for "
         f"{'its search epochs' if epochs is None else f'up to {epochs} epochs'}{limit}, then testing ...",
@@ -266,6 +278,7 @@ def main(args: argparse.Namespace) -> int:
         trial=best.number if label == "knee" else None,
         formats=export_cfg.get("formats"),
         ensemble=ensemble,
+        ensemble_seeds=seeds,
     )
     if int(metrics["trial"]) != best.number:
         print(

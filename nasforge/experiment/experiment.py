@@ -484,6 +484,7 @@ class Experiment:
         trial: TrialRecord | int | None = None,
         formats: Sequence[str] | str | None = None,
         ensemble: int = 1,
+        ensemble_seeds: int = 1,
     ) -> tuple[Path, dict[str, float]]:
         """Export a trial's network to the folder `path`: the best trial's (`best_trial`, which meets the
         constraints), or the given `trial` (a record or number, e.g. from `pick`).
@@ -496,14 +497,27 @@ class Experiment:
         `onnx` and `python`, each checked against the network on a real batch (`export.json`).
 
         `ensemble` > 1 retrains that many archs, the chosen one and the next best distinct ones that meet the
-        constraints, each in `time_budget / ensemble` seconds, and exports their `nasforge.export.Ensemble`
-        (class probabilities averaged; `ensemble.json` lists the members). Its metrics add `ensemble_size`,
-        and `best_member_test_acc` and `member_mean_test_acc`, which the ensemble's `test_acc` compares with.
+        constraints, and exports their `nasforge.export.Ensemble` (class probabilities averaged;
+        `ensemble.json` lists the members). Its metrics add `ensemble_size`, and `best_member_test_acc` and
+        `member_mean_test_acc`, which the ensemble's `test_acc` compares with. `ensemble_seeds` > 1 retrains
+        each of those archs that many times from scratch, with seeds `seed`, `seed + 1`, ..., and averages
+        them all (bagging over training randomness: on small data one arch's retrains differ by as much as
+        its neighbours do); the best member is then the chosen arch at `seed`, the network a single export
+        gives. Members are retrained one after another, each in `time_budget` divided by their number.
+        Without a training evaluator nothing is retrained, so the seeds count once.
         """
-        from nasforge.export import DEFAULT_FORMATS, Ensemble, check_ensemble_size, check_formats, export_model
+        from nasforge.export import (
+            DEFAULT_FORMATS,
+            Ensemble,
+            check_ensemble_seeds,
+            check_ensemble_size,
+            check_formats,
+            export_model,
+        )
 
         wanted = check_formats(formats if formats is not None else DEFAULT_FORMATS)  # before hours of retraining
         check_ensemble_size(ensemble)
+        check_ensemble_seeds(ensemble_seeds)
 
         chosen = self._trial(trial) if trial is not None else self._best_measured_again()
         if chosen is None:
@@ -518,13 +532,15 @@ class Experiment:
         # the space as retrained, built once for every member (train_final leaves a final space as it is): e.g. a
         # text space's vocab_size once the tokenizer is refitted on train + valid
         space = final_space(self.space) if callable(final_space) else self.space
-        chosen_ones = self._ensemble_members(chosen, ensemble)
-        budget = None if time_budget is None else time_budget / len(chosen_ones)
+        if not callable(train_final):
+            ensemble_seeds = 1  # untrained copies of one arch would be the same network
+        runs = [(r, seed + i) for r in self._ensemble_members(chosen, ensemble) for i in range(ensemble_seeds)]
+        budget = None if time_budget is None else time_budget / len(runs)
         networks, results = [], []
-        for record in chosen_ones:
+        for record, member_seed in runs:
             if callable(train_final):
                 n_epochs = epochs if epochs is not None else int(record.metrics.get("epochs", 1))
-                network, final = train_final(space, record.arch, n_epochs, seed, log, budget)
+                network, final = train_final(space, record.arch, n_epochs, member_seed, log, budget)
             else:
                 network, final = space.freeze(record.arch), {}
             networks.append(network)
@@ -536,10 +552,16 @@ class Experiment:
         else:
             model = Ensemble(networks)
             members = [
-                {"trial": r.number, "arch": json.loads(r.arch.to_json()), **{k: float(v) for k, v in res.items()}}
-                for r, res in zip(chosen_ones, results, strict=True)
+                {
+                    "trial": r.number,
+                    "seed": member_seed,
+                    "arch": json.loads(r.arch.to_json()),
+                    **{k: float(v) for k, v in res.items()},
+                }
+                for (r, member_seed), res in zip(runs, results, strict=True)
             ]
             metrics["ensemble_size"] = float(len(networks))
+            metrics["ensemble_seeds"] = float(ensemble_seeds)
             metrics["train_time"] = sum(float(res.get("train_time", 0.0)) for res in results)
             accs = [float(res["test_acc"]) for res in results if "test_acc" in res]
             test_metrics = getattr(self.evaluator, "test_metrics", None)

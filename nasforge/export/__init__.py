@@ -1,6 +1,6 @@
 """Export a chosen arch as a deployable network: weights, TorchScript, ONNX and plain PyTorch source."""
 
-from nasforge.export.ensemble import Ensemble, check_ensemble_size
+from nasforge.export.ensemble import Ensemble, check_ensemble_seeds, check_ensemble_size
 from nasforge.export.exporter import (
     DEFAULT_FORMATS,
     FORMATS,
@@ -17,6 +17,7 @@ __all__ = [
     "FORMATS",
     "Ensemble",
     "ExportError",
+    "check_ensemble_seeds",
     "check_ensemble_size",
     "check_formats",
     "export_model",

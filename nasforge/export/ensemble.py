@@ -16,7 +16,7 @@ from torch import nn
 
 from nasforge.errors import ConfigError
 
-__all__ = ["Ensemble", "check_ensemble_size"]
+__all__ = ["Ensemble", "check_ensemble_seeds", "check_ensemble_size"]
 
 
 class Ensemble(nn.Module):
@@ -43,3 +43,14 @@ def check_ensemble_size(size: object) -> int:
             f"(1 = the best arch alone), but got {size!r}; e.g. export.ensemble: 5 or --ensemble 5."
         )
     return size
+
+
+def check_ensemble_seeds(seeds: object) -> int:
+    """`seeds` as how many times each arch of an export is retrained, each time with the next seed."""
+    if not isinstance(seeds, int) or isinstance(seeds, bool) or seeds < 1:
+        raise ConfigError(
+            "The ensemble seeds are how many times each exported arch is retrained from scratch, with seeds "
+            "seed, seed + 1, ..., and averaged at export: an int >= 1 (1 = once), but got "
+            f"{seeds!r}; e.g. export.ensemble_seeds: 5 or --ensemble-seeds 5."
+        )
+    return seeds

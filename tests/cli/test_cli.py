@@ -40,6 +40,7 @@ def _in_tmp(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
         (["run", "digits", "--set", "evaluator.epochs=two"], "evaluator.epochs must be int"),
         (["run", "digits", "--set", "evaluator.learning_rat=0.1"], "Did you mean 'learning_rate'?"),
         (["run", "digits", "--set", "sead=3"], "Unknown key 'sead'"),
+        (["run", "digits", "--export-ensemble-seeds", "0"], "ensemble seeds are how many times each exported arch"),
         (["run", "digits", "--set", "run.max_trials=-3"], "max_trials"),
         (["run", "digits", "--retry-failed", "-1"], "strategy.retry_failed must be an int >= 0"),
         (["run", "digits", "--set", "strategy.max_cost=1h"], "strategy.max_cost must be int or float or null"),
@@ -135,6 +136,17 @@ def test_run_list_trials_best_export(capsys: pytest.CaptureFixture[str], tmp_pat
     assert len(members) == 2 and "test accuracy" in out
     code, _, err = run_cli(["export", "digits-cnn", "--arch", "arch.json", "--ensemble", "2"], capsys)
     assert code == 2 and "cannot be an ensemble of 2" in err
+    # the best arch alone (the run's config says 2 archs) retrained with two seeds, within the time budget given
+    args = ["export", "digits-cnn", "--path", "seeds", "--epochs", "1", "--ensemble", "1", "--ensemble-seeds", "2"]
+    args += ["--time-budget", "60"]
+    code, out, err = run_cli(args, capsys)
+    assert code == 0, err
+    members = json.loads((tmp_path / "seeds" / "ensemble.json").read_text())["members"]
+    assert [m["seed"] for m in members] == [0, 1] and members[0]["trial"] == members[1]["trial"]
+    code, _, err = run_cli(["export", "digits-cnn", "--arch", "arch.json", "--ensemble-seeds", "2"], capsys)
+    assert code == 2 and "--ensemble-seeds 2 needs the experiment's own trials" in err
+    code, _, err = run_cli(["export", "digits-cnn", "--time-budget", "0"], capsys)
+    assert code == 2 and "--time-budget must be a number of seconds > 0, but got 0" in err
 
 
 @pytest.mark.slow

@@ -79,6 +79,32 @@ def test_export_retrains_the_k_best_distinct_archs_as_one_model(searched: Experi
     assert metrics["test_acc"] > 0.5
 
 
+def test_ensemble_seeds_retrain_each_arch_with_successive_seeds(searched: Experiment, tmp_path: Path) -> None:
+    single_folder, single = searched.export(str(tmp_path / "one"), epochs=2, seed=3)
+    folder, metrics = searched.export(str(tmp_path / "out"), epochs=2, seed=3, ensemble=2, ensemble_seeds=2)
+    members = json.loads((folder / "ensemble.json").read_text())["members"]
+    ranked = sorted(searched.trials, key=lambda t: (-t.metrics["val_acc"], t.number))
+    assert [(m["trial"], m["seed"]) for m in members] == [
+        (ranked[0].number, 3),
+        (ranked[0].number, 4),
+        (ranked[1].number, 3),
+        (ranked[1].number, 4),
+    ]
+    assert metrics["ensemble_size"] == 4 and metrics["ensemble_seeds"] == 2
+    # the best member is the network a single export at that seed gives, and the seeds differ
+    assert metrics["best_member_test_acc"] == single["test_acc"]
+    model = load_model(folder)
+    assert isinstance(model, Ensemble) and len(model.members) == 4
+    first, second = (dict(m.named_parameters()) for m in model.members[:2])
+    assert any(not torch.equal(first[k], second[k]) for k in first)
+    assert evaluate_model(model, Digits().load().test, torch.device("cpu"))["acc"] == pytest.approx(metrics["test_acc"])
+    for bad in (0, 1.5, False):
+        with pytest.raises(ConfigError, match=r"ensemble seeds .* int >= 1"):
+            searched.export(str(tmp_path / "bad"), ensemble_seeds=bad)  # type: ignore[arg-type]
+    assert not (tmp_path / "bad").exists()
+    assert single_folder.is_dir()
+
+
 def test_an_ensemble_larger_than_the_search_is_cut_with_a_warning(searched: Experiment, tmp_path: Path) -> None:
     with pytest.warns(UserWarning, match="5 distinct completed archs .* fewer than the 8 asked"):
         _, metrics = searched.export(str(tmp_path / "out"), epochs=1, ensemble=8)
@@ -89,8 +115,11 @@ def test_an_ensemble_larger_than_the_search_is_cut_with_a_warning(searched: Expe
     assert not (tmp_path / "bad").exists()
 
 
-def test_the_config_checks_the_ensemble_size() -> None:
+def test_the_config_checks_the_ensemble_size_and_seeds() -> None:
     base = {"space": {"name": "mlp"}, "dataset": {"name": "digits"}}
     assert configs.validate({**base, "export": {"ensemble": 4}})["export"]["ensemble"] == 4
     with pytest.raises(ConfigError, match=r"ensemble size .* got 0"):
         configs.validate({**base, "export": {"ensemble": 0}})
+    assert configs.validate({**base, "export": {"ensemble_seeds": 3}})["export"]["ensemble_seeds"] == 3
+    with pytest.raises(ConfigError, match=r"ensemble seeds .* got -1"):
+        configs.validate({**base, "export": {"ensemble_seeds": -1}})

@@ -189,6 +189,8 @@ def test_the_rotten_tomatoes_preset_searches_with_the_wide_term_over_every_train
         configs.load_preset("rotten_tomatoes"),
         [f"storage={tmp_path / 'rt.db'}", "evaluator.epochs=1", "executor={name: sequential}"],
     )
+    # the export averages the best arch retrained with five seeds
+    assert cfg["export"]["ensemble_seeds"] == 5 and cfg["export"].get("ensemble", 1) == 1
     experiment = configs.build_experiment(cfg)
     space = experiment.space
     assert space.decision("ngram_buckets").values == (262144,)

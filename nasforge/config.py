@@ -452,6 +452,12 @@ def validate(config: Mapping[str, Any]) -> dict[str, Any]:
         from nasforge.export import check_ensemble_size
 
         check_ensemble_size(cfg["export"]["ensemble"])
+    budget = cfg.get("export", {}).get("time_budget")
+    if budget is not None and not budget > 0:
+        raise ConfigError(
+            f"Key export.time_budget must be a number of seconds > 0 (or null for no limit), but got {budget!r}; "
+            "e.g. export.time_budget: 300."
+        )
     if "ensemble_seeds" in cfg.get("export", {}):
         from nasforge.export import check_ensemble_seeds
 

@@ -78,7 +78,11 @@ def main(args: argparse.Namespace) -> int:
         raise ConfigError(f"--epochs must be >= 1, but got {epochs}.")
     budget = args.time_budget if args.time_budget is not None else export_cfg.get("time_budget")
     if budget is not None and not budget > 0:
-        raise ConfigError(f"--time-budget must be a number of seconds > 0, but got {budget}.")
+        given = "--time-budget" if args.time_budget is not None else "the config's export.time_budget"
+        raise ConfigError(
+            f"The export's time budget must be a number of seconds > 0, but {given} is {budget}; give e.g. "
+            "--time-budget 300, or leave it out for no limit."
+        )
     formats = check_formats(args.formats or export_cfg.get("formats") or DEFAULT_FORMATS)
     ensemble = check_ensemble_size(args.ensemble if args.ensemble is not None else export_cfg.get("ensemble", 1))
     seeds = check_ensemble_seeds(

@@ -123,3 +123,5 @@ def test_the_config_checks_the_ensemble_size_and_seeds() -> None:
     assert configs.validate({**base, "export": {"ensemble_seeds": 3}})["export"]["ensemble_seeds"] == 3
     with pytest.raises(ConfigError, match=r"ensemble seeds .* got -1"):
         configs.validate({**base, "export": {"ensemble_seeds": -1}})
+    with pytest.raises(ConfigError, match=r"export.time_budget must be a number of seconds > 0 .* got 0"):
+        configs.validate({**base, "export": {"time_budget": 0}})

@@ -452,16 +452,14 @@ def validate(config: Mapping[str, Any]) -> dict[str, Any]:
         from nasforge.export import check_ensemble_size
 
         check_ensemble_size(cfg["export"]["ensemble"])
-    budget = cfg.get("export", {}).get("time_budget")
-    if budget is not None and not budget > 0:
-        raise ConfigError(
-            f"Key export.time_budget must be a number of seconds > 0 (or null for no limit), but got {budget!r}; "
-            "e.g. export.time_budget: 300."
-        )
     if "ensemble_seeds" in cfg.get("export", {}):
         from nasforge.export import check_ensemble_seeds
 
         check_ensemble_seeds(cfg["export"]["ensemble_seeds"])
+    if "time_budget" in cfg.get("export", {}):
+        from nasforge.export import check_time_budget
+
+        check_time_budget(cfg["export"]["time_budget"], "Key export.time_budget")
     if cfg.get("export", {}).get("pick", "best") not in ("best", "knee"):
         raise ConfigError(f"Key export.pick must be 'best' or 'knee', but got {cfg['export']['pick']!r}.")
     latency = cfg.get("latency")

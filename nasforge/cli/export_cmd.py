@@ -17,6 +17,7 @@ from nasforge.export import (
     check_ensemble_seeds,
     check_ensemble_size,
     check_formats,
+    check_time_budget,
     export_model,
 )
 from nasforge.space import Arch
@@ -76,13 +77,9 @@ def main(args: argparse.Namespace) -> int:
     epochs = args.epochs if args.epochs is not None else export_cfg.get("epochs")
     if epochs is not None and epochs < 1:
         raise ConfigError(f"--epochs must be >= 1, but got {epochs}.")
+    if args.time_budget is not None:
+        check_time_budget(args.time_budget, "--time-budget")  # Experiment.export checks it too, but not --arch's
     budget = args.time_budget if args.time_budget is not None else export_cfg.get("time_budget")
-    if budget is not None and not budget > 0:
-        given = "--time-budget" if args.time_budget is not None else "the config's export.time_budget"
-        raise ConfigError(
-            f"The export's time budget must be a number of seconds > 0, but {given} is {budget}; give e.g. "
-            "--time-budget 300, or leave it out for no limit."
-        )
     formats = check_formats(args.formats or export_cfg.get("formats") or DEFAULT_FORMATS)
     ensemble = check_ensemble_size(args.ensemble if args.ensemble is not None else export_cfg.get("ensemble", 1))
     seeds = check_ensemble_seeds(

@@ -512,12 +512,14 @@ class Experiment:
             check_ensemble_seeds,
             check_ensemble_size,
             check_formats,
+            check_time_budget,
             export_model,
         )
 
         wanted = check_formats(formats if formats is not None else DEFAULT_FORMATS)  # before hours of retraining
         check_ensemble_size(ensemble)
         check_ensemble_seeds(ensemble_seeds)
+        check_time_budget(time_budget, "`time_budget` of Experiment.export")
 
         chosen = self._trial(trial) if trial is not None else self._best_measured_again()
         if chosen is None:

@@ -1,6 +1,6 @@
 """Export a chosen arch as a deployable network: weights, TorchScript, ONNX and plain PyTorch source."""
 
-from nasforge.export.ensemble import Ensemble, check_ensemble_seeds, check_ensemble_size
+from nasforge.export.ensemble import Ensemble, check_ensemble_seeds, check_ensemble_size, check_time_budget
 from nasforge.export.exporter import (
     DEFAULT_FORMATS,
     FORMATS,
@@ -20,6 +20,7 @@ __all__ = [
     "check_ensemble_seeds",
     "check_ensemble_size",
     "check_formats",
+    "check_time_budget",
     "export_model",
     "load_model",
     "load_standalone",

@@ -16,7 +16,7 @@ from torch import nn
 
 from nasforge.errors import ConfigError
 
-__all__ = ["Ensemble", "check_ensemble_seeds", "check_ensemble_size"]
+__all__ = ["Ensemble", "check_ensemble_seeds", "check_ensemble_size", "check_time_budget"]
 
 
 class Ensemble(nn.Module):
@@ -37,20 +37,38 @@ class Ensemble(nn.Module):
 
 def check_ensemble_size(size: object) -> int:
     """`size` as the number of members of an exported ensemble (1: the single best network)."""
-    if not isinstance(size, int) or isinstance(size, bool) or size < 1:
-        raise ConfigError(
-            "The ensemble size is the number of best archs retrained and averaged at export: an int >= 1 "
-            f"(1 = the best arch alone), but got {size!r}; e.g. export.ensemble: 5 or --ensemble 5."
-        )
-    return size
+    return _check_count(
+        size,
+        "The ensemble size is the number of best archs retrained and averaged at export",
+        "(1 = the best arch alone)",
+        "export.ensemble: 5 or --ensemble 5",
+    )
 
 
 def check_ensemble_seeds(seeds: object) -> int:
     """`seeds` as how many times each arch of an export is retrained, each time with the next seed."""
-    if not isinstance(seeds, int) or isinstance(seeds, bool) or seeds < 1:
+    return _check_count(
+        seeds,
+        "The ensemble seeds are how many times each exported arch is retrained from scratch, with seeds "
+        "seed, seed + 1, ..., and averaged at export",
+        "(1 = once)",
+        "export.ensemble_seeds: 5 or --ensemble-seeds 5",
+    )
+
+
+def check_time_budget(budget: object, given: str) -> float | None:
+    """`budget` as the seconds an export's retraining may take (None: no limit); `given` names where it came
+    from (a flag, a config key, an argument) for the error."""
+    if budget is None:
+        return None
+    if not isinstance(budget, (int, float)) or isinstance(budget, bool) or not budget > 0:
         raise ConfigError(
-            "The ensemble seeds are how many times each exported arch is retrained from scratch, with seeds "
-            "seed, seed + 1, ..., and averaged at export: an int >= 1 (1 = once), but got "
-            f"{seeds!r}; e.g. export.ensemble_seeds: 5 or --ensemble-seeds 5."
+            f"{given} must be a number of seconds > 0 (or null for no limit), but got {budget!r}; e.g. 300."
         )
-    return seeds
+    return float(budget)
+
+
+def _check_count(value: object, what: str, one: str, example: str) -> int:
+    if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+        raise ConfigError(f"{what}: an int >= 1 {one}, but got {value!r}; e.g. {example}.")
+    return value

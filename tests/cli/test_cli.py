@@ -146,7 +146,7 @@ def test_run_list_trials_best_export(capsys: pytest.CaptureFixture[str], tmp_pat
     code, _, err = run_cli(["export", "digits-cnn", "--arch", "arch.json", "--ensemble-seeds", "2"], capsys)
     assert code == 2 and "--ensemble-seeds 2 needs the experiment's own trials" in err
     code, _, err = run_cli(["export", "digits-cnn", "--time-budget", "0"], capsys)
-    assert code == 2 and "time budget must be a number of seconds > 0, but --time-budget is 0.0" in err
+    assert code == 2 and "--time-budget must be a number of seconds > 0 (or null for no limit), but got 0.0" in err
 
 
 @pytest.mark.slow

@@ -101,6 +101,8 @@ def test_ensemble_seeds_retrain_each_arch_with_successive_seeds(searched: Experi
     for bad in (0, 1.5, False):
         with pytest.raises(ConfigError, match=r"ensemble seeds .* int >= 1"):
             searched.export(str(tmp_path / "bad"), ensemble_seeds=bad)  # type: ignore[arg-type]
+    with pytest.raises(ConfigError, match=r"`time_budget` of Experiment.export must be .* > 0 .* got -5"):
+        searched.export(str(tmp_path / "bad"), time_budget=-5)
     assert not (tmp_path / "bad").exists()
     assert single_folder.is_dir()
 

@@ -65,7 +65,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         help="retrain each exported arch S times, with seeds SEED, SEED+1, ..., and average them all "
         "(default: the config's export.ensemble_seeds, else 1)",
     )
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=int, help="the retraining's seed (default: the experiment's seed)")
     add_storage(p)
     p.set_defaults(func=main)
 
@@ -102,7 +102,9 @@ def main(args: argparse.Namespace) -> int:
         if not isinstance(evaluator, ClassificationEvaluator):
             raise ConfigError(f"--arch needs a training evaluator, but this experiment has {type(evaluator).__name__}.")
         space = evaluator.final_space(experiment.space)
-        model, metrics = evaluator.train_final(space, arch, epochs or 1, args.seed, time_budget=budget)
+        model, metrics = evaluator.train_final(
+            space, arch, epochs or 1, experiment.seed if args.seed is None else args.seed, time_budget=budget
+        )
         folder = export_model(
             model,
             space,

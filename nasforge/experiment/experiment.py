@@ -478,7 +478,7 @@ class Experiment:
         self,
         path: str,
         epochs: int | None = None,
-        seed: int = 0,
+        seed: int | None = None,
         log: Any = None,
         time_budget: float | None = None,
         trial: TrialRecord | int | None = None,
@@ -491,9 +491,9 @@ class Experiment:
 
         With a training evaluator the arch is retrained from scratch on train + valid for `epochs`
         (default: its search epochs; fewer if `time_budget` seconds would not hold them) and measured once
-        on the test split; returns the folder and metrics. When the experiment measures latency, the exported
-        network's latency is measured again, uncached (`latency_ms`; `search_latency_ms` is the search's).
-        `formats` (default `nasforge.export.DEFAULT_FORMATS`): besides the weights, any of `torchscript`,
+        on the test split, with `seed` (default: the experiment's seed); returns the folder and metrics. When
+        the experiment measures latency, the exported network's latency is measured again, uncached
+        (`latency_ms`; `search_latency_ms` is the search's). `formats` (default `nasforge.export.DEFAULT_FORMATS`): besides the weights, any of `torchscript`,
         `onnx` and `python`, each checked against the network on a real batch (`export.json`).
 
         `ensemble` > 1 retrains that many archs, the chosen one and the next best distinct ones that meet the
@@ -503,7 +503,8 @@ class Experiment:
         each of those archs that many times from scratch, with seeds `seed`, `seed + 1`, ..., and averages
         them all (bagging over training randomness: on small data one arch's retrains differ by as much as
         its neighbours do); the best member is then the chosen arch at `seed`, the network a single export
-        gives. Members are retrained one after another, each in `time_budget` divided by their number.
+        gives. Members are retrained one after another, each within an equal share of what is left of
+        `time_budget` (so time a fast member leaves goes to the ones after it).
         Without a training evaluator nothing is retrained, so the seeds count once.
         """
         from nasforge.export import (
@@ -520,6 +521,12 @@ class Experiment:
         check_ensemble_size(ensemble)
         check_ensemble_seeds(ensemble_seeds)
         check_time_budget(time_budget, "`time_budget` of Experiment.export")
+        if seed is None:
+            seed = self.seed
+        elif not isinstance(seed, int) or isinstance(seed, bool):
+            raise ConfigError(
+                f"`seed` of Experiment.export must be an int or None (the experiment's seed), but got {seed!r}."
+            )
 
         chosen = self._trial(trial) if trial is not None else self._best_measured_again()
         if chosen is None:
@@ -537,11 +544,15 @@ class Experiment:
         if not callable(train_final):
             ensemble_seeds = 1  # untrained copies of one arch would be the same network
         runs = [(r, seed + i) for r in self._ensemble_members(chosen, ensemble) for i in range(ensemble_seeds)]
-        budget = None if time_budget is None else time_budget / len(runs)
         networks, results = [], []
-        for record, member_seed in runs:
+        started = time.monotonic()
+        for i, (record, member_seed) in enumerate(runs):
             if callable(train_final):
                 n_epochs = epochs if epochs is not None else int(record.metrics.get("epochs", 1))
+                # an equal share of what is left: time a fast member did not use goes to the ones after it
+                budget = None
+                if time_budget is not None:
+                    budget = max(time_budget - (time.monotonic() - started), 0.0) / (len(runs) - i)
                 network, final = train_final(space, record.arch, n_epochs, member_seed, log, budget)
             else:
                 network, final = space.freeze(record.arch), {}

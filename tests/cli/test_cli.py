@@ -136,13 +136,14 @@ def test_run_list_trials_best_export(capsys: pytest.CaptureFixture[str], tmp_pat
     assert len(members) == 2 and "test accuracy" in out
     code, _, err = run_cli(["export", "digits-cnn", "--arch", "arch.json", "--ensemble", "2"], capsys)
     assert code == 2 and "cannot be an ensemble of 2" in err
-    # the best arch alone (the run's config says 2 archs) retrained with two seeds, within the time budget given
+    # the best arch alone (the run's config says 2 archs) retrained with two seeds from the one given, within
+    # the time budget given
     args = ["export", "digits-cnn", "--path", "seeds", "--epochs", "1", "--ensemble", "1", "--ensemble-seeds", "2"]
-    args += ["--time-budget", "60"]
+    args += ["--time-budget", "60", "--seed", "5"]
     code, out, err = run_cli(args, capsys)
     assert code == 0, err
     members = json.loads((tmp_path / "seeds" / "ensemble.json").read_text())["members"]
-    assert [m["seed"] for m in members] == [0, 1] and members[0]["trial"] == members[1]["trial"]
+    assert [m["seed"] for m in members] == [5, 6] and members[0]["trial"] == members[1]["trial"]
     code, _, err = run_cli(["export", "digits-cnn", "--arch", "arch.json", "--ensemble-seeds", "2"], capsys)
     assert code == 2 and "--ensemble-seeds 2 needs the experiment's own trials" in err
     code, _, err = run_cli(["export", "digits-cnn", "--time-budget", "0"], capsys)

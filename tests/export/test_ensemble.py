@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 import torch
@@ -105,6 +106,36 @@ def test_ensemble_seeds_retrain_each_arch_with_successive_seeds(searched: Experi
         searched.export(str(tmp_path / "bad"), time_budget=-5)
     assert not (tmp_path / "bad").exists()
     assert single_folder.is_dir()
+
+
+def test_the_export_retrains_with_the_experiments_seed_unless_given_one(searched: Experiment, tmp_path: Path) -> None:
+    # `searched` runs with seed=1: its exports start there, so a search made with another seed is retrained
+    # with other seeds too
+    folder, _ = searched.export(str(tmp_path / "out"), epochs=1, ensemble_seeds=2)
+    members = json.loads((folder / "ensemble.json").read_text())["members"]
+    assert [m["seed"] for m in members] == [1, 2]
+    for bad in ("0", 1.0, True):
+        with pytest.raises(ConfigError, match=r"`seed` of Experiment.export must be an int or None .* got"):
+            searched.export(str(tmp_path / "bad"), seed=bad)  # type: ignore[arg-type]
+    assert not (tmp_path / "bad").exists()
+
+
+def test_members_share_the_time_budget_and_time_left_over_goes_on(
+    searched: Experiment, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    budgets: list[float] = []
+    train_final = searched.evaluator.train_final  # type: ignore[attr-defined]
+
+    def recording(*args: Any) -> Any:
+        budgets.append(args[5])
+        return train_final(*args)
+
+    monkeypatch.setattr(searched.evaluator, "train_final", recording)
+    searched.export(str(tmp_path / "out"), epochs=1, ensemble=2, ensemble_seeds=2, time_budget=100)
+    # the first member gets a quarter; each later one an equal share of what is left, more than a quarter
+    # since the members before it took less than their share (a second or so of their 25)
+    assert len(budgets) == 4 and budgets[0] == pytest.approx(25, abs=0.5) and 25 < budgets[1] <= 100 / 3
+    assert budgets == sorted(budgets) and budgets[3] < 100  # the last one gets all that is left
 
 
 def test_an_ensemble_larger_than_the_search_is_cut_with_a_warning(searched: Experiment, tmp_path: Path) -> None:

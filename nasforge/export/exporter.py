@@ -28,12 +28,27 @@ from nasforge.export.ensemble import Ensemble
 from nasforge.export.standalone import ExportError
 from nasforge.space import Arch, ModelSpace
 
+_TENSOR = "__tensor__"
+
 
 def space_spec(space: ModelSpace) -> dict[str, Any] | None:
-    """`{"class": "module:Name", "args": [...], "kwargs": {...}}`, or None if the arguments are not JSON."""
+    """`{"class": "module:Name", "args": [...], "kwargs": {...}}`, or None if the arguments are not JSON.
+
+    A tensor argument (a text space's word vectors or lexicon scores) is written as its shape only and
+    rebuilt as zeros: the network keeps what it uses of it in its weights, which `load_model` loads after."""
     cls = type(space)
     args, kwargs = space._nas_init_args
-    spec = {"class": f"{cls.__module__}:{cls.__qualname__}", "args": list(args), "kwargs": dict(kwargs)}
+
+    def plain(value: Any) -> Any:
+        if isinstance(value, torch.Tensor):
+            return {_TENSOR: {"shape": list(value.shape), "dtype": str(value.dtype).removeprefix("torch.")}}
+        return value
+
+    spec = {
+        "class": f"{cls.__module__}:{cls.__qualname__}",
+        "args": [plain(a) for a in args],
+        "kwargs": {k: plain(v) for k, v in kwargs.items()},
+    }
     try:
         json.dumps(spec)
     except TypeError:
@@ -51,7 +66,14 @@ def space_from_spec(spec: Mapping[str, Any]) -> ModelSpace:
         raise NasforgeError(
             f"Cannot import the space class {spec.get('class')!r} ({exc}); install the package that defines it."
         ) from exc
-    space = obj(*spec.get("args", []), **spec.get("kwargs", {}))
+
+    def value(v: Any) -> Any:
+        if isinstance(v, Mapping) and set(v) == {_TENSOR}:
+            return torch.zeros(v[_TENSOR]["shape"], dtype=getattr(torch, v[_TENSOR].get("dtype", "float32")))
+        return v
+
+    args = [value(a) for a in spec.get("args", [])]
+    space = obj(*args, **{k: value(v) for k, v in spec.get("kwargs", {}).items()})
     if not isinstance(space, ModelSpace):
         raise NasforgeError(f"{spec.get('class')!r} is not a ModelSpace.")
     return space

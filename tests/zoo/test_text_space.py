@@ -15,7 +15,7 @@ from nasforge import config as configs
 from nasforge.data.text import RottenTomatoes
 from nasforge.data.tokenizer import tokenizer_from_dict
 from nasforge.errors import SpaceError
-from nasforge.export import load_model
+from nasforge.export import export_model, load_model
 from nasforge.zoo import SPACES
 from nasforge.zoo.text import BLOCKS, POOLINGS, TextClassifierSpace
 
@@ -222,6 +222,15 @@ def test_vectors_start_the_token_embedding_and_frozen_ones_stay(tmp_path: Path) 
     source = standalone_source(net.eval(), x)
     with torch.no_grad():
         torch.testing.assert_close(load_standalone(source, net.state_dict())(x), net(x))
+    # space.json holds the vectors' shape (not 300 numbers per word): load_model rebuilds the space with zeros,
+    # and the weights bring the vectors back
+    frozen = space.validate(arch_with(space, blocks=0, vectors="frozen"))
+    folder = export_model(net, space, frozen, str(tmp_path / "out"), {}, (12,))
+    assert json.loads((folder / "space.json").read_text())["kwargs"]["vectors"] == {
+        "__tensor__": {"shape": [50, 6], "dtype": "float32"}
+    }
+    with torch.no_grad():
+        torch.testing.assert_close(load_model(folder)(x), net(x))
     with pytest.raises(SpaceError, match=r"\(vocab_size, dim\) = \(50, d\) tensor .* got \(40, 6\)"):
         TextClassifierSpace(vocab_size=50, vectors=torch.zeros(40, 6))
     plain = TextClassifierSpace(vocab_size=50)

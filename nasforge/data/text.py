@@ -23,6 +23,7 @@ import numpy as np
 import torch
 
 from nasforge.data.base import ArrayData, BaseDataset, DataSplits, cached_load, open_text
+from nasforge.data.lexicon import aligned_lexicon, lexicon_path
 from nasforge.data.split import check_optional_size, check_seed, check_size, resolve_size, stratified_split
 from nasforge.data.tokenizer import BaseTokenizer, Tokenizer, make_tokenizer
 from nasforge.data.vectors import aligned_vectors
@@ -76,7 +77,10 @@ class TextCSV(BaseDataset):
     "tokenizers" or a `BaseTokenizer`), fitted on the training part; `min_freq` and `max_vocab` set the
     built-in tokenizer's vocabulary. Labels are class names, indexed in sorted order. `vectors` names a
     word2vec / GloVe / fastText text file: its vectors of the vocabulary's words go to `info["vectors"]`,
-    where a text space built from a config starts its token embedding (built-in tokenizer only).
+    where a text space built from a config starts its token embedding (built-in tokenizer only). `lexicon`
+    (`"vader"` or the path of a `word<TAB>score` file, `nasforge.data.lexicon`) puts each vocabulary word's
+    sentiment score in `info["lexicon"]`, which such a space adds to its logits through a learned weight
+    (built-in tokenizer only).
 
     >>> data = TextCSV("reviews.csv", group_column="movie")  # doctest: +SKIP
     >>> data.load().info["vocab_size"]  # doctest: +SKIP
@@ -98,6 +102,7 @@ class TextCSV(BaseDataset):
         max_vocab: int = 30000,
         seed: int = 0,
         vectors: str | os.PathLike[str] | None = None,
+        lexicon: str | os.PathLike[str] | None = None,
     ) -> None:
         owner = type(self).__name__
         if not isinstance(path, (str, os.PathLike)) or not str(path):
@@ -134,6 +139,14 @@ class TextCSV(BaseDataset):
                     f"words), but got tokenizer={tokenizer!r}."
                 )
         self.vectors = None if vectors is None else str(vectors)
+        if lexicon is not None:
+            lexicon_path(lexicon, owner)  # a missing file or package is refused now, not after loading
+            if tokenizer != "builtin":
+                raise ConfigError(
+                    f"`lexicon` of {owner} needs tokenizer='builtin' (a lexicon scores whole words), but got "
+                    f"tokenizer={tokenizer!r}."
+                )
+        self.lexicon = None if lexicon is None else str(lexicon)
         # a tokenizer object is not a cache key: tie the cache entry to this dataset object instead
         self._token = uuid.uuid4().hex if isinstance(tokenizer, BaseTokenizer) else ""
 
@@ -260,6 +273,7 @@ class TextCSV(BaseDataset):
             self.max_vocab,
             self.seed,
             self.vectors,
+            self.lexicon,
         )
 
     def load(self) -> DataSplits:
@@ -290,6 +304,10 @@ class TextCSV(BaseDataset):
         if self.vectors is not None and isinstance(tokenizer, Tokenizer):
             info["vectors"], info["vectors_found"] = aligned_vectors(
                 self.vectors, tokenizer.vocab, tokenizer.vocab_size, seed=self.seed
+            )
+        if self.lexicon is not None and isinstance(tokenizer, Tokenizer):
+            info["lexicon"], info["lexicon_found"] = aligned_lexicon(
+                self.lexicon, tokenizer.vocab, tokenizer.vocab_size, type(self).__name__
             )
         return DataSplits(
             train=encode("train"),
@@ -332,6 +350,7 @@ class RottenTomatoes(TextCSV):
         max_vocab: int = 30000,
         seed: int = 0,
         vectors: str | os.PathLike[str] | None = None,
+        lexicon: str | os.PathLike[str] | None = None,
     ) -> None:
         if root is not None and (not isinstance(root, (str, os.PathLike)) or not str(root)):
             raise ConfigError(f"`root` of RottenTomatoes must be a folder or file path or None, but got {root!r}.")
@@ -349,6 +368,7 @@ class RottenTomatoes(TextCSV):
             max_vocab=max_vocab,
             seed=seed,
             vectors=vectors,
+            lexicon=lexicon,
         )
 
     def __repr__(self) -> str:

@@ -51,6 +51,12 @@ class TextClassifierSpace(ModelSpace):
     to `embed_dim` when d differs, and the decision `vectors` says whether training may change them
     (`finetune`) or not (`frozen`).
 
+    With `lexicon` (a (vocab_size,) or (vocab_size, k) tensor of per-word scores, e.g. a sentiment lexicon's:
+    `TextCSV(lexicon=...)` puts one in the dataset's info), the decision `lexicon` says whether the network
+    adds a lexicon term to its logits (`on`): the text's scores summed over its tokens and divided by the
+    square root of their number, times a learned weight per class, starting at zero. The scores are fixed;
+    they reach words the training part never shows.
+
     Any `input_shape` is read as a flat sequence of `prod(input_shape)` ids; ids outside
     `0..vocab_size-1` count as unknown (1).
 
@@ -76,6 +82,7 @@ class TextClassifierSpace(ModelSpace):
         weight_decays: Sequence[float] = (0.1, 0.01, 1.0),
         optimizers: Sequence[str] = ("adamw",),
         vectors: torch.Tensor | None = None,
+        lexicon: torch.Tensor | None = None,
     ) -> None:
         super().__init__()
         max_length = math.prod(int(s) for s in input_shape) if len(input_shape) else 0
@@ -113,6 +120,15 @@ class TextClassifierSpace(ModelSpace):
                 f"`vectors` of TextClassifierSpace must be a (vocab_size, dim) = ({vocab_size}, d) tensor with one "
                 f"row per token id, but got {shape}. Build it for this vocabulary (TextCSV(vectors=...))."
             )
+        if lexicon is not None and (
+            not isinstance(lexicon, torch.Tensor) or lexicon.ndim not in (1, 2) or lexicon.shape[0] != vocab_size
+        ):
+            shape = tuple(lexicon.shape) if isinstance(lexicon, torch.Tensor) else type(lexicon).__name__
+            raise SpaceError(
+                f"`lexicon` of TextClassifierSpace must be a (vocab_size,) = ({vocab_size},) or (vocab_size, k) "
+                f"tensor with one score (or k) per token id, but got {shape}. Build it for this vocabulary "
+                "(TextCSV(lexicon=...))."
+            )
         hparam("learning_rate", list(learning_rates))
         hparam("batch_size", list(batch_sizes))
         hparam("weight_decay", list(weight_decays))
@@ -130,6 +146,8 @@ class TextClassifierSpace(ModelSpace):
         self.head = nn.Linear(dim, num_classes)
         wide = choice("ngram_buckets", list(ngram_buckets))
         self.wide = NgramLinear(vocab_size, wide, num_classes) if wide else None
+        use_lexicon = lexicon is not None and choice("lexicon", ["on", "off"]) == "on"
+        self.lexicon = LexiconTerm(lexicon, num_classes) if lexicon is not None and use_lexicon else None
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         ids = x.reshape(x.shape[0], -1).long()
@@ -138,6 +156,8 @@ class TextClassifierSpace(ModelSpace):
         logits = self.head(self.dropout(self.pool((h, mask))))
         if self.wide is not None:
             logits = logits + self.wide(ids)
+        if self.lexicon is not None:
+            logits = logits + self.lexicon(ids)
         return logits
 
 
@@ -236,6 +256,28 @@ class NgramLinear(nn.Module):
         # masked as well as sent to the padding bucket: a padded position adds nothing whatever that row holds
         total = (self.weight(uni) * real.unsqueeze(-1)).sum(1) + (self.weight(bi) * pair.unsqueeze(-1)).sum(1)
         return total / count.to(total.dtype).clamp(min=1.0).sqrt()
+
+
+class LexiconTerm(nn.Module):
+    """Fixed per-token scores (a lexicon's: `scores` is (vocab_size,) or (vocab_size, k)), summed over the
+    text's real tokens and divided by the square root of their number, then mapped to the logits by a
+    learned linear map that starts at zero."""
+
+    scores: torch.Tensor
+
+    def __init__(self, scores: torch.Tensor, num_classes: int) -> None:
+        super().__init__()
+        table = scores.detach().to(torch.float32).reshape(scores.shape[0], -1).clone()
+        table[0] = 0.0  # padding scores nothing
+        self.register_buffer("scores", table)
+        self.weight = nn.Linear(table.shape[1], num_classes, bias=False)
+        nn.init.zeros_(self.weight.weight)
+
+    def forward(self, ids: torch.Tensor) -> torch.Tensor:
+        ids = known_ids(ids, self.scores.shape[0])
+        real = (ids != 0).unsqueeze(-1).to(self.scores.dtype)
+        total = (self.scores[ids] * real).sum(1)
+        return self.weight(total / real.sum(1).clamp(min=1.0).sqrt())
 
 
 class TokenDropout(nn.Module):

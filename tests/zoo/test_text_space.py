@@ -184,7 +184,7 @@ def test_ngram_linear_term_exports_as_plain_pytorch_and_onnx(tmp_path: Path) -> 
 
 
 @pytest.mark.slow
-def test_the_rotten_tomatoes_preset_searches_with_the_wide_term_over_every_training_word(tmp_path: Path) -> None:
+def test_the_rotten_tomatoes_preset_searches_with_the_wide_term_and_the_lexicon_over_every_training_word(tmp_path: Path) -> None:
     cfg = configs.apply_overrides(
         configs.load_preset("rotten_tomatoes"),
         [f"storage={tmp_path / 'rt.db'}", "evaluator.epochs=1", "executor={name: sequential}"],
@@ -195,6 +195,10 @@ def test_the_rotten_tomatoes_preset_searches_with_the_wide_term_over_every_train
     space = experiment.space
     assert space.decision("ngram_buckets").values == (262144,)
     assert set(space.decision("learning_rate").values) == {0.01, 0.003}
+    # no sequence blocks; the VADER lexicon's scores of the training words, which the search may add
+    assert space.decision("blocks").values == (0,) and space.decision("lexicon").values == ("on", "off")
+    info = experiment.evaluator.dataset.load().info  # type: ignore[attr-defined]
+    assert info["lexicon_found"] > 2000 and space.freeze(space.default_arch()).lexicon is not None
     splits = experiment.evaluator.dataset.load()  # type: ignore[attr-defined]
     # min_freq 1: every word of the training movies has its own id, none of them is unknown (1)
     assert not (splits.train.x == 1).any() and (splits.valid.x == 1).any()

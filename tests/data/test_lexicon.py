@@ -4,7 +4,6 @@ space whose lexicon term learns from them, and the exported network keeping them
 
 from __future__ import annotations
 
-import csv
 import gzip
 import json
 from pathlib import Path
@@ -19,13 +18,9 @@ from nasforge.data.text import TextCSV
 from nasforge.errors import ConfigError, DataError, SpaceError
 from nasforge.export import export_model, load_model
 from nasforge.zoo.text import TextClassifierSpace
+from tests.data.test_vectors import csv_config, reviews, write
 
 VOCAB = {"good": 2, "bad": 3, "film": 4, "plot": 5}
-
-
-def write(path: Path, lines: list[str]) -> Path:
-    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
-    return path
 
 
 def test_scores_follow_the_vocabulary_ids_scaled_to_one(tmp_path: Path) -> None:
@@ -76,18 +71,6 @@ def test_the_vader_lexicon_comes_from_its_package_and_a_missing_one_says_what_to
         aligned_lexicon("vader", VOCAB, 6)
 
 
-def reviews(tmp_path: Path) -> Path:
-    path = tmp_path / "reviews.csv"
-    words = {"pos": ["good", "great", "fine"], "neg": ["bad", "awful", "dull"]}
-    with open(path, "w", newline="", encoding="utf-8") as f:
-        writer = csv.writer(f)
-        writer.writerow(["text", "label"])
-        for i in range(120):
-            label = ("pos", "neg")[i % 2]
-            writer.writerow([f"a {words[label][i % 3]} film number {i}", label])
-    return path
-
-
 def test_a_dataset_hands_its_lexicon_to_a_config_built_space(tmp_path: Path) -> None:
     lexicon = write(tmp_path / "lex.txt", ["good\t2", "great\t3", "bad\t-2", "awful\t-3", "dull\t-1", "fine\t1"])
     data = TextCSV(reviews(tmp_path), lexicon=lexicon, min_freq=1, max_length=8)
@@ -97,20 +80,7 @@ def test_a_dataset_hands_its_lexicon_to_a_config_built_space(tmp_path: Path) -> 
     assert splits.info["lexicon"].shape == (splits.info["vocab_size"],) and splits.info["lexicon_found"] == 6
     assert splits.info["lexicon"][ids["great"]] == 1.0 and splits.info["lexicon"][ids["awful"]] == -1.0
     assert splits.info["lexicon"][ids["film"]] == 0.0
-    cfg = {
-        "storage": str(tmp_path / "nas.db"),
-        "space": {"name": "text", "embed_dims": [8], "depths": [0]},
-        "dataset": {
-            "name": "text_csv",
-            "path": str(data.path),
-            "lexicon": str(lexicon),
-            "min_freq": 1,
-            "max_length": 8,
-        },
-        "strategy": {"name": "random"},
-        "evaluator": {"epochs": 1},
-    }
-    experiment = configs.build_experiment(cfg)
+    experiment = configs.build_experiment(csv_config(tmp_path, data.path, lexicon=str(lexicon)))
     assert experiment.space.decision("lexicon").values == ("on", "off")
     net = experiment.space.freeze({**experiment.space.default_arch(), "lexicon": "on"})
     assert net.lexicon is not None

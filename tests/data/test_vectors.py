@@ -86,6 +86,17 @@ def reviews(tmp_path: Path) -> Path:
     return path
 
 
+def csv_config(tmp_path: Path, path: str, **dataset: object) -> dict[str, object]:
+    """A small random search of the text space over the CSV at `path` (8 ids per text, every word kept)."""
+    return {
+        "storage": str(tmp_path / "nas.db"),
+        "space": {"name": "text", "embed_dims": [8], "depths": [0]},
+        "dataset": {"name": "text_csv", "path": path, "min_freq": 1, "max_length": 8, **dataset},
+        "strategy": {"name": "random"},
+        "evaluator": {"epochs": 1},
+    }
+
+
 def test_a_dataset_hands_its_vectors_to_a_config_built_space(tmp_path: Path) -> None:
     vectors = write(tmp_path / "v.txt", ["good 1 1 1 1", "great 1 1 1 0", "bad -1 -1 -1 -1", "film 0 0 1 0"])
     data = TextCSV(reviews(tmp_path), vectors=vectors, min_freq=1, max_length=8)
@@ -94,20 +105,7 @@ def test_a_dataset_hands_its_vectors_to_a_config_built_space(tmp_path: Path) -> 
     good = tok_vocab.index("good") + 2 if isinstance(tok_vocab, list) else tok_vocab["good"]
     assert splits.info["vectors"].shape == (splits.info["vocab_size"], 4) and splits.info["vectors_found"] == 4
     torch.testing.assert_close(splits.info["vectors"][good], torch.ones(4))
-    cfg = {
-        "storage": str(tmp_path / "nas.db"),
-        "space": {"name": "text", "embed_dims": [8], "depths": [0]},
-        "dataset": {
-            "name": "text_csv",
-            "path": str(data.path),
-            "vectors": str(vectors),
-            "min_freq": 1,
-            "max_length": 8,
-        },
-        "strategy": {"name": "random"},
-        "evaluator": {"epochs": 1},
-    }
-    experiment = configs.build_experiment(cfg)
+    experiment = configs.build_experiment(csv_config(tmp_path, data.path, vectors=str(vectors)))
     assert experiment.space.decision("vectors").values == ("finetune", "frozen")
     arch = dict(experiment.space.default_arch())
     frozen = experiment.space.freeze({**arch, "vectors": "frozen"})

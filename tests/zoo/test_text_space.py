@@ -184,7 +184,9 @@ def test_ngram_linear_term_exports_as_plain_pytorch_and_onnx(tmp_path: Path) -> 
 
 
 @pytest.mark.slow
-def test_the_rotten_tomatoes_preset_searches_with_the_wide_term_and_the_lexicon_over_every_training_word(tmp_path: Path) -> None:
+def test_the_rotten_tomatoes_preset_searches_with_the_wide_term_and_the_lexicon_over_every_training_word(
+    tmp_path: Path,
+) -> None:
     cfg = configs.apply_overrides(
         configs.load_preset("rotten_tomatoes"),
         [f"storage={tmp_path / 'rt.db'}", "evaluator.epochs=1", "executor={name: sequential}"],

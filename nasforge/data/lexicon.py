@@ -1,7 +1,9 @@
 """Sentiment lexicons (word -> human-rated score) aligned to a tokenizer's vocabulary.
 
 A lexicon is prior knowledge a model trained from scratch on a few thousand texts lacks: it scores words
-the training part never shows, or shows once. A lexicon file has one entry per line, the word then its
+the training part shows once or twice as surely as frequent ones. Only vocabulary words get a score (a
+word the tokenizer does not know has no id), so it helps most with a vocabulary of every training word
+(`min_freq=1`). A lexicon file has one entry per line, the word then its
 score (`word<TAB>score<TAB>...`, or separated by spaces; further fields are ignored, lines starting with
 `#` are comments); `.gz`, `.bz2` and `.xz` files are read as they are. The name `vader` stands for the
 VADER lexicon (Hutto & Gilbert 2014; 7,500 entries rated from -4 to +4 by ten people each) that the

@@ -493,8 +493,9 @@ class Experiment:
         (default: its search epochs; fewer if `time_budget` seconds would not hold them) and measured once
         on the test split, with `seed` (default: the experiment's seed); returns the folder and metrics. When
         the experiment measures latency, the exported network's latency is measured again, uncached
-        (`latency_ms`; `search_latency_ms` is the search's). `formats` (default `nasforge.export.DEFAULT_FORMATS`): besides the weights, any of `torchscript`,
-        `onnx` and `python`, each checked against the network on a real batch (`export.json`).
+        (`latency_ms`; `search_latency_ms` is the search's). `formats` (default
+        `nasforge.export.DEFAULT_FORMATS`): besides the weights, any of `torchscript`, `onnx` and `python`,
+        each checked against the network on a real batch (`export.json`).
 
         `ensemble` > 1 retrains that many archs, the chosen one and the next best distinct ones that meet the
         constraints, and exports their `nasforge.export.Ensemble` (class probabilities averaged;

@@ -54,8 +54,9 @@ class TextClassifierSpace(ModelSpace):
     With `lexicon` (a (vocab_size,) or (vocab_size, k) tensor of per-word scores, e.g. a sentiment lexicon's:
     `TextCSV(lexicon=...)` puts one in the dataset's info), the decision `lexicon` says whether the network
     adds a lexicon term to its logits (`on`): the text's scores summed over its tokens and divided by the
-    square root of their number, times a learned weight per class, starting at zero. The scores are fixed;
-    they reach words the training part never shows.
+    square root of their number, times a learned weight per class, starting at zero. The scores are fixed:
+    knowledge from outside the training part of words it shows only once or twice (words it never shows
+    have no id, so no score).
 
     Any `input_shape` is read as a flat sequence of `prod(input_shape)` ids; ids outside
     `0..vocab_size-1` count as unknown (1).

@@ -15,6 +15,7 @@ then `TextClassifierSpace(lexicon=...)` through a config).
 from __future__ import annotations
 
 import importlib.util
+import math
 import os
 from collections.abc import Mapping
 from pathlib import Path
@@ -72,7 +73,7 @@ def read_lexicon(path: str | os.PathLike[str]) -> dict[str, float]:
                     f"Line {number} of the lexicon {str(file)!r} must have a number after the word, but has "
                     f"{fields[1][:30]!r}."
                 ) from None
-            if score != score or abs(score) == float("inf"):
+            if not math.isfinite(score):
                 raise DataError(f"Line {number} of the lexicon {str(file)!r} has a score that is not finite: {score}.")
             scores.setdefault(fields[0].strip().lower(), score)
     if not scores:

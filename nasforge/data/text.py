@@ -127,25 +127,23 @@ class TextCSV(BaseDataset):
         self.min_freq = min_freq
         self.max_vocab = max_vocab
         self.seed = check_seed(seed, owner)
-        if vectors is not None:
-            if not isinstance(vectors, (str, os.PathLike)) or not Path(vectors).is_file():
-                raise ConfigError(
-                    f"`vectors` of {owner} must be the path of a word-vectors file (word2vec, GloVe or fastText "
-                    f"text format) or None, but got {vectors!r}, which is not a file."
-                )
-            if tokenizer != "builtin":
-                raise ConfigError(
-                    f"`vectors` of {owner} needs tokenizer='builtin' (word vectors are looked up by whole "
-                    f"words), but got tokenizer={tokenizer!r}."
-                )
-        self.vectors = None if vectors is None else str(vectors)
+        if vectors is not None and (not isinstance(vectors, (str, os.PathLike)) or not Path(vectors).is_file()):
+            raise ConfigError(
+                f"`vectors` of {owner} must be the path of a word-vectors file (word2vec, GloVe or fastText "
+                f"text format) or None, but got {vectors!r}, which is not a file."
+            )
         if lexicon is not None:
             lexicon_path(lexicon, owner)  # a missing file or package is refused now, not after loading
-            if tokenizer != "builtin":
+        by_word: dict[str, tuple[object, str]] = {
+            "vectors": (vectors, "word vectors are looked up by whole words"),
+            "lexicon": (lexicon, "a lexicon scores whole words"),
+        }
+        for arg, (given, why) in by_word.items():
+            if given is not None and tokenizer != "builtin":
                 raise ConfigError(
-                    f"`lexicon` of {owner} needs tokenizer='builtin' (a lexicon scores whole words), but got "
-                    f"tokenizer={tokenizer!r}."
+                    f"`{arg}` of {owner} needs tokenizer='builtin' ({why}), but got tokenizer={tokenizer!r}."
                 )
+        self.vectors = None if vectors is None else str(vectors)
         self.lexicon = None if lexicon is None else str(lexicon)
         # a tokenizer object is not a cache key: tie the cache entry to this dataset object instead
         self._token = uuid.uuid4().hex if isinstance(tokenizer, BaseTokenizer) else ""

@@ -16,6 +16,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from nasforge.data.split import check_seed
 from nasforge.errors import ConfigError, StorageError
 from nasforge.estimation.inheritance import WeightInheritance, make_inheritance
 from nasforge.estimation.stopping import BaseStopper, StopCheck, make_stopper
@@ -522,12 +523,7 @@ class Experiment:
         check_ensemble_size(ensemble)
         check_ensemble_seeds(ensemble_seeds)
         check_time_budget(time_budget, "`time_budget` of Experiment.export")
-        if seed is None:
-            seed = self.seed
-        elif not isinstance(seed, int) or isinstance(seed, bool):
-            raise ConfigError(
-                f"`seed` of Experiment.export must be an int or None (the experiment's seed), but got {seed!r}."
-            )
+        seed = self.seed if seed is None else check_seed(seed, "Experiment.export")
 
         chosen = self._trial(trial) if trial is not None else self._best_measured_again()
         if chosen is None:

@@ -147,8 +147,9 @@ class TextClassifierSpace(ModelSpace):
         self.head = nn.Linear(dim, num_classes)
         wide = choice("ngram_buckets", list(ngram_buckets))
         self.wide = NgramLinear(vocab_size, wide, num_classes) if wide else None
-        use_lexicon = lexicon is not None and choice("lexicon", ["on", "off"]) == "on"
-        self.lexicon = LexiconTerm(lexicon, num_classes) if lexicon is not None and use_lexicon else None
+        self.lexicon: LexiconTerm | None = None
+        if lexicon is not None and choice("lexicon", ["on", "off"]) == "on":
+            self.lexicon = LexiconTerm(lexicon, num_classes)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         ids = x.reshape(x.shape[0], -1).long()

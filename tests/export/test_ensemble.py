@@ -115,7 +115,7 @@ def test_the_export_retrains_with_the_experiments_seed_unless_given_one(searched
     members = json.loads((folder / "ensemble.json").read_text())["members"]
     assert [m["seed"] for m in members] == [1, 2]
     for bad in ("0", 1.0, True):
-        with pytest.raises(ConfigError, match=r"`seed` of Experiment.export must be an int or None .* got"):
+        with pytest.raises(ConfigError, match=r"`seed` of Experiment.export must be an int, but got"):
             searched.export(str(tmp_path / "bad"), seed=bad)  # type: ignore[arg-type]
     assert not (tmp_path / "bad").exists()
 

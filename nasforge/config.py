@@ -16,6 +16,7 @@ A configuration is a mapping with these sections (all optional but `space` and `
     executor: {name: pool, n_workers: 2}               # or {name: sequential}, or
     executor: {name: ray, address: auto, n_workers: 8, gpus_per_trial: 0.5}   # a Ray cluster (nasforge[ray])
     run: {max_trials: 60, timeout: 480, trial_timeout: 120}   # trial_timeout: seconds one trial may run
+    run: {total_time: 900, retrain_share: 0.5}   # or one budget for search, retrain and export (JobBudget)
     export: {path: nasforge-out/fmnist, epochs: 10, time_budget: 240}   # retrain at most 10 epochs / 240 s
                                 # formats: [torchscript, onnx, python] (besides weights.pt; see nasforge.export)
                                 # ensemble: 5 (retrain the 5 best archs and export them averaged, as one model)
@@ -68,6 +69,7 @@ from nasforge.estimation.inheritance import make_inheritance
 from nasforge.estimation.scorer import ProxyScorer
 from nasforge.estimation.stopping import make_stopper
 from nasforge.estimation.warm_start import make_warm_start
+from nasforge.experiment.budget import JobBudget
 from nasforge.multiobjective.latency import LatencySetting
 from nasforge.multiobjective.objectives import parse_constraints, parse_objectives
 from nasforge.registry import check_kwargs
@@ -98,6 +100,9 @@ RUN_KEYS = {
     "max_trials": (int, type(None)),
     "timeout": (int, float, type(None)),
     "trial_timeout": (int, float, type(None)),
+    "total_time": (int, float, type(None)),  # one budget for search + retrain + export (`JobBudget`)
+    "retrain_share": (int, float),
+    "export_reserve": (int, float),
 }
 EXPORT_KEYS = {
     "path": (str, type(None)),
@@ -429,6 +434,7 @@ def validate(config: Mapping[str, Any]) -> dict[str, Any]:
             "train_fraction": (int, float),
             "device": str,
             "interim_valid": (int, float),
+            "trial_time": (int, float, type(None)),
         }
         for f in dataclasses.fields(TrainConfig):
             ev_schema.setdefault(f.name, types[str(f.type)])
@@ -436,6 +442,7 @@ def validate(config: Mapping[str, Any]) -> dict[str, Any]:
     exec_name, exec_kw = _named("executor", cfg.get("executor", {"name": "sequential"}), "sequential")
     _check_signature(executor_class(exec_name), exec_kw, f"executor {exec_name!r}")
     _typecheck("run", cfg.get("run", {}), RUN_KEYS)
+    job_budget(cfg)
     _typecheck("export", cfg.get("export", {}), EXPORT_KEYS)
     est = cfg.get("estimation", {})
     _typecheck("estimation", est, ESTIMATION_KEYS)
@@ -527,3 +534,18 @@ def build_experiment(config: Mapping[str, Any], storage: Any = None) -> Any:
         warm_start=cfg.get("estimation", {}).get("warm_start"),
         trial_timeout=cfg.get("run", {}).get("trial_timeout"),
     )
+
+
+def job_budget(cfg: Mapping[str, Any]) -> JobBudget | None:
+    """The whole-job budget of a config's `run` section (`total_time`, `retrain_share`, `export_reserve`), or
+    None without `total_time`."""
+    run = cfg.get("run", {})
+    options = {k: run[k] for k in ("retrain_share", "export_reserve") if k in run}
+    if run.get("total_time") is None:
+        if options:
+            raise ConfigError(
+                f"Keys run.{' and run.'.join(options)} split a whole-job budget, but run.total_time is not set; "
+                "give run.total_time (seconds) or drop them."
+            )
+        return None
+    return JobBudget.of(run["total_time"], **options)

@@ -73,8 +73,9 @@ class ProgressBar(Callback):
         fractions = []
         if self.total:
             fractions.append(self.done / self.total)
-        if experiment.run_timeout:
-            fractions.append(elapsed / experiment.run_timeout)
+        limit = experiment.search_limit
+        if limit:
+            fractions.append(elapsed / limit)
         if fractions:  # whichever limit comes first
             filled = int(self.width * min(1.0, max(fractions)))
             bar = "[" + "#" * filled + "-" * (self.width - filled) + "] "
@@ -101,8 +102,8 @@ class ProgressBar(Callback):
 
     def _time_left(self, experiment: Experiment, elapsed: float) -> str:
         limits = []
-        if experiment.run_timeout is not None:
-            limits.append(experiment.run_timeout - elapsed)
+        if experiment.search_limit is not None:
+            limits.append(experiment.search_limit - elapsed)
         if self.total and self._durations:
             per = elapsed / max(1, len(self._durations))
             limits.append((self.total - self.done) * per)

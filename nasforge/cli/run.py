@@ -7,11 +7,15 @@ import json
 import os
 import sys
 import time
+from typing import TYPE_CHECKING
 
 from nasforge import config as configs
 from nasforge.cli.export_cmd import report_export
 from nasforge.cli.progress import ProgressBar
 from nasforge.errors import ConfigError
+
+if TYPE_CHECKING:
+    from nasforge.experiment import Experiment
 
 DEFAULT_PRESET = "fashion_mnist"
 
@@ -45,6 +49,12 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--max-trials", type=int, help="total trials of the experiment")
     p.add_argument("--timeout", type=float, help="seconds of searching in this run")
+    p.add_argument(
+        "--total-time",
+        type=float,
+        metavar="S",
+        help="one budget in seconds for search, retrain and export together (run.total_time; see JobBudget)",
+    )
     p.add_argument("--workers", type=int, help="parallel workers (1: in-process; more: a local pool, or Ray's actors)")
     p.add_argument(
         "--executor",
@@ -134,6 +144,8 @@ def resolve_config(args: argparse.Namespace) -> dict:
         flags.append(f"run.max_trials={args.max_trials}")
     if args.timeout is not None:
         flags.append(f"run.timeout={args.timeout}")
+    if args.total_time is not None:
+        flags.append(f"run.total_time={args.total_time}")
     if args.trial_timeout is not None:
         flags.append(f"run.trial_timeout={args.trial_timeout}")
     cfg["executor"] = executor_section(cfg.get("executor"), args)
@@ -198,8 +210,11 @@ def _describe(strategy: object) -> str:
 def main(args: argparse.Namespace) -> int:
     cfg = resolve_config(args)
     run_cfg = cfg.get("run", {})
-    if run_cfg.get("max_trials") is None and run_cfg.get("timeout") is None:
-        raise ConfigError("Give run.max_trials or run.timeout (e.g. --max-trials 50), or the search never ends.")
+    if all(run_cfg.get(k) is None for k in ("max_trials", "timeout", "total_time")):
+        raise ConfigError(
+            "Give run.max_trials, run.timeout or run.total_time (e.g. --max-trials 50), or the search never ends."
+        )
+    budget = configs.job_budget(cfg)
     experiment = configs.build_experiment(cfg)
     out = sys.stdout
     print(
@@ -211,7 +226,9 @@ def main(args: argparse.Namespace) -> int:
     )
     callbacks = [] if args.quiet else [ProgressBar()]
     try:
-        experiment.run(max_trials=run_cfg.get("max_trials"), timeout=run_cfg.get("timeout"), callbacks=callbacks)
+        experiment.run(
+            max_trials=run_cfg.get("max_trials"), timeout=run_cfg.get("timeout"), callbacks=callbacks, total_time=budget
+        )
     except KeyboardInterrupt:
         print(
             f"\nnasforge: stopped; finished trials are saved. Run the same command again to resume {experiment.name!r}.",
@@ -246,8 +263,11 @@ def main(args: argparse.Namespace) -> int:
     if args.no_export or not export_cfg.get("path"):
         return 0
     epochs = export_cfg.get("epochs")
-    budget = export_cfg.get("time_budget")
-    limit = f" (at most {budget:g} s)" if budget else ""
+    time_budget = export_cfg.get("time_budget")
+    if budget is not None:  # the retrain gets what the search left of the job's budget
+        left = budget.retrain_time()
+        time_budget = left if time_budget is None else min(time_budget, left)
+    limit = f" (for {time_budget:.0f} s)" if time_budget else ""
     ensemble, seeds = export_cfg.get("ensemble", 1), export_cfg.get("ensemble_seeds", 1)
     what = "the best arch" if ensemble == 1 else f"the {ensemble} best archs"
     if seeds > 1:
@@ -263,9 +283,17 @@ def main(args: argparse.Namespace) -> int:
     start = time.monotonic()
 
     def log(epoch: int, metrics: dict) -> None:
+        if epoch == 1 and "estimated_epoch_time" in metrics:
+            measured = f", measured {metrics['epoch_time']:.1f} s" if "epoch_time" in metrics else ""
+            fits = f": about {time_budget / metrics['estimated_epoch_time']:.1f} epochs fit" if time_budget else ""
+            print(
+                f"  epoch time: {metrics['estimated_epoch_time']:.1f} s estimated on the first steps{measured}{fits}",
+                file=out,
+                flush=True,
+            )
+        of = f"/{metrics['epochs']}" if not time_budget else ""
         print(
-            f"  epoch {epoch}/{metrics['epochs']}: train_loss={metrics['train_loss']:.4f} "
-            f"({time.monotonic() - start:.0f} s)",
+            f"  epoch {epoch}{of}: train_loss={metrics['train_loss']:.4f} ({time.monotonic() - start:.0f} s)",
             file=out,
             flush=True,
         )
@@ -274,7 +302,7 @@ def main(args: argparse.Namespace) -> int:
         export_cfg["path"],
         epochs=epochs,
         log=log,
-        time_budget=budget,
+        time_budget=export_cfg.get("time_budget"),
         trial=best.number if label == "knee" else None,
         formats=export_cfg.get("formats"),
         ensemble=ensemble,
@@ -295,6 +323,31 @@ def main(args: argparse.Namespace) -> int:
             file=out,
         )
     report_export(metrics, experiment)
+    if "job_budget" in metrics:
+        print(job_account(experiment, metrics), file=out)
     files = json.loads((folder / "export.json").read_text())["files"]
     print(f"exported to {folder}/ ({', '.join(files.values())}, arch.json, metrics.json)", file=out)
     return 0
+
+
+def job_account(experiment: Experiment, metrics: dict) -> str:
+    """Where the job's budget went: `time: search 7:01 (14 trials, 1 cut) + retrain 7:20 (...) + export ...`."""
+    trials = experiment.trials
+    cut = sum(1 for t in trials if "cut_at_deadline" in t.info)
+    epochs = f"{metrics['epochs']:.1f} epochs" if "epochs" in metrics else "retrained"
+    if "epoch_time" in metrics:
+        epochs += f" of {metrics['epoch_time']:.1f} s"
+        if "estimated_epoch_time" in metrics:
+            epochs += f", first-steps estimate {metrics['estimated_epoch_time']:.1f} s"
+    parts = [
+        f"search {_mmss(metrics.get('job_search_time', 0.0))} ({len(trials)} trials"
+        + (f", {cut} cut at the search's deadline" if cut else "")
+        + ")",
+        f"retrain {_mmss(metrics.get('job_retrain_time', 0.0))} ({epochs})",
+        f"export {_mmss(metrics.get('job_export_time', 0.0))}",
+    ]
+    return f"time: {' + '.join(parts)} = {_mmss(metrics['job_time'])} of {_mmss(metrics['job_budget'])}"
+
+
+def _mmss(seconds: float) -> str:
+    return f"{int(seconds // 60)}:{int(seconds % 60):02d}"

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import copy
 import dataclasses
 import math
 import time
@@ -39,6 +38,12 @@ class ClassificationEvaluator(BaseEvaluator):
     `optimizer`, `label_smoothing`, `epochs`), otherwise from the keyword arguments here. The test split
     is never touched: it is for the exported model only.
 
+    With `trial_time` (seconds) a trial's budget is wall time instead: it trains that long (at most `epochs`
+    epochs), its learning rate decaying over the time (`fit`), so that archs compare by what they reach in
+    equal time, as the time-boxed retrain of a whole-job budget will train the chosen one (a fast arch gets
+    more epochs there too); a strategy's budget is then seconds. On a slow day every trial gets fewer
+    steps, not the search fewer trials.
+
     Every epoch reports its validation accuracy (the learning curve early stopping reads). `interim_valid`
     sets how much of the validation split scores the epochs before the last, which can cost as much as
     the training on a small training part: a fraction (at most 1), or a number of samples above 1 (a
@@ -62,6 +67,7 @@ class ClassificationEvaluator(BaseEvaluator):
         train_fraction: float = 1.0,
         device: str = "auto",
         interim_valid: float = 1.0,
+        trial_time: float | None = None,
         **train_settings: Any,
     ) -> None:
         if not isinstance(dataset, BaseDataset):
@@ -81,6 +87,13 @@ class ClassificationEvaluator(BaseEvaluator):
                 "epochs before the last: a fraction in [0, 1] (0: none) or a whole number of samples above 1; "
                 f"but got {v!r}."
             )
+        if trial_time is not None and (
+            isinstance(trial_time, bool) or not isinstance(trial_time, (int, float)) or not 0 < trial_time < math.inf
+        ):
+            raise ConfigError(
+                f"`trial_time` of ClassificationEvaluator must be seconds > 0 or None (budgets in epochs), but got "
+                f"{trial_time!r}."
+            )
         valid_fields = {f.name for f in dataclasses.fields(TrainConfig)} - {"epochs"}
         for key in train_settings:
             if key not in valid_fields:
@@ -90,6 +103,7 @@ class ClassificationEvaluator(BaseEvaluator):
         self.dataset = dataset
         self.train_fraction = float(train_fraction)
         self.interim_valid = interim_valid
+        self.trial_time = None if trial_time is None else float(trial_time)
         self.device = device
         self.config = TrainConfig(epochs=epochs, **train_settings)
         resolve_device(device)
@@ -106,6 +120,7 @@ class ClassificationEvaluator(BaseEvaluator):
             "dataset": dataset,
             "train_fraction": self.train_fraction,
             "interim_valid": self.interim_valid,
+            "trial_time": self.trial_time,
             "training": dataclasses.asdict(self.config),
         }
 
@@ -154,7 +169,12 @@ class ClassificationEvaluator(BaseEvaluator):
     def _evaluate(self, ctx: EvalContext) -> dict[str, float]:
         splits = self.dataset.load()
         device = resolve_device(self.device)
-        cfg = self.train_config(ctx.arch, ctx.budget)
+        seconds = None  # a trial's time budget, when budgets are wall time
+        if self.trial_time is not None:
+            seconds = self.trial_time if ctx.budget is None else float(ctx.budget)
+            cfg = self.train_config(ctx.arch)
+        else:
+            cfg = self.train_config(ctx.arch, ctx.budget)
         train = self._train_part(splits, ctx.seed)
         torch.manual_seed(ctx.seed)
         model = ctx.space.freeze(ctx.arch)
@@ -174,7 +194,7 @@ class ClassificationEvaluator(BaseEvaluator):
         interim = self._interim_part(splits.valid)
 
         def on_epoch(epoch: int, metrics: dict[str, float]) -> None:
-            scored_on = splits.valid if epoch == cfg.epochs else interim
+            scored_on = splits.valid if metrics["last"] else interim
             if scored_on is None:
                 return
             val = evaluate_model(model, scored_on, device)
@@ -189,7 +209,7 @@ class ClassificationEvaluator(BaseEvaluator):
             ctx.report(epoch, dict(last))
 
         try:
-            fit(model, train, cfg, device, seed=ctx.seed, on_epoch=on_epoch)
+            info = fit(model, train, cfg, device, seed=ctx.seed, on_epoch=on_epoch, time_budget=seconds)
         except NonFiniteLoss as exc:
             raise TrialError(str(exc)) from None
         if ctx.weights_out is not None:
@@ -198,7 +218,7 @@ class ClassificationEvaluator(BaseEvaluator):
             **last,
             "train_time": time.perf_counter() - start,
             "cpu_time": time.process_time() - cpu_start,
-            "epochs": float(cfg.epochs),
+            "epochs": info["epochs"],
         }
 
     def _interim_part(self, valid: ArrayData) -> ArrayData | None:
@@ -234,8 +254,9 @@ class ClassificationEvaluator(BaseEvaluator):
         """Retrain `arch` from scratch on train + valid and measure it once on the test split; the data's
         preprocessing is refitted on train + valid first (`final_data`, `final_space`).
 
-        With `time_budget` (seconds), the epochs are cut so that training fits: a few timed steps on a
-        throwaway copy estimate the epoch time first (the schedule needs the epoch count up front).
+        With `time_budget` (seconds), training lasts that long, at most `epochs` epochs, its learning rate
+        decaying over wall time (`fit`): the epochs are what this machine manages today. The result has the
+        epoch time measured on the first steps (`estimated_epoch_time`) and on the whole epochs (`epoch_time`).
         """
         splits = self.final_data()
         device = resolve_device(self.device)
@@ -243,21 +264,16 @@ class ClassificationEvaluator(BaseEvaluator):
         torch.manual_seed(seed)
         model = self.final_space(space).freeze(arch)
         full = splits.train_full()
-        result: dict[str, float] = {}
-        if time_budget is not None:
-            per_epoch = estimate_epoch_time(model, full, cfg, device)
-            cfg = dataclasses.replace(cfg, epochs=max(1, min(epochs, int(time_budget // per_epoch))))
-            result["estimated_epoch_time"] = per_epoch
+        started = time.perf_counter()
 
         def on_epoch(epoch: int, metrics: dict[str, float]) -> None:
             if log is not None:
-                log(epoch, {**metrics, "epochs": cfg.epochs})
+                log(epoch, {**metrics, "epochs": cfg.epochs, "elapsed": time.perf_counter() - started})
 
         try:
-            info = fit(model, full, cfg, device, seed=seed, on_epoch=on_epoch)
+            result = fit(model, full, cfg, device, seed=seed, on_epoch=on_epoch, time_budget=time_budget)
         except NonFiniteLoss as exc:
             raise TrialError(f"retraining the best arch failed: {exc}") from None
-        result.update(train_loss=info["train_loss"], train_time=info["train_time"], epochs=float(cfg.epochs))
         result.update(self.test_metrics(model))
         model.cpu().eval()
         return model, result
@@ -303,25 +319,3 @@ def _same(a: Any, b: Any) -> bool:
         return bool(a == b)
     except (TypeError, ValueError, RuntimeError):  # e.g. arrays compared elementwise
         return a is b
-
-
-def estimate_epoch_time(model: nn.Module, data: ArrayData, cfg: TrainConfig, device: torch.device) -> float:
-    """Seconds per training epoch of `model` on `data`, from a few timed steps on a copy."""
-    probe = copy.deepcopy(model).to(device).train()
-    opt = torch.optim.SGD(probe.parameters(), lr=1e-3)
-    batch = min(cfg.batch_size, len(data))
-    x, y = data.x[:batch].to(device), data.y[:batch].to(device)
-    timings = []
-    for step in range(6):
-        start = time.perf_counter()
-        loss = torch.nn.functional.cross_entropy(probe(x), y)
-        opt.zero_grad()
-        loss.backward()
-        opt.step()
-        if device.type == "cuda":
-            torch.cuda.synchronize()
-        if step >= 2:  # the first steps pay for allocation and warm-up
-            timings.append(time.perf_counter() - start)
-    steps_per_epoch = max(1, len(data) // batch)
-    # the probe misses shuffling, augmentation and bookkeeping: about 10-20 % on CPU, measured
-    return 1.15 * float(sorted(timings)[len(timings) // 2]) * steps_per_epoch

@@ -138,6 +138,19 @@ def evaluate_model(model: nn.Module, data: ArrayData, device: torch.device, batc
     return {"acc": correct / n, "loss": loss_sum / n}
 
 
+def progress_lr(kind: str, progress: float) -> float:
+    """The learning-rate factor (of the peak rate) at `progress` in [0, 1] of a training run: the shape of
+    `make_schedule`'s schedules as a function of progress, for runs whose length is wall time, not steps."""
+    p = min(max(progress, 0.0), 1.0)
+    if kind == "onecycle":  # OneCycleLR's shape: cosine warm-up from 1/25 over a quarter, cosine decay to ~0
+        if p < 0.25:
+            return 0.04 + 0.96 * (1 - math.cos(math.pi * p / 0.25)) / 2
+        return 4e-6 + (1 - 4e-6) * (1 + math.cos(math.pi * (p - 0.25) / 0.75)) / 2
+    if kind == "cosine":
+        return (1 + math.cos(math.pi * p)) / 2
+    return 1.0
+
+
 def fit(
     model: nn.Module,
     train: ArrayData,
@@ -145,8 +158,15 @@ def fit(
     device: torch.device,
     seed: int = 0,
     on_epoch: Callable[[int, dict[str, float]], None] | None = None,
+    time_budget: float | None = None,
 ) -> dict[str, float]:
-    """Train `model` in place; `on_epoch(epoch, metrics)` after each epoch (evaluate there if needed).
+    """Train `model` in place; `on_epoch(epoch, metrics)` after each epoch (evaluate there if needed), with
+    `metrics["last"]` 1.0 on the last call.
+
+    With `time_budget` (seconds) the run is as long as the budget, at most `cfg.epochs` epochs: the
+    learning rate follows the schedule's shape over wall time (`progress_lr`), so it has decayed when the
+    time is up, however fast this machine is today, and the last epoch may be partial. The epoch time is
+    measured on the first steps (`estimated_epoch_time`) and on the whole epochs (`epoch_time`).
 
     Raises `NonFiniteLoss` when the loss becomes NaN or infinite.
     """
@@ -155,15 +175,35 @@ def fit(
     opt = make_optimizer(model, cfg)
     n = len(train)
     steps_per_epoch = max(1, n // cfg.batch_size)  # drop the last partial batch: stable BN statistics
-    sched = make_schedule(opt, cfg, steps_per_epoch * cfg.epochs)
+    total_steps = steps_per_epoch * cfg.epochs
+    timed = time_budget is not None
+    budget = math.inf if time_budget is None else float(time_budget)
+    sched = None if timed else make_schedule(opt, cfg, total_steps)
+    peaks = [group["lr"] for group in opt.param_groups]
     x_all, y_all = train.x.to(device), train.y.to(device)
     start = time.perf_counter()
     train_loss = float("nan")
+    info: dict[str, float] = {}
+    probe = min(max(10, steps_per_epoch // 20), steps_per_epoch)  # steps that time the first epoch
+    probe_start = start
+    done = 0  # steps taken
+    epoch_times: list[float] = []  # training time of each whole epoch, evaluations between them excluded
     for epoch in range(cfg.epochs):
+        epoch_start = time.perf_counter()
         model.train()
         perm = torch.randperm(n, generator=gen).to(device)
         total, count = 0.0, 0
+        out_of_time = False
         for step in range(steps_per_epoch):
+            if timed:
+                elapsed = time.perf_counter() - start
+                progress = max(done / total_steps, elapsed / budget)
+                if progress >= 1.0 and done > 0:
+                    out_of_time = True
+                    break
+                factor = progress_lr(cfg.schedule, progress)
+                for group, peak in zip(opt.param_groups, peaks):
+                    group["lr"] = peak * factor
             idx = perm[step * cfg.batch_size : (step + 1) * cfg.batch_size]
             xb = augment_batch(x_all[idx], cfg.augment, gen)
             loss = F.cross_entropy(model(xb), y_all[idx], label_smoothing=cfg.label_smoothing)
@@ -172,10 +212,24 @@ def fit(
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
-            sched.step()
+            if sched is not None:
+                sched.step()
+            done += 1
             total += float(loss.detach()) * len(idx)
             count += len(idx)
-        train_loss = total / max(count, 1)
-        if on_epoch is not None:
-            on_epoch(epoch + 1, {"train_loss": train_loss})
-    return {"train_loss": train_loss, "train_time": time.perf_counter() - start}
+            if done == 2:  # the first steps pay for allocation and warm-up
+                probe_start = time.perf_counter()
+            elif done == probe + 2 and "estimated_epoch_time" not in info:
+                info["estimated_epoch_time"] = (time.perf_counter() - probe_start) / probe * steps_per_epoch
+        if count:
+            train_loss = total / count
+        if not out_of_time:
+            epoch_times.append(time.perf_counter() - epoch_start)
+            info["epoch_time"] = sum(epoch_times) / len(epoch_times)
+        last = out_of_time or epoch + 1 == cfg.epochs or time.perf_counter() - start >= budget
+        if on_epoch is not None and (count or last):
+            on_epoch(epoch + 1, {**info, "train_loss": train_loss, "last": 1.0 if last else 0.0})
+        if last:
+            break
+    info.update(train_loss=train_loss, train_time=time.perf_counter() - start, epochs=done / steps_per_epoch)
+    return info

@@ -31,10 +31,13 @@ class Job:
     inherit_epochs: Any = None  # `WeightInheritance` deciding an inheriting child's epochs
     #: wall-clock seconds the trial may run; the executor stops it and fails it with a `Timeout:` error
     timeout: float | None = None
+    #: the wall-clock time (`time.time()`) by which the trial must end, the search's deadline under a whole-job
+    #: budget: the trial is stopped there and kept as PRUNED, its last report standing as its result
+    deadline: float | None = None
 
 
 class TrialTimeout(Exception):
-    """Raised inside a trial run in this process when its `Job.timeout` passes (SIGALRM)."""
+    """Raised inside a trial run in this process when its `Job.timeout` or `Job.deadline` passes (SIGALRM)."""
 
 
 @contextlib.contextmanager
@@ -102,6 +105,11 @@ def run_job(
         if job.stop_check is not None and job.stop_check(history):
             raise TrialPruned(step)
 
+    limit, cut = job.timeout, False  # cut: the deadline comes first, so the alarm means "prune", not "fail"
+    if job.deadline is not None:
+        left = max(job.deadline - start, 0.001)
+        if limit is None or left < limit:
+            limit, cut = left, True
     ctx = EvalContext(
         space=space,
         arch=job.arch,
@@ -114,9 +122,13 @@ def run_job(
         inheritance=job.inherit_epochs,
     )
     try:
-        with alarm(job.timeout):
+        with alarm(limit):
             metrics = evaluator.evaluate(ctx)
     except TrialTimeout:
+        if cut:
+            last = {k: float(v) for k, v in history[-1].items()} if history else {}
+            step = len(history)
+            return JobResult(job.number, last, None, start, time.time(), {"pruned": True, "cut_at_deadline": step})
         return timed_out(job, start)
     except TrialPruned as stop:
         last = {k: float(v) for k, v in history[-1].items()} if history else {}

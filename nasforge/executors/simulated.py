@@ -67,7 +67,8 @@ class SimulatedExecutor(BaseExecutor):
             def report(step: int, metrics: Mapping[str, float], into: list = reports) -> None:
                 into.append((step, dict(metrics)))
 
-            result = run_job(self._evaluator, self._space, job, report)
+            # the deadline is on the simulated clock, so the job runs without the wall-clock one
+            result = run_job(self._evaluator, self._space, replace(job, deadline=None), report)
             cost = self.failure_cost
             if result.metrics is not None:
                 cost = float(result.metrics.get(self.cost_metric, 0.0))
@@ -76,6 +77,10 @@ class SimulatedExecutor(BaseExecutor):
             if job.timeout is not None and cost > job.timeout:  # stopped at its limit, on the simulated clock
                 cost = job.timeout
                 result = timed_out(job, self._clock)
+            if job.deadline is not None and self._clock + cost > job.deadline:  # cut at the search's deadline
+                cost = max(job.deadline - self._clock, 0.0)
+                result = JobResult(job.number, {}, None, self._clock, self._clock + cost, {"pruned": True})
+                reports.clear()  # when each report came is not simulated: none arrived before the cut
             finish = self._clock + cost
             timed = replace(result, started_at=self._clock, finished_at=finish)
             heapq.heappush(self._running, (finish, self._seq, timed, reports))

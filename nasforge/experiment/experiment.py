@@ -23,6 +23,7 @@ from nasforge.estimation.stopping import BaseStopper, StopCheck, make_stopper
 from nasforge.estimation.warm_start import Source, WarmStart, load_source, make_warm_start, queue_sampler
 from nasforge.evaluators.base import BaseEvaluator
 from nasforge.executors import BaseExecutor, Job, JobResult, SequentialExecutor
+from nasforge.experiment.budget import JobBudget, typical_duration
 from nasforge.experiment.callbacks import Callback
 from nasforge.experiment.driver import driver_id, is_dead
 from nasforge.multiobjective.latency import LatencyMeter, LatencySetting
@@ -180,6 +181,8 @@ class Experiment:
         self.run_started: float | None = None
         self.run_timeout: float | None = None
         self.run_max_trials: int | None = None
+        #: the whole-job budget of the last `run(total_time=...)`, which `export` retrains within
+        self.job_budget: JobBudget | None = None
 
     # --- persistence -------------------------------------------------------------------------------------------
     def _config(self) -> dict[str, Any]:
@@ -259,14 +262,27 @@ class Experiment:
         """Seconds since this run started, on the executor's clock (simulated for a simulated executor)."""
         return 0.0 if self.run_started is None else self.executor.now() - self.run_started
 
+    @property
+    def search_limit(self) -> float | None:
+        """Seconds this run may search: its timeout or its job budget's search time, whichever ends first."""
+        limits = [] if self.run_timeout is None else [float(self.run_timeout)]
+        budget = self.job_budget
+        if budget is not None and budget.started and self.run_started is not None:
+            limits.append(budget.search_deadline() - self.run_started)
+        return min(limits) if limits else None
+
     def stop(self) -> None:
         """Ask a running `run` to stop proposing trials (running ones finish)."""
         self._stop = True
 
     def should_stop(self) -> bool:
-        """True once `stop()` was called or this run's timeout has passed."""
-        timeout = self.run_timeout
-        return self._stop or (timeout is not None and self.elapsed() >= timeout)
+        """True once `stop()` was called, this run's timeout has passed or its job budget's search time is up."""
+        timeout, budget = self.run_timeout, self.job_budget
+        return (
+            self._stop
+            or (timeout is not None and self.elapsed() >= timeout)
+            or (budget is not None and budget.started and budget.search_over(self.executor.now()))
+        )
 
     # --- for strategies that work in the driver (`BaseStrategy.prepare`) -----------------------------------------
     def search_progress(self, step: int, metrics: Mapping[str, float]) -> None:
@@ -283,11 +299,16 @@ class Experiment:
         max_trials: int | None = None,
         timeout: float | None = None,
         callbacks: Sequence[Callback] = (),
+        total_time: JobBudget | float | None = None,
     ) -> Experiment:
         """Search until `max_trials` trials exist in the experiment or `timeout` seconds pass in this call.
 
         Trials running at the timeout are finished, not abandoned. Ctrl-C stops at once; running trials are
         rerun when the experiment resumes.
+
+        `total_time` (seconds, or a `JobBudget`) is one budget for this search and the `export` after it: the
+        search ends early enough for the retrain and the export to fit (`JobBudget`), a trial still running at
+        the search's deadline is stopped and kept as PRUNED, and `export` then retrains for the time left.
         """
         if max_trials is not None and (
             not isinstance(max_trials, int) or isinstance(max_trials, bool) or max_trials < 1
@@ -295,8 +316,11 @@ class Experiment:
             raise ConfigError(f"`max_trials` must be an int >= 1 or None, but got {max_trials!r}.")
         if timeout is not None and (not isinstance(timeout, (int, float)) or timeout <= 0):
             raise ConfigError(f"`timeout` must be a number of seconds > 0 or None, but got {timeout!r}.")
-        if max_trials is None and timeout is None:
-            raise ConfigError("Give `max_trials` or `timeout` to Experiment.run, or the search never ends.")
+        budget = JobBudget.of(total_time)
+        if max_trials is None and timeout is None and budget is None:
+            raise ConfigError(
+                "Give `max_trials`, `timeout` or `total_time` to Experiment.run, or the search never ends."
+            )
         # may refuse the space or the objectives: before any write
         self.strategy.setup(self.space, self.objective, self.seed, self.objectives)
         source = self._warm_source()  # a bad source is refused before the experiment is created
@@ -305,6 +329,11 @@ class Experiment:
         self._callbacks = callbacks
         clock = self.executor.now  # wall time, or simulated time for a simulated executor
         self.run_started, self.run_timeout, self.run_max_trials = clock(), timeout, max_trials
+        self.job_budget = budget
+        if budget is not None:
+            budget.clock = clock
+            budget.start()
+        durations: list[float] = []  # of this run's finished trials: how long the next one likely takes
         exp_id = row.id
         if row.strategy_state:
             try:
@@ -347,7 +376,10 @@ class Experiment:
             self._curves.pop(record.number, None)  # a rerun after a crash starts its curve again
             for cb in callbacks:
                 cb.on_trial_start(self, record)
-            self.executor.submit(self._job(record))
+            job = self._job(record)
+            if budget is not None:
+                job = replace(job, deadline=budget.search_deadline())
+            self.executor.submit(job)
 
         self.executor.start(self.evaluator, self.space, on_report)
         self.storage.set_status(exp_id, "running")
@@ -359,7 +391,10 @@ class Experiment:
                 self.storage.set_status(exp_id, "paused")
                 return self
             while True:
-                out_of_time = timeout is not None and clock() - self.run_started >= timeout
+                now = clock()
+                out_of_time = (timeout is not None and now - self.run_started >= timeout) or (
+                    budget is not None and budget.search_over(now, typical_duration(durations))
+                )
                 while not (self._stop or out_of_time) and self.executor.n_running < self.executor.n_workers:
                     if requeue:
                         record = records[requeue.pop(0)].with_(state=TrialState.RUNNING, started_at=clock())
@@ -392,6 +427,8 @@ class Experiment:
                 if self.executor.n_running == 0:
                     break
                 for result in self.executor.wait(timeout=1.0):
+                    if not result.info.get("pruned"):
+                        durations.append(result.finished_at - result.started_at)
                     self._finish(exp_id, running.pop(result.number), result, callbacks)
                 if time.time() - beat_at >= self.heartbeat_interval and running:
                     beat_at = time.time()
@@ -408,6 +445,8 @@ class Experiment:
             raise
         finally:
             self.executor.shutdown()
+            if budget is not None:
+                budget.mark("search_end")
             for cb in callbacks:
                 cb.on_run_end(self)
         return self
@@ -508,6 +547,9 @@ class Experiment:
         gives. Members are retrained one after another, each within an equal share of what is left of
         `time_budget` (so time a fast member leaves goes to the ones after it).
         Without a training evaluator nothing is retrained, so the seeds count once.
+
+        After `run(total_time=...)` the retrain gets what is left of that budget less the export's reserve
+        (or `time_budget`, if shorter), and the metrics say where the job's time went (`JobBudget.spent`).
         """
         from nasforge.export import (
             DEFAULT_FORMATS,
@@ -517,6 +559,7 @@ class Experiment:
             check_formats,
             check_time_budget,
             export_model,
+            write_metrics,
         )
 
         wanted = check_formats(formats if formats is not None else DEFAULT_FORMATS)  # before hours of retraining
@@ -524,6 +567,7 @@ class Experiment:
         check_ensemble_seeds(ensemble_seeds)
         check_time_budget(time_budget, "`time_budget` of Experiment.export")
         seed = self.seed if seed is None else check_seed(seed, "Experiment.export")
+        job = self.job_budget if self.job_budget is not None and self.job_budget.started else None
 
         chosen = self._trial(trial) if trial is not None else self._best_measured_again()
         if chosen is None:
@@ -542,6 +586,10 @@ class Experiment:
             ensemble_seeds = 1  # untrained copies of one arch would be the same network
         runs = [(r, seed + i) for r in self._ensemble_members(chosen, ensemble) for i in range(ensemble_seeds)]
         networks, results = [], []
+        if job is not None:
+            job.mark("retrain_start")
+            left = job.retrain_time()
+            time_budget = left if time_budget is None else min(time_budget, left)
         started = time.monotonic()
         for i, (record, member_seed) in enumerate(runs):
             if callable(train_final):
@@ -555,6 +603,8 @@ class Experiment:
                 network, final = space.freeze(record.arch), {}
             networks.append(network)
             results.append(final)
+        if job is not None:
+            job.mark("retrain_end")
         members: list[dict[str, Any]] | None = None
         if len(networks) == 1:
             model = networks[0]
@@ -591,6 +641,10 @@ class Experiment:
         folder = export_model(
             model, space, chosen.arch, path, metrics, input_shape, preprocessing, wanted, example, members
         )
+        if job is not None:  # the account, once the formats are written and checked
+            job.mark("export_end")
+            metrics.update(job.spent())
+            write_metrics(folder, metrics)
         return folder, metrics
 
     def _ensemble_members(self, chosen: TrialRecord, size: int) -> list[TrialRecord]:
@@ -749,7 +803,7 @@ class Experiment:
                 static = self._static_metrics(record.arch)
             metrics = {**static, **metrics}
             missing = [o.metric for o in self.objectives if o.metric not in metrics]
-            if missing:
+            if missing and not result.info.get("pruned"):  # a trial cut before its first report has none
                 error = (
                     f"MissingMetric: the evaluator returned {sorted(metrics)} but the objectives need "
                     f"{', '.join(map(repr, missing))}; set the experiment's objectives to metrics it reports."

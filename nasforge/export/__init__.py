@@ -9,6 +9,7 @@ from nasforge.export.exporter import (
     load_model,
     space_from_spec,
     space_spec,
+    write_metrics,
 )
 from nasforge.export.standalone import ExportError, load_standalone, standalone_source
 
@@ -27,4 +28,5 @@ __all__ = [
     "space_from_spec",
     "space_spec",
     "standalone_source",
+    "write_metrics",
 ]

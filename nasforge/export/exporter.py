@@ -101,6 +101,11 @@ def check_formats(formats: Sequence[str] | str) -> tuple[str, ...]:
     return tuple(dict.fromkeys(names))
 
 
+def write_metrics(folder: Path, metrics: Mapping[str, float]) -> None:
+    """`metrics.json` in an export folder (written again when the job's account is complete)."""
+    (folder / "metrics.json").write_text(json.dumps(dict(metrics), indent=2, sort_keys=True) + "\n")
+
+
 def export_model(
     model: nn.Module,
     space: ModelSpace,
@@ -148,7 +153,7 @@ def export_model(
         (out / "space.json").write_text(json.dumps(spec, indent=2) + "\n")
     torch.save(model.state_dict(), out / "weights.pt")
     if metrics is not None:
-        (out / "metrics.json").write_text(json.dumps(dict(metrics), indent=2, sort_keys=True) + "\n")
+        write_metrics(out, metrics)
     if preprocessing:
         (out / "preprocessing.json").write_text(json.dumps(dict(preprocessing), indent=1) + "\n")
     manifest: dict[str, Any] = {"files": {"pt": "weights.pt"}, "max_abs_diff": {}}

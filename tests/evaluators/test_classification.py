@@ -171,3 +171,56 @@ def test_every_schedule_runs_for_any_number_of_steps(schedule: str) -> None:
         for _ in range(total):
             opt.step()
             sched.step()
+
+
+def test_a_time_budget_sets_the_length_of_training_and_its_schedule() -> None:
+    from nasforge.evaluators.training import TrainConfig, fit, progress_lr
+
+    # the schedule's shape over progress: warm-up to the peak, then decay to almost nothing
+    assert progress_lr("onecycle", 0.0) == pytest.approx(0.04)
+    assert progress_lr("onecycle", 0.25) == pytest.approx(1.0)
+    assert progress_lr("onecycle", 1.0) < 1e-5 and progress_lr("cosine", 1.0) == pytest.approx(0.0)
+    assert progress_lr("constant", 0.7) == 1.0
+    data = Digits().load()
+    epochs: list[tuple[int, dict]] = []
+    cfg = TrainConfig(epochs=1000)
+    info = fit(
+        SPACE.freeze(SPACE.default_arch()),
+        data.train,
+        cfg,
+        torch.device("cpu"),
+        time_budget=3.0,
+        on_epoch=lambda e, m: epochs.append((e, m)),
+    )
+    # as long as the budget (plus at most the step that crossed it), far fewer than the 1,000 epochs allowed;
+    # the last epoch says so and may be partial
+    assert 3.0 <= info["train_time"] < 3.0 + 2.0
+    assert 0 < info["epochs"] < 1000 and epochs[-1][1]["last"] == 1.0
+    assert all(m["last"] == 0.0 for _, m in epochs[:-1])
+    # the epoch cap still holds on a fast machine: a huge budget trains exactly the epochs asked
+    cfg = TrainConfig(epochs=2)
+    quick = fit(SPACE.freeze(SPACE.default_arch()), data.train, cfg, torch.device("cpu"), time_budget=1e6)
+    assert quick["epochs"] == 2 and quick["estimated_epoch_time"] > 0 and quick["epoch_time"] > 0
+
+
+def test_trials_can_compare_archs_at_equal_wall_time() -> None:
+    ev = ClassificationEvaluator(Digits(), epochs=100, trial_time=2.0, interim_valid=0)
+    metrics, reports = evaluate(ev)
+    assert 2.0 <= metrics["train_time"] < 4.0 and metrics["epochs"] < 100
+    assert len(reports) == 1 and reports[0][1]["val_acc"] == metrics["val_acc"]  # scored once, at the end
+    shorter, _ = evaluate(ev, budget=0.5)  # a strategy's budget is then seconds
+    assert 0.5 <= shorter["train_time"] < metrics["train_time"]
+    assert ev.task()["trial_time"] == 2.0  # results of another trial time do not warm-start this search
+    with pytest.raises(ConfigError, match=r"`trial_time` of ClassificationEvaluator must be seconds > 0"):
+        ClassificationEvaluator(Digits(), trial_time=0)
+
+
+def test_the_final_training_fills_its_time_budget_and_measures_the_epoch_time() -> None:
+    ev = ClassificationEvaluator(Digits(), epochs=2)
+    logged: list[dict] = []
+    _, result = ev.train_final(SPACE, SPACE.default_arch(), 500, log=lambda e, m: logged.append(m), time_budget=3.0)
+    assert 3.0 <= result["train_time"] < 5.0 and 0 < result["epochs"] < 500 and "test_acc" in result
+    # the epochs ran, at about the speed the first steps showed
+    _, capped = ev.train_final(SPACE, SPACE.default_arch(), 3, log=lambda e, m: logged.append(m), time_budget=1e6)
+    assert capped["epochs"] == 3 and capped["estimated_epoch_time"] > 0 and capped["epoch_time"] > 0
+    assert logged[-1]["estimated_epoch_time"] == capped["estimated_epoch_time"]

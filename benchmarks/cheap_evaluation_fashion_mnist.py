@@ -25,7 +25,7 @@ first reach it. An inheriting child's validation accuracy is that of a network t
 lineage, so the best arch of every run is also trained again from scratch as a baseline trial would be
 (`scratch_val_acc`, same epochs and data), to show whether the arch itself is as good.
 
-    NASFORGE_DATA=../shared/data OMP_NUM_THREADS=1 python benchmarks/cheap_evaluation_fashion_mnist.py \\
+    OMP_NUM_THREADS=1 python benchmarks/cheap_evaluation_fashion_mnist.py \\
         --variants baseline inherit+stop --seeds 0
 
 Results are appended to docs/estimation/cheap_evaluation_fashion_mnist.json (one record per run; rerunning

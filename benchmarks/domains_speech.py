@@ -8,7 +8,7 @@ logistic regression on the flattened features the networks read (scikit-learn's 
 
     OMP_NUM_THREADS=1 python benchmarks/domains_speech.py --presets spoken_digits japanese_vowels
 
-Writes docs/domains/speech.json (needs espeak-ng, nasforge[sklearn] and NASFORGE_DATA for JapaneseVowels).
+Writes docs/domains/speech.json (needs espeak-ng, nasforge[sklearn]; JapaneseVowels ships with nasforge).
 """
 
 from __future__ import annotations

@@ -4,7 +4,7 @@ Reads an export folder (`nasforge export NAME --format all`), runs the network r
 each exported file (TorchScript, ONNX Runtime, the standalone model.py) over every test image of the
 dataset, and reports the largest logit difference and how many predictions differ.
 
-    NASFORGE_DATA=../shared/data python benchmarks/export_agreement.py nasforge-out/fashion-mnist \
+    python benchmarks/export_agreement.py nasforge-out/fashion-mnist \
         --dataset fashion_mnist --out docs/ux/export_agreement.json
 """
 

@@ -21,8 +21,8 @@ usual choice, under which even random search scores high, since any fair cell co
 part of the box; and the table's median accuracy with the most parameters, which counts only the better half
 of the space and so separates the strategies.
 
-    NASFORGE_DATA=../shared/data python benchmarks/multiobjective_nb201.py --seeds 50
-    NASFORGE_DATA=../shared/data python benchmarks/multiobjective_nb201.py --seeds 50 --cost latency --datasets cifar10
+    python benchmarks/multiobjective_nb201.py --seeds 50
+    python benchmarks/multiobjective_nb201.py --seeds 50 --cost latency --datasets cifar10
 
 write docs/multiobjective/nb201_params.json and nb201_latency.json and print the table.
 """

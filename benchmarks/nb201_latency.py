@@ -8,7 +8,7 @@ busy spell on the machine lands on random cells rather than on a block of simila
 written every 500 cells, so a killed run resumes where it stopped. `--retest N` measures N random cells a
 second time and prints the rank correlation between the two passes.
 
-    OMP_NUM_THREADS=1 NASFORGE_DATA=../shared/data python benchmarks/nb201_latency.py [--cells 15625]
+    OMP_NUM_THREADS=1 python benchmarks/nb201_latency.py [--cells 15625]
 
 writes docs/multiobjective/nb201_latency_cpu.csv.gz (arch_index, latency_ms = median, latency_min_ms) and a
 `.json` beside it with the device and settings. `NB201Evaluator(latency_table=...)` reads it.

@@ -12,16 +12,14 @@ script says how many mismatches such a sibling explains.
 
     python benchmarks/nb201_params.py [--limit N] [--dataset c10|c100|in16] [--table PATH]
 
-Without `--table` the table is found as `NB201Table.load()` finds it, with `NASFORGE_DATA` defaulting to
-`../shared/data` beside the repository.
+Without `--table` the table is found as `NB201Table.load()` finds it: `$NASFORGE_NB201` or `$NASFORGE_DATA`
+if set, else the copy that ships with nasforge.
 """
 
 from __future__ import annotations
 
 import argparse
-import os
 import time
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -30,7 +28,6 @@ import torch
 from nasforge.tables import NB201Table
 from nasforge.zoo.nb201 import NB201Space, str_to_arch
 
-SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 DATASETS: dict[str, dict[str, Any]] = {  # constructor arguments of the benchmark's networks
     "c10": {"num_classes": 10},
     "c100": {"num_classes": 100},
@@ -62,8 +59,6 @@ def main() -> None:
     parser.add_argument("--table", default=None, help="path of nb201.csv.gz")
     args = parser.parse_args()
 
-    if SHARED_DATA.is_dir():
-        os.environ.setdefault("NASFORGE_DATA", str(SHARED_DATA))
     table = NB201Table.load(args.table)
     expected = table.column(f"{args.dataset}_params_mb") * 1e6
     n = len(table) if args.limit is None else min(args.limit, len(table))

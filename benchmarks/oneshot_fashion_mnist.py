@@ -10,8 +10,8 @@ unchanged preset (the multi-trial search) the same way, for a side-by-side figur
 CPU time is the process's own user + system time plus that of its finished worker processes
 (`resource.getrusage`), for the search (`Experiment.run`) and the retraining apart.
 
-    NASFORGE_DATA=../shared/data python benchmarks/oneshot_fashion_mnist.py --seeds 0 1 2
-    NASFORGE_DATA=../shared/data python benchmarks/oneshot_fashion_mnist.py --baseline --seeds 0
+    python benchmarks/oneshot_fashion_mnist.py --seeds 0 1 2
+    python benchmarks/oneshot_fashion_mnist.py --baseline --seeds 0
 """
 
 from __future__ import annotations

@@ -5,7 +5,7 @@ channels, images downsampled) for a few epochs, for several seeds; each derived 
 the NAS-Bench-201 table (CIFAR-10 test accuracy after 200 epochs, `c10_test_acc_200`), with its count of
 parameter-free operations (none, skip_connect, avg_pool_3x3), the signature of DARTS's collapse.
 
-    NASFORGE_DATA=/work/shared/data python benchmarks/oneshot_nb201.py --seeds 0 1 2
+    python benchmarks/oneshot_nb201.py --seeds 0 1 2
 
 Writes docs/oneshot/results.json and prints a markdown table.
 """

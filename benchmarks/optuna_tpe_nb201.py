@@ -7,7 +7,7 @@ simulated executor does. The result of a run is the 200-epoch test accuracy of i
 The nasforge strategies run through `nasforge.bench` on the same tables, budgets and seeds.
 
     pip install optuna
-    NASFORGE_DATA=../shared/data python benchmarks/optuna_tpe_nb201.py [--seeds 200] [--datasets cifar10,...]
+    python benchmarks/optuna_tpe_nb201.py [--seeds 200] [--datasets cifar10,...]
 """
 
 from __future__ import annotations

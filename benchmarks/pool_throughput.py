@@ -12,7 +12,7 @@ Throughput is trials per second of wall time over the whole run, the pool's star
 that import torch and load the data) included; the steady rate (first trial's end to the last's) is shown
 beside it.
 
-    NASFORGE_DATA=../shared/data python benchmarks/pool_throughput.py [--trials 16] [--fraction 0.1] [--valid 2000]
+    python benchmarks/pool_throughput.py [--trials 16] [--fraction 0.1] [--valid 2000]
 
 writes docs/scale/pool_throughput.json and prints the table.
 """

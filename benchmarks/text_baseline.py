@@ -7,8 +7,8 @@ fitted on the training part, then the chosen setting is refitted on train + vali
 The searched figure comes from the `rotten_tomatoes` preset, whose export retrains the best arch on
 train + valid and tests it once; pass its `metrics.json` (or several, one per seed):
 
-    NASFORGE_DATA=../shared/data OMP_NUM_THREADS=1 nasforge run rotten_tomatoes --storage /tmp/rt.db --name rt
-    NASFORGE_DATA=../shared/data python benchmarks/text_baseline.py --searched nasforge-out/rotten-tomatoes/metrics.json
+    OMP_NUM_THREADS=1 nasforge run rotten_tomatoes --storage /tmp/rt.db --name rt
+    python benchmarks/text_baseline.py --searched nasforge-out/rotten-tomatoes/metrics.json
 
 Writes docs/domains/text.json.
 """

@@ -6,7 +6,7 @@ preset's export does. The base arch is like the preset's best (max-pooled 128-d 
 each setting changes some of its decisions. The TF-IDF + logistic-regression baseline on the same split:
 benchmarks/text_baseline.py (77.18 %).
 
-    NASFORGE_DATA=../shared/data OMP_NUM_THREADS=1 python benchmarks/text_ngram.py
+    OMP_NUM_THREADS=1 python benchmarks/text_ngram.py
 
 Writes docs/domains/text_ngram.json.
 """

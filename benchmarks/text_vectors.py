@@ -15,7 +15,7 @@ retrained on train + valid and tested once on the held-out movies, for 3 seeds e
 and starting from the dictionary vectors fine-tuned or frozen. TF-IDF + logistic regression on the same
 split: 77.18 % (benchmarks/text_baseline.py).
 
-    NASFORGE_DATA=../shared/data OMP_NUM_THREADS=1 python benchmarks/text_vectors.py
+    OMP_NUM_THREADS=1 python benchmarks/text_vectors.py
 
 Writes docs/domains/text_vectors.json.
 """

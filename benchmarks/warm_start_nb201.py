@@ -16,7 +16,7 @@ The source search's cost is not counted in the warm search's budget: it was paid
 Both arms of a comparison run the same seeds; the difference's standard error is given paired by seed. The
 accuracy at 10 % of the budget shows what a warm start buys early.
 
-    NASFORGE_DATA=/work/shared/data OMP_NUM_THREADS=1 .venv/bin/python benchmarks/warm_start_nb201.py \\
+    OMP_NUM_THREADS=1 .venv/bin/python benchmarks/warm_start_nb201.py \\
         --seeds 200 --bo-seeds 30
 
 Writes docs/estimation/warm_start_nb201.json and prints markdown tables.
@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import platform
 import time
 from pathlib import Path
@@ -39,7 +38,6 @@ from nasforge.bench import RunResult, RunSpec, mean_std, paired_difference, run_
 from nasforge.evaluators.tabular import NB201_BUDGETS
 
 ROOT = Path(__file__).resolve().parents[1]
-SHARED_DATA = ROOT.parent / "shared" / "data"
 OUT = ROOT / "docs" / "estimation" / "warm_start_nb201.json"
 STRATEGY_KWARGS: dict[str, dict[str, Any]] = {"evolution": {"population_size": 10, "sample_size": 3}}
 SOURCE_SEED = 100_000  # sources use seeds of their own, so they are not the target's search replayed
@@ -142,8 +140,6 @@ def main() -> None:
     unknown = sorted(set(scenarios) - set(SCENARIOS))
     if unknown:
         parser.error(f"unknown scenario {unknown}; choose from {', '.join(SCENARIOS)}")
-    if SHARED_DATA.is_dir():
-        os.environ.setdefault("NASFORGE_DATA", str(SHARED_DATA))
     torch.set_num_threads(1)
     plan = [(s, args.seeds) for s in args.strategies.split(",") if s] + (
         [("bo", args.bo_seeds)] if args.bo_seeds else []

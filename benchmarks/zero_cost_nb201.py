@@ -9,7 +9,7 @@ every cell.
 
 Reported, per proxy: the Spearman rank correlation with the CIFAR-10 test accuracy after 200 epochs
 (`c10_test_acc_200` of `NB201Table`), and, on the cells NASLib also scored
-(`$NASFORGE_DATA/nb201/naslib_zero_cost_nb201.json`, CIFAR-10 part), the Spearman between our score and
+(`nasforge.tables.load_naslib_zero_cost`: the file that ships with nasforge, CIFAR-10 part), the Spearman between our score and
 NASLib's, and NASLib's own Spearman with the table on those cells. A score that is NaN (a degenerate network,
 e.g. a cell whose output does not depend on its input) ranks below every finite score. The combination
 `rank(synflow, naswot, flops)` is the mean of the three per-proxy ranks.
@@ -27,7 +27,7 @@ edges (1,2), (1,3), (1,4), (2,3), (2,4), (3,4) of its 1-based nodes, i.e. our ed
 table's `c10valid_valid_acc_200` (Spearman > 0.95; it is 0.99 with this mapping, 0.74 with the edges in our
 order).
 
-    NASFORGE_DATA=/work/shared/data OMP_NUM_THREADS=1 python benchmarks/zero_cost_nb201.py --n 1000 --seed 0
+    OMP_NUM_THREADS=1 python benchmarks/zero_cost_nb201.py --n 1000 --seed 0
 
 Writes docs/estimation/zero_cost_nb201.json (rewritten every 25 cells, so an interrupted run keeps its
 cells) and prints a markdown table.
@@ -38,7 +38,6 @@ from __future__ import annotations
 import argparse
 import json
 import math
-import os
 import platform
 import time
 from pathlib import Path
@@ -51,14 +50,11 @@ from scipy.stats import rankdata, spearmanr
 
 from nasforge.data import FashionMNIST
 from nasforge.estimation import PROXIES
-from nasforge.tables import NB201Table
-from nasforge.zoo.nb201 import NB201Space, arch_to_str, str_to_arch
+from nasforge.tables import NB201Table, load_naslib_zero_cost
+from nasforge.zoo.nb201 import NB201Space, str_to_arch
 
-SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 OUT = Path(__file__).resolve().parents[1] / "docs" / "estimation" / "zero_cost_nb201.json"
 TARGET = "c10_test_acc_200"
-NASLIB_OPS = ("skip_connect", "none", "nor_conv_3x3", "nor_conv_1x1", "avg_pool_3x3")
-NASLIB_EDGES = ("1<-0", "2<-0", "3<-0", "2<-1", "3<-1", "3<-2")
 NASLIB_NAMES = {
     "synflow": "synflow",
     "naswot": "nwot",
@@ -74,14 +70,9 @@ COMBINED = ("synflow", "naswot", "flops")
 COMBINED_NAME = "rank(" + ", ".join(COMBINED) + ")"
 
 
-def naslib_cells(path: Path, table: NB201Table) -> dict[str, dict[str, Any]]:
+def naslib_cells(table: NB201Table) -> dict[str, dict[str, Any]]:
     """NASLib's CIFAR-10 records keyed by our cell string; checks the edge mapping against the table."""
-    records = json.loads(path.read_text())["cifar10"]
-    cells: dict[str, dict[str, Any]] = {}
-    for key, record in records.items():
-        ops = [int(v) for v in key.strip("()").split(",")]
-        arch = {edge: NASLIB_OPS[op] for edge, op in zip(NASLIB_EDGES, ops)}
-        cells[arch_to_str(arch)] = record
+    cells = load_naslib_zero_cost(dataset="cifar10")
     valid = table.column("c10valid_valid_acc_200")
     ours = [valid[table.index(s)] for s in cells]
     theirs = [r["val_accuracy"] for r in cells.values()]
@@ -202,11 +193,8 @@ def main() -> None:
         parser.error("--n must be at least 3 and --batch at least 2")
 
     torch.set_num_threads(1)
-    if SHARED_DATA.is_dir():
-        os.environ.setdefault("NASFORGE_DATA", str(SHARED_DATA))
     table = NB201Table.load()
-    naslib_path = Path(os.environ.get("NASFORGE_DATA", SHARED_DATA)) / "nb201" / "naslib_zero_cost_nb201.json"
-    naslib = naslib_cells(naslib_path, table)
+    naslib = naslib_cells(table)
     first = sorted(naslib) if args.sample == "naslib-first" else []
     indices = sample(args.n, args.seed, table, first)
     x, y = image_batch(args.batch, args.seed)

@@ -19,7 +19,7 @@ Protocol: `nasforge.bench.runner` unchanged (12-epoch validation accuracy as the
 time as the cost, budgets 12,000 / 40,000 / 120,000 simulated s, result = 200-epoch test accuracy of the
 arch with the best signal). Both arms run the same seeds.
 
-    NASFORGE_DATA=/work/shared/data OMP_NUM_THREADS=1 .venv/bin/python benchmarks/zero_cost_search_nb201.py \
+    OMP_NUM_THREADS=1 .venv/bin/python benchmarks/zero_cost_search_nb201.py \
         --seeds 200 --bo-seeds 30 --pool 1000
 
 Writes docs/estimation/zero_cost_search_nb201.json and prints a markdown table.
@@ -31,7 +31,6 @@ import argparse
 import functools
 import json
 import math
-import os
 import platform
 import time
 from pathlib import Path
@@ -48,7 +47,6 @@ from nasforge.tables import NB201Table
 from nasforge.zoo.nb201 import NB201Space, arch_to_str, str_to_arch
 
 ROOT = Path(__file__).resolve().parents[1]
-SHARED_DATA = ROOT.parent / "shared" / "data"
 CACHE = ROOT / "benchmarks" / ".cache"
 OUTS = {
     "warmup": ROOT / "docs" / "estimation" / "zero_cost_search_nb201.json",
@@ -127,8 +125,6 @@ def main() -> None:
     args = parser.parse_args()
     if args.seeds < 2 or args.pool < 1 or args.bo_seeds < 0:
         parser.error("--seeds must be at least 2, --pool at least 1 and --bo-seeds at least 0")
-    if SHARED_DATA.is_dir():
-        os.environ.setdefault("NASFORGE_DATA", str(SHARED_DATA))
     torch.set_num_threads(1)
 
     table = NB201Table.load()

@@ -1,20 +1,17 @@
-"""Point the data loaders at the shared data folder beside the repository (`../shared/data`), if present,
-and share the NAS-Bench-201 table between test modules."""
+"""Share the NAS-Bench-201 table between test modules and keep generated data out of ~/.cache.
+
+The data the tests read ships with the package (nasforge/bundled_data); nothing beside the clone is needed."""
 
 from __future__ import annotations
 
 import os
 import tempfile
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
 from nasforge.tables import NB201Table
 
-_SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
-if _SHARED_DATA.is_dir():
-    os.environ.setdefault("NASFORGE_DATA", str(_SHARED_DATA))
 # Generated data (spoken digits) goes to a throwaway cache, never to the user's ~/.cache.
 _CACHE = tempfile.TemporaryDirectory(prefix="nasforge-test-cache-")
 os.environ["NASFORGE_CACHE"] = _CACHE.name
@@ -22,7 +19,7 @@ os.environ["NASFORGE_CACHE"] = _CACHE.name
 
 @pytest.fixture(scope="session")
 def table() -> NB201Table:
-    """The NAS-Bench-201 table from ../shared/data (CI lays shared/ beside the clone): missing data fails."""
+    """The NAS-Bench-201 table as `NB201Table.load()` finds it (the bundled copy unless overridden)."""
     return NB201Table.load()
 
 

@@ -17,7 +17,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--budget", type=float, help="simulated seconds per run (default: the protocol's per dataset)")
     p.add_argument("--workers", type=int, default=1, help="simulated parallel workers inside each search")
     p.add_argument("--processes", type=int, help="processes running searches side by side (default: CPUs)")
-    p.add_argument("--table", help="NAS-Bench-201 CSV (default: $NASFORGE_NB201 or $NASFORGE_DATA/nb201/)")
+    p.add_argument(
+        "--table", help="NAS-Bench-201 CSV (default: $NASFORGE_NB201 or $NASFORGE_DATA/nb201/, else the bundled one)"
+    )
     p.add_argument("--out", default="bench-out", help="folder for results.json and the plots")
     p.add_argument("--dedup", action="store_true", help="wrap each strategy in Deduplicate (isomorphism-aware)")
     p.add_argument("--no-plots", action="store_true")

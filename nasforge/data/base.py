@@ -7,18 +7,14 @@ trial, so `load()` goes through a per-process cache (`cached_load`) keyed by the
 
 from __future__ import annotations
 
-import bz2
-import contextlib
-import gzip
-import lzma
 import os
 import threading
 from abc import ABC, abstractmethod
 from collections import OrderedDict
-from collections.abc import Callable, Hashable, Iterator
+from collections.abc import Callable, Hashable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 import numpy as np
 import torch
@@ -178,24 +174,6 @@ def clear_cache() -> None:
     """Forget every loaded dataset in this process (frees memory; the next `load()` reads again)."""
     with _lock:
         _cache.clear()
-
-
-@contextlib.contextmanager
-def open_text(path: Path, newline: str | None = "") -> Iterator[IO[str]]:
-    """`path` opened as UTF-8 text; `.gz`, `.bz2` and `.xz` files decompressed on the fly."""
-    kw: dict[str, Any] = {"encoding": "utf-8", "newline": newline}
-    if path.suffix == ".gz":
-        with gzip.open(path, "rt", **kw) as f:
-            yield f
-    elif path.suffix == ".bz2":
-        with bz2.open(path, "rt", **kw) as f:
-            yield f
-    elif path.suffix == ".xz":
-        with lzma.open(path, "rt", **kw) as f:
-            yield f
-    else:
-        with open(path, **kw) as f:
-            yield f
 
 
 def cache_root() -> Path:

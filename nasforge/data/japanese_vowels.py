@@ -2,8 +2,9 @@
 frame, 7 to 29 frames. The class is the speaker; 270 training and 370 test utterances.
 
 Read from the `.ts` files of the UEA archive (`JapaneseVowels_TRAIN.ts`, `JapaneseVowels_TEST.ts`, as
-sktime and aeon ship them) or from the original UCI files (`ae.train`, `ae.test`), in `root` or
-`$NASFORGE_DATA/audio/japanese_vowels`.
+sktime and aeon ship them; plain or compressed with xz, gzip or bzip2) or from the original UCI files
+(`ae.train`, `ae.test`), in `root`, else in `$NASFORGE_DATA/audio/japanese_vowels` if it holds them, else
+in the copy that ships with nasforge (see `nasforge.datafiles`).
 """
 
 from __future__ import annotations
@@ -16,12 +17,14 @@ import torch
 
 from nasforge.data.base import ArrayData, BaseDataset, DataSplits, cached_load
 from nasforge.data.split import check_seed, check_size, resolve_size, stratified_split
+from nasforge.datafiles import ENV_DATA, data_dirs, find_file, open_text
 from nasforge.errors import ConfigError, DataError
 
 __all__ = ["JapaneseVowels", "read_ts"]
 
-ENV_DATA = "NASFORGE_DATA"
-SUBDIR = Path("audio") / "japanese_vowels"
+AREA = "audio/japanese_vowels"
+TS_FILES = ("JapaneseVowels_TRAIN.ts", "JapaneseVowels_TEST.ts")
+UCI_FILES = ("ae.train", "ae.test")
 N_COEFFS = 12
 MAX_FRAMES = 29
 #: utterances per speaker in the UCI test file (its blocks are in speaker order, unlabelled)
@@ -56,41 +59,43 @@ class JapaneseVowels(BaseDataset):
         return f"JapaneseVowels(root={self.root!r}, valid_size={self.valid_size!r}, seed={self.seed})"
 
     def folder(self) -> Path:
+        """`root`, else the first of `$NASFORGE_DATA/audio/japanese_vowels`, the bundled copy and the cache
+        that holds the files."""
         if self.root is not None:
             return Path(self.root).expanduser()
-        data = os.environ.get(ENV_DATA)
-        if not data:
-            raise DataError(
-                f"JapaneseVowels needs its files: pass `root` (a folder with JapaneseVowels_TRAIN.ts and "
-                f"JapaneseVowels_TEST.ts, or UCI's ae.train and ae.test) or set {ENV_DATA} so that "
-                f"${ENV_DATA}/{SUBDIR} holds them; {ENV_DATA} is not set."
-            )
-        return Path(data).expanduser() / SUBDIR
+        searched = data_dirs(AREA)
+        for folder in searched:
+            if _files(folder) is not None:
+                return folder
+        raise DataError(
+            f"JapaneseVowels cannot find {TS_FILES[0]} and {TS_FILES[1]} (or UCI's ae.train and ae.test) in "
+            f"any of {[str(d) for d in searched]}, and the copy that ships with nasforge is missing: reinstall "
+            f"nasforge, set {ENV_DATA} to a folder holding {AREA}/, or pass `root`."
+        )
 
     def load(self) -> DataSplits:
         folder = self.folder().resolve()
         return cached_load(("japanese_vowels", str(folder), self.valid_size, self.seed), lambda: self._build(folder))
 
     def _build(self, folder: Path) -> DataSplits:
-        train_ts, test_ts = folder / "JapaneseVowels_TRAIN.ts", folder / "JapaneseVowels_TEST.ts"
-        train_uci, test_uci = folder / "ae.train", folder / "ae.test"
-        if train_ts.is_file() and test_ts.is_file():
-            train, y_train = read_ts(train_ts)
-            test, y_test = read_ts(test_ts)
-        elif train_uci.is_file() and test_uci.is_file():
-            train = _read_uci(train_uci)
-            y_train = np.repeat(np.arange(9), UCI_TRAIN_PER_SPEAKER)
-            test = _read_uci(test_uci)
-            y_test = np.repeat(np.arange(9), UCI_TEST_COUNTS)
-            _check_count(train_uci, len(train), len(y_train))
-            _check_count(test_uci, len(test), len(y_test))
-        else:
-            how = f" (from ${ENV_DATA})" if self.root is None else ""
+        files = _files(folder)
+        if files is None:
             raise DataError(
-                f"JapaneseVowels files not found in {folder}{how}: it must hold JapaneseVowels_TRAIN.ts and "
-                f"JapaneseVowels_TEST.ts (UEA archive, as in aeon) or UCI's ae.train and ae.test. Pass "
-                f"`root` or set {ENV_DATA} to the folder above {SUBDIR}."
+                f"JapaneseVowels files not found in `root`={str(folder)!r}: it must hold {TS_FILES[0]} and "
+                f"{TS_FILES[1]} (UEA archive, as in aeon; plain, .xz, .gz or .bz2) or UCI's ae.train and "
+                f"ae.test. Pass another `root`, or leave it out to use ${ENV_DATA}/{AREA} or the bundled copy."
             )
+        (train_path, test_path), uci = files
+        if not uci:
+            train, y_train = read_ts(train_path)
+            test, y_test = read_ts(test_path)
+        else:
+            train = _read_uci(train_path)
+            y_train = np.repeat(np.arange(9), UCI_TRAIN_PER_SPEAKER)
+            test = _read_uci(test_path)
+            y_test = np.repeat(np.arange(9), UCI_TEST_COUNTS)
+            _check_count(train_path, len(train), len(y_train))
+            _check_count(test_path, len(test), len(y_test))
         # Normalise each coefficient with the training frames only, then pad: padding stays exactly 0.
         frames = np.concatenate(train)
         mean, std = frames.mean(0), frames.std(0) + 1e-8
@@ -115,12 +120,24 @@ class JapaneseVowels(BaseDataset):
         )
 
 
+def _files(folder: Path) -> tuple[tuple[Path, Path], bool] | None:
+    """The training and test files in `folder` and whether they are UCI's; None if it lacks a pair."""
+    train, test = (find_file(folder, name) for name in TS_FILES)
+    if train is not None and test is not None:
+        return (train, test), False
+    train, test = (find_file(folder, name) for name in UCI_FILES)
+    if train is not None and test is not None:
+        return (train, test), True
+    return None
+
+
 def read_ts(path: Path) -> tuple[list[np.ndarray], np.ndarray]:
-    """Utterances (frames x dimensions float32 arrays) and 0-based labels from an sktime/aeon `.ts` file."""
+    """Utterances (frames x dimensions float32 arrays) and 0-based labels from an sktime/aeon `.ts` file,
+    plain or compressed (`.xz`, `.gz`, `.bz2`)."""
     series: list[np.ndarray] = []
     labels: list[str] = []
     in_data = False
-    with open(path, encoding="utf-8") as handle:
+    with open_text(path, newline=None) as handle:
         for number, line in enumerate(handle, 1):
             line = line.strip()
             if not line or line.startswith("#"):
@@ -151,7 +168,7 @@ def _read_uci(path: Path) -> list[np.ndarray]:
     """UCI's format: one line of 12 numbers per frame, a blank line after each utterance."""
     blocks: list[np.ndarray] = []
     current: list[list[float]] = []
-    with open(path, encoding="utf-8") as handle:
+    with open_text(path, newline=None) as handle:
         for line in handle:
             if line.strip():
                 current.append([float(v) for v in line.split()])

@@ -22,7 +22,7 @@ from pathlib import Path
 
 import torch
 
-from nasforge.data.base import open_text
+from nasforge.datafiles import open_text
 from nasforge.errors import ConfigError, DataError
 
 __all__ = ["BUILTIN_LEXICONS", "aligned_lexicon", "lexicon_path", "read_lexicon"]

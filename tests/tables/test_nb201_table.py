@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from nasforge import datafiles
 from nasforge.errors import ArchError, ConfigError, DataError
 from nasforge.tables import NB201Table, nb201_search_paths
 from nasforge.tables.nb201 import REQUIRED_COLUMNS
@@ -20,9 +21,11 @@ OPTIMUM = "|nor_conv_3x3~0|+|nor_conv_3x3~0|nor_conv_3x3~1|+|skip_connect~0|nor_
 
 @pytest.fixture
 def no_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
-    """No table in the environment or the home cache; returns the (empty) home folder."""
+    """No table in the environment, the package (as if a packager left the bundled data out) or the home
+    cache; returns the (empty) home folder."""
     monkeypatch.delenv("NASFORGE_NB201", raising=False)
     monkeypatch.delenv("NASFORGE_DATA", raising=False)
+    monkeypatch.setattr(datafiles, "BUNDLED", tmp_path / "bundled")
     home = tmp_path / "home"
     home.mkdir()
     monkeypatch.setenv("HOME", str(home))
@@ -111,16 +114,23 @@ def test_missing_file_says_where_it_looked_and_what_to_set(no_env: Path) -> None
     message = str(info.value)
     for expected in ("NASFORGE_DATA", "NASFORGE_NB201", str(no_env / ".cache" / "nasforge" / "nb201"), "format"):
         assert expected in message
+    assert "reinstall" in message.lower() and "\n" not in message
     with pytest.raises(DataError, match="not one"):
         NB201Table.load(no_env / "nowhere.csv.gz")
 
 
 def test_search_order(no_env: Path, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     cache = no_env / ".cache" / "nasforge" / "nb201" / "nb201.csv.gz"
-    assert nb201_search_paths() == [cache]
+    bundled = tmp_path / "bundled" / "nb201" / "nb201.csv.gz"
+    assert nb201_search_paths() == [bundled, cache]
     monkeypatch.setenv("NASFORGE_DATA", str(tmp_path / "data"))
     monkeypatch.setenv("NASFORGE_NB201", str(tmp_path / "file.csv.gz"))
-    assert nb201_search_paths() == [tmp_path / "file.csv.gz", tmp_path / "data" / "nb201" / "nb201.csv.gz", cache]
+    assert nb201_search_paths() == [
+        tmp_path / "file.csv.gz",
+        tmp_path / "data" / "nb201" / "nb201.csv.gz",
+        bundled,
+        cache,
+    ]
 
 
 def test_environment_variables_find_the_file(table: NB201Table, no_env: Path, monkeypatch: pytest.MonkeyPatch) -> None:

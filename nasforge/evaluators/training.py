@@ -123,17 +123,30 @@ def _spec_augment(x: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
     return out * keep.view(n, *([1] * (x.ndim - 3)), f, t)
 
 
+def memory_format(x: torch.Tensor, device: torch.device) -> torch.memory_format:
+    """Channels-last for image batches on the CPU, where oneDNN's convolutions run 1.2-1.6 times faster in it
+    (measured on the `cnn` space's archs, one thread); the default layout otherwise."""
+    return torch.channels_last if x.ndim == 4 and device.type == "cpu" else torch.contiguous_format
+
+
+def set_layout(model: nn.Module, fmt: torch.memory_format) -> None:
+    model.to(memory_format=fmt)  # type: ignore[call-overload]  # torch's stubs omit the keyword
+
+
 @torch.no_grad()
 def evaluate_model(model: nn.Module, data: ArrayData, device: torch.device, batch_size: int = 1000) -> dict[str, float]:
     """Accuracy and mean cross-entropy of `model` on `data`."""
     model.eval()
+    fmt = memory_format(data.x, device)
+    set_layout(model, fmt)
     correct, loss_sum = 0, 0.0
     for start in range(0, len(data), batch_size):
-        xb = data.x[start : start + batch_size].to(device, non_blocking=True)
+        xb = data.x[start : start + batch_size].to(device, non_blocking=True).contiguous(memory_format=fmt)
         yb = data.y[start : start + batch_size].to(device, non_blocking=True)
         logits = model(xb)
         loss_sum += float(F.cross_entropy(logits, yb, reduction="sum"))
         correct += int((logits.argmax(1) == yb).sum())
+    set_layout(model, torch.contiguous_format)  # what export, tracing and users expect
     n = max(len(data), 1)
     return {"acc": correct / n, "loss": loss_sum / n}
 
@@ -181,6 +194,8 @@ def fit(
     sched = None if timed else make_schedule(opt, cfg, total_steps)
     peaks = [group["lr"] for group in opt.param_groups]
     x_all, y_all = train.x.to(device), train.y.to(device)
+    fmt = memory_format(x_all, device)
+    set_layout(model, fmt)
     start = time.perf_counter()
     train_loss = float("nan")
     info: dict[str, float] = {}
@@ -205,7 +220,7 @@ def fit(
                 for group, peak in zip(opt.param_groups, peaks):
                     group["lr"] = peak * factor
             idx = perm[step * cfg.batch_size : (step + 1) * cfg.batch_size]
-            xb = augment_batch(x_all[idx], cfg.augment, gen)
+            xb = augment_batch(x_all[idx], cfg.augment, gen).contiguous(memory_format=fmt)
             loss = F.cross_entropy(model(xb), y_all[idx], label_smoothing=cfg.label_smoothing)
             if not torch.isfinite(loss.detach()):
                 raise NonFiniteLoss(f"training loss became {loss.item()} at epoch {epoch + 1}, step {step + 1}")
@@ -231,5 +246,6 @@ def fit(
             on_epoch(epoch + 1, {**info, "train_loss": train_loss, "last": 1.0 if last else 0.0})
         if last:
             break
+    set_layout(model, torch.contiguous_format)  # what export, tracing and users expect
     info.update(train_loss=train_loss, train_time=time.perf_counter() - start, epochs=done / steps_per_epoch)
     return info

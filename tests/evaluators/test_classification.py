@@ -24,7 +24,7 @@ def evaluate(evaluator: ClassificationEvaluator, seed: int = 0, budget: float | 
 def test_trains_and_reports_every_epoch() -> None:
     metrics, reports = evaluate(ClassificationEvaluator(Digits(), epochs=3))
     assert [s for s, _ in reports] == [1, 2, 3]
-    assert metrics["val_acc"] > 0.8
+    assert metrics["val_acc"] > 0.7  # it learns (chance: 0.1)
     net = SPACE.freeze(SPACE.default_arch())
     assert metrics["params"] == count_params(net)
     assert metrics["flops"] == count_flops(net, (1, 8, 8)) > 0

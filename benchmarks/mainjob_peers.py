@@ -1,0 +1,255 @@
+"""The main job against Optuna and random search, side by side, at the same wall budget on the same machine.
+
+Every method gets the same job: 15 minutes of wall time (`--total-time`) from the start of its search to a
+retrained, tested model, on the same data split (Fashion-MNIST, 10,000 held-out training images for
+validation), the same space (the preset's `cnn` space) and the same trainer (`nasforge.evaluators.training`):
+
+- `nasforge`: `nasforge run fashion_mnist`, exactly as the README's main job runs it (a subprocess);
+- `random`: the same command with `--strategy random` (the preset's evaluation, random proposals);
+- `optuna`: Optuna's TPE sampler with a Hyperband pruner over the same space's decisions (conditional
+  ones asked only when active, define-by-run), in as many worker processes as the preset's pool has,
+  sharing one journal file; each trial trains `--optuna-epochs` epochs on `--optuna-fraction` of the
+  training split and reports its validation accuracy (on 2,000 validation images, the last epoch on all
+  10,000) every epoch, so the pruner can stop it. Its search ends when what is left of the budget is the
+  preset's retrain share and export reserve, as the main job's does; the best trial's arch is then
+  retrained with the same `train_final` for the time left and tested once.
+
+Each run is one record entry: test accuracy, trials, wall time and where it went, the chosen arch. Runs go
+one after another; `--cpus 0` pins every run to core 0 (the 1-core, slow-machine case), so two invocations
+with `--cpus 0` and `--cpus 1` can run side by side.
+
+    python benchmarks/mainjob_peers.py --methods nasforge optuna random --seeds 0 1 2
+    python benchmarks/mainjob_peers.py --methods nasforge optuna random --seeds 0 1 2 --cpus 0
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import multiprocessing as mp
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from records import Record
+
+ROOT = Path(__file__).resolve().parents[1]
+METHODS = ("nasforge", "optuna", "random")
+
+
+def nasforge_run(method: str, seed: int, args: argparse.Namespace, folder: Path) -> dict[str, Any]:
+    """The README's command, in a subprocess (pinned like this process), timed from the outside."""
+    cmd = [
+        str(Path(sys.executable).parent / "nasforge"),
+        "run",
+        "fashion_mnist",
+        "--seed",
+        str(seed),
+        "--storage",
+        str(folder / "nas.db"),
+        "--export",
+        str(folder / "out"),
+        "--total-time",
+        str(args.total_time),
+        "--quiet",
+    ]
+    if method == "random":
+        cmd += ["--strategy", "random"]
+    started = time.time()
+    out = subprocess.run(cmd, capture_output=True, text=True, cwd=folder)
+    wall = time.time() - started
+    (folder / "log.txt").write_text(out.stdout + out.stderr)
+    if out.returncode != 0:
+        return {"error": (out.stderr or out.stdout)[-2000:], "wall_s": wall}
+    metrics = json.loads((folder / "out" / "metrics.json").read_text())
+    arch = json.loads((folder / "out" / "arch.json").read_text())
+    from nasforge.storage import get_storage
+    from nasforge.trial import TrialState
+
+    store = get_storage(str(folder / "nas.db"))
+    trials = store.get_trials(store.require_experiment("fashion-mnist-cnn").id)
+    return {
+        "test_acc": metrics["test_acc"],
+        "best_val_acc": metrics.get("search_val_acc"),
+        "trials": len(trials),
+        "completed": sum(t.state is TrialState.COMPLETE for t in trials),
+        "pruned": sum(t.state is TrialState.PRUNED for t in trials),
+        "wall_s": wall,
+        "job_s": metrics.get("job_time"),
+        "search_s": metrics.get("job_search_time"),
+        "retrain_s": metrics.get("job_retrain_time"),
+        "export_s": metrics.get("job_export_time"),
+        "retrain_epochs": metrics.get("epochs"),
+        "epoch_time": metrics.get("epoch_time"),
+        "estimated_epoch_time": metrics.get("estimated_epoch_time"),
+        "arch": arch,
+    }
+
+
+# --- Optuna ----------------------------------------------------------------------------------------------------
+def preset() -> dict[str, Any]:
+    from nasforge.config import load_preset
+
+    return load_preset("fashion_mnist")
+
+
+def build_space_and_data() -> tuple[Any, Any]:
+    """The preset's space and dataset, built as `nasforge run` builds them (nothing is stored)."""
+    from nasforge.config import build_experiment
+    from nasforge.storage import InMemoryStorage
+
+    experiment = build_experiment(preset(), storage=InMemoryStorage())
+    return experiment.space, experiment.evaluator.dataset
+
+
+def suggest_arch(trial: Any, space: Any) -> dict[str, Any]:
+    """Ask Optuna for every decision of the space that is active given the answers so far (define-by-run)."""
+    arch: dict[str, Any] = {}
+    for d in space.decisions:
+        if d.is_active(arch):
+            arch[d.label] = trial.suggest_categorical(d.label, list(d.values))
+    return arch
+
+
+def optuna_worker(journal: str, seed: int, worker: int, search_deadline: float, args_dict: dict) -> None:
+    import optuna
+    import torch
+
+    from nasforge.evaluators import ClassificationEvaluator, EvalContext
+
+    torch.set_num_threads(1)  # as the preset's pool workers: one thread each
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    space, dataset = build_space_and_data()
+    evaluator = ClassificationEvaluator(
+        dataset,
+        epochs=args_dict["optuna_epochs"],
+        train_fraction=args_dict["optuna_fraction"],
+        interim_valid=2000,
+    )
+    storage = optuna.storages.JournalStorage(optuna.storages.journal.JournalFileBackend(journal))
+    study = optuna.load_study(
+        study_name="mainjob",
+        storage=storage,
+        sampler=optuna.samplers.TPESampler(seed=seed * 100 + worker, multivariate=True, group=True),
+        pruner=optuna.pruners.HyperbandPruner(min_resource=1, max_resource=args_dict["optuna_epochs"]),
+    )
+
+    def objective(trial: Any) -> float:
+        arch = space.validate(suggest_arch(trial, space))
+
+        def report(step: int, metrics: Any) -> None:
+            trial.report(float(metrics["val_acc"]), step)
+            if trial.should_prune():
+                raise optuna.TrialPruned()
+
+        ctx = EvalContext(space, arch, None, number=trial.number, seed=seed * 1000 + trial.number, report=report)
+        return evaluator.evaluate(ctx)["val_acc"]
+
+    while time.time() < search_deadline:
+        study.optimize(objective, n_trials=1, catch=(Exception,))
+
+
+def optuna_run(seed: int, args: argparse.Namespace, folder: Path) -> dict[str, Any]:
+    import optuna
+
+    from nasforge.evaluators import ClassificationEvaluator
+    from nasforge.experiment.budget import JobBudget
+
+    cfg = preset()
+    run = cfg["run"]
+    budget = JobBudget(args.total_time, run.get("retrain_share", 0.5), run.get("export_reserve", 30.0))
+    started = time.time()
+    budget.start(started)
+    journal = str(folder / "optuna.journal")
+    storage = optuna.storages.JournalStorage(optuna.storages.journal.JournalFileBackend(journal))
+    optuna.create_study(study_name="mainjob", storage=storage, direction="maximize")
+    n_workers = int(cfg["executor"].get("n_workers", 2))
+    ctx = mp.get_context("spawn")
+    procs = [
+        ctx.Process(target=optuna_worker, args=(journal, seed, w, budget.search_deadline(), vars(args)))
+        for w in range(n_workers)
+    ]
+    for p in procs:
+        p.start()
+    for p in procs:
+        p.join()
+    budget.mark("search_end")
+    study = optuna.load_study(study_name="mainjob", storage=storage)
+    done = [t for t in study.trials if t.state == optuna.trial.TrialState.COMPLETE]
+    best = study.best_trial
+    space, dataset = build_space_and_data()
+    arch = space.validate(best.params)
+    evaluator = ClassificationEvaluator(dataset, epochs=2)
+    budget.mark("retrain_start")
+    _, final = evaluator.train_final(
+        space, arch, int(cfg["export"].get("epochs", 40)), seed=seed, time_budget=budget.retrain_time()
+    )
+    budget.mark("retrain_end")
+    spent = budget.spent()
+    return {
+        "test_acc": final["test_acc"],
+        "best_val_acc": best.value,
+        "trials": len(study.trials),
+        "completed": len(done),
+        "pruned": sum(t.state == optuna.trial.TrialState.PRUNED for t in study.trials),
+        "wall_s": time.time() - started,
+        "job_s": spent.get("job_time"),
+        "search_s": spent.get("job_search_time"),
+        "retrain_s": spent.get("job_retrain_time"),
+        "retrain_epochs": final.get("epochs"),
+        "epoch_time": final.get("epoch_time"),
+        "estimated_epoch_time": final.get("estimated_epoch_time"),
+        "arch": json.loads(arch.to_json()),
+    }
+
+
+def summarize(runs: list[dict[str, Any]]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for method in sorted({r["method"] for r in runs}):
+        accs = [r["test_acc"] for r in runs if r["method"] == method and "test_acc" in r]
+        if accs:
+            out[method] = {
+                "runs": len(accs),
+                "mean_test_acc": sum(accs) / len(accs),
+                "min_test_acc": min(accs),
+                "max_test_acc": max(accs),
+                "mean_trials": sum(r["trials"] for r in runs if r["method"] == method and "trials" in r) / len(accs),
+            }
+    return out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--methods", nargs="+", default=list(METHODS), choices=METHODS)
+    parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
+    parser.add_argument("--total-time", type=float, default=900.0, help="the whole job's wall budget, seconds")
+    parser.add_argument("--cpus", help="pin every run to these cores (taskset list, e.g. 0); default: all")
+    parser.add_argument("--optuna-epochs", type=int, default=4)
+    parser.add_argument("--optuna-fraction", type=float, default=0.125)
+    args = parser.parse_args()
+    if args.cpus is not None:
+        os.sched_setaffinity(0, {int(c) for c in args.cpus.split(",")})
+    cores = len(os.sched_getaffinity(0))
+    record = Record(f"mainjob_peers_{cores}core", area="mainjob", config={**vars(args), "cores": cores})
+    print(f"record: {record.path}", flush=True)
+    for seed in args.seeds:
+        for method in args.methods:
+            with tempfile.TemporaryDirectory(prefix=f"mainjob-{method}-{seed}-") as tmp:
+                folder = Path(tmp)
+                run = optuna_run(seed, args, folder) if method == "optuna" else nasforge_run(method, seed, args, folder)
+            run = {"method": method, "seed": seed, "cores": cores, **run}
+            record.add_run(run)
+            shown = f"{100 * run['test_acc']:.2f} %" if "test_acc" in run else f"error: {run.get('error', '')[-300:]}"
+            print(f"{method} seed {seed}: {shown}, {run.get('trials', 0)} trials, {run['wall_s']:.0f} s", flush=True)
+    path = record.save(summary=summarize(record.runs))
+    print(json.dumps(summarize(record.runs), indent=1))
+    print(f"record: {path}")
+
+
+if __name__ == "__main__":
+    main()

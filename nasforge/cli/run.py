@@ -246,6 +246,14 @@ def main(args: argparse.Namespace) -> int:
     best = experiment.best_trial
     if best is None:
         limits = f" that meets {', '.join(map(str, experiment.constraints))}" if experiment.constraints else ""
+        cut = sum(1 for t in experiment.trials if "cut_at_deadline" in t.info)
+        if cut:
+            print(
+                f"nasforge: no trial{limits} finished before the search's deadline ({cut} were cut there); give a "
+                "longer --total-time, or trials that take less (evaluator.trial_time, epochs).",
+                file=out,
+            )
+            return 1
         print(f"nasforge: no trial{limits} completed; see `nasforge trials` for the errors.", file=out)
         return 1
     if experiment.rejected:

@@ -8,7 +8,8 @@ from nasforge.evaluators import BaseEvaluator, ClassificationEvaluator, EvalCont
 from nasforge.executors import LocalPoolExecutor, SequentialExecutor
 from nasforge.experiment import Callback, Experiment, load_experiment
 from nasforge.export import export_model, load_model
-from nasforge.multiobjective import Constraint, LatencyMeter, LatencySetting
+from nasforge.cost import LatencyMeter, LatencySetting
+from nasforge.multiobjective import Constraint
 from nasforge.space import Arch, InputChoice, LayerChoice, ModelSpace, Repeat, choice, hparam, label_scope
 from nasforge.storage import SQLStorage
 from nasforge.strategies import NSGA2, BaseStrategy, OneShotStrategy, ParEGO, RandomSearch, RegularizedEvolution

@@ -68,7 +68,7 @@ from nasforge.estimation.inheritance import make_inheritance
 from nasforge.estimation.scorer import ProxyScorer
 from nasforge.estimation.stopping import make_stopper
 from nasforge.estimation.warm_start import make_warm_start
-from nasforge.multiobjective.latency import LatencySetting
+from nasforge.cost import LatencySetting
 from nasforge.multiobjective.objectives import parse_constraints, parse_objectives
 from nasforge.registry import check_kwargs
 
@@ -355,7 +355,7 @@ class _ParamLimit:
         self.max_params = max_params
 
     def __call__(self, arch: Any) -> bool:
-        from nasforge.evaluators.cost import count_params
+        from nasforge.cost import count_params
 
         return count_params(self.space.freeze(arch)) <= self.max_params
 

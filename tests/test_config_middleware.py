@@ -13,7 +13,7 @@ from nasforge import config as configs
 from nasforge.cli.main import build_parser
 from nasforge.cli.run import resolve_config
 from nasforge.errors import ConfigError
-from nasforge.evaluators import count_params
+from nasforge.cost import count_params
 from nasforge.strategies import (
     STRATEGIES,
     BudgetLimit,

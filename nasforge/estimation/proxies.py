@@ -24,7 +24,7 @@ SamsungLabs/zero-cost-nas, also used by NASLib), Tanaka et al. 2020 (synflow) an
   value over the channel's weights before summing), so the scores compare with the published ones.
 - `jacob_cov`: Jacobian `J` of the sum of the output with respect to the input, one row per sample;
   eigenvalues `v` of the correlation matrix of the rows; score `-sum(log(v + k) + 1 / (v + k))`, k = 1e-5.
-- `params`, `flops`: `nasforge.evaluators.cost.count_params` and `count_flops` (one sample of `x`'s shape).
+- `params`, `flops`: `nasforge.cost.count_params` and `count_flops` (one sample of `x`'s shape).
 
 The data-dependent proxies run the network in training mode (BatchNorm on batch statistics, as the
 reference code does on a freshly initialised network) with dropout off, so they are deterministic.
@@ -57,7 +57,7 @@ from torch import nn
 from torch.func import functional_call
 
 from nasforge.errors import ConfigError, unknown_name
-from nasforge.evaluators.cost import count_flops, count_params
+from nasforge.cost import count_flops, count_params
 
 __all__ = [
     "PROXIES",

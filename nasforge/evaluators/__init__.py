@@ -2,7 +2,6 @@
 
 from nasforge.evaluators.base import BaseEvaluator, EvalContext, TrialError
 from nasforge.evaluators.classification import ClassificationEvaluator
-from nasforge.evaluators.cost import count_flops, count_params
 from nasforge.evaluators.proxy import ProxyEvaluator
 from nasforge.evaluators.training import TrainConfig, evaluate_model, fit
 
@@ -13,8 +12,6 @@ __all__ = [
     "ProxyEvaluator",
     "TrainConfig",
     "TrialError",
-    "count_flops",
-    "count_params",
     "evaluate_model",
     "fit",
 ]

@@ -25,7 +25,7 @@ from nasforge.evaluators.base import BaseEvaluator
 from nasforge.executors import BaseExecutor, Job, JobResult, SequentialExecutor
 from nasforge.experiment.callbacks import Callback
 from nasforge.experiment.driver import driver_id, is_dead
-from nasforge.multiobjective.latency import LatencyMeter, LatencySetting
+from nasforge.cost import LatencyMeter, LatencySetting
 from nasforge.multiobjective.objectives import (
     Constraint,
     ObjectivesSpec,

@@ -63,12 +63,12 @@ from typing import Any
 
 import yaml
 
-from nasforge.errors import ConfigError, suggest, unknown_name
+from nasforge.cost import LatencySetting
+from nasforge.errors import ConfigError, StorageError, suggest, unknown_name
 from nasforge.estimation.inheritance import make_inheritance
 from nasforge.estimation.scorer import ProxyScorer
 from nasforge.estimation.stopping import make_stopper
 from nasforge.estimation.warm_start import make_warm_start
-from nasforge.cost import LatencySetting
 from nasforge.multiobjective.objectives import parse_constraints, parse_objectives
 from nasforge.registry import check_kwargs
 
@@ -527,3 +527,21 @@ def build_experiment(config: Mapping[str, Any], storage: Any = None) -> Any:
         warm_start=cfg.get("estimation", {}).get("warm_start"),
         trial_timeout=cfg.get("run", {}).get("trial_timeout"),
     )
+
+
+def load_experiment(name: str, storage: Any = "nasforge.db") -> Any:
+    """Rebuild a stored experiment from the configuration it was created with (`nasforge run` stores one).
+
+    Here rather than beside `Experiment`: rebuilding goes through `build_experiment`, and the experiment
+    layer must not import the configuration layer above it."""
+    from nasforge.storage import get_storage
+
+    store = get_storage(storage)
+    row = store.require_experiment(name)
+    spec = row.config.get("spec")
+    if not spec:
+        raise StorageError(
+            f"Experiment {name!r} was created from Python objects; construct Experiment({name!r}, space, strategy, "
+            "evaluator, storage=...) with the same objects to resume or export it."
+        )
+    return build_experiment(spec, storage=store)

@@ -56,8 +56,8 @@ import torch.nn.functional as F
 from torch import nn
 from torch.func import functional_call
 
-from nasforge.errors import ConfigError, unknown_name
 from nasforge.cost import count_flops, count_params
+from nasforge.errors import ConfigError, unknown_name
 
 __all__ = [
     "PROXIES",

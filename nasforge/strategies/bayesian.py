@@ -30,6 +30,7 @@ from nasforge.errors import ConfigError
 from nasforge.estimation.scorer import ProxyScorer
 from nasforge.space import Arch, ModelSpace
 from nasforge.strategies.base import BaseStrategy, arch_key, check_int
+from nasforge.strategies.context import SearchContext
 from nasforge.strategies.predictors import GaussianProcess, MLPEnsemble, Predictor, warp
 from nasforge.trial import Proposal, TrialRecord
 
@@ -172,9 +173,9 @@ class BayesianOptimization(BaseStrategy):
         best = int(np.argmax(score))
         return self._propose(archs[best], {"origin": "acquisition", "predicted": round(float(mean[best]), 4)})
 
-    def prepare(self, experiment: Any) -> bool:
+    def prepare(self, context: SearchContext) -> bool:
         if self.proxy_features is not None:
-            self.proxy_features.take_data_from(getattr(experiment, "evaluator", None))
+            self.proxy_features.take_data_from(context.evaluator)
         return True
 
     def _with_proxy(

@@ -21,6 +21,7 @@ from typing import Any
 from nasforge.errors import ConfigError
 from nasforge.space import Arch
 from nasforge.strategies.base import BaseStrategy, Sampler, arch_key, check_int
+from nasforge.strategies.context import SearchContext
 from nasforge.trial import Proposal, TrialRecord, TrialState
 
 SYNTHETIC = -1  # the number of records a middleware makes up for its inner strategy
@@ -69,8 +70,8 @@ class StrategyMiddleware(BaseStrategy):
     def is_done(self) -> bool:
         return self.inner.is_done()
 
-    def prepare(self, experiment: Any) -> bool:
-        return self.inner.prepare(experiment)
+    def prepare(self, context: SearchContext) -> bool:
+        return self.inner.prepare(context)
 
     def _state_dict(self) -> dict[str, Any]:
         return {"inner": self.inner.state_dict(), **self._own_state()}

@@ -128,8 +128,6 @@ ZERO_COST_KEYS = {
 }
 
 
-#: `evaluator.name`: `train` (ClassificationEvaluator, the default) or `proxy` (ProxyEvaluator: zero-cost scores)
-EVALUATORS = ("train", "proxy")
 PROXY_EVALUATOR_KEYS = {
     "proxy": (str, list),
     "batch_size": int,
@@ -391,11 +389,13 @@ def wrap_strategy(strategy: Any, middleware: Mapping[str, Any], space: Any) -> A
 
 
 def _evaluator_section(cfg: Mapping[str, Any]) -> tuple[str, dict[str, Any]]:
-    """The evaluator's kind (`train`, the default, or `proxy`) and its options."""
+    """The evaluator's name in `nasforge.evaluators.EVALUATORS` (`train`, the default, or `proxy`: zero-cost
+    scores) and its options."""
+    from nasforge.evaluators import EVALUATORS
+
     ev = dict(cfg.get("evaluator", {}))
     name = ev.pop("name", "train")
-    if name not in EVALUATORS:
-        raise unknown_name("evaluator", str(name), EVALUATORS)
+    EVALUATORS.get(name)  # an unknown name fails here, with the closest ones
     return name, ev
 
 
@@ -480,7 +480,7 @@ def build_experiment(config: Mapping[str, Any], storage: Any = None) -> Any:
     """An `Experiment` from a validated configuration; the dataset is loaded here, so missing data fails
     before anything is written to the storage."""
     from nasforge.data import DATASETS
-    from nasforge.evaluators import ClassificationEvaluator, ProxyEvaluator
+    from nasforge.evaluators import EVALUATORS
     from nasforge.executors import executor_class
     from nasforge.experiment import Experiment
     from nasforge.strategies import DEFAULT_STRATEGY, STRATEGIES
@@ -505,9 +505,7 @@ def build_experiment(config: Mapping[str, Any], storage: Any = None) -> Any:
     strat_kw, middleware = _split_middleware(STRATEGIES.get(strat_name), strat_kw, f"strategy {strat_name!r}")
     strategy = wrap_strategy(STRATEGIES.create(strat_name, **strat_kw), middleware, space)
     ev_name, ev = _evaluator_section(cfg)
-    evaluator: Any = (
-        ProxyEvaluator(dataset=dataset, **ev) if ev_name == "proxy" else ClassificationEvaluator(dataset, **ev)
-    )
+    evaluator: Any = EVALUATORS.get(ev_name)(dataset=dataset, **ev)
     exec_name, exec_kw = _named("executor", cfg.get("executor", {"name": "sequential"}), "sequential")
     executor = executor_class(exec_name)(**exec_kw)
     return Experiment(

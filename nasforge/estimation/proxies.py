@@ -57,7 +57,8 @@ from torch import nn
 from torch.func import functional_call
 
 from nasforge.cost import count_flops, count_params
-from nasforge.errors import ConfigError, unknown_name
+from nasforge.errors import ConfigError
+from nasforge.registry import Registry
 
 __all__ = [
     "PROXIES",
@@ -336,25 +337,24 @@ def flops(model: nn.Module, x: torch.Tensor, y: torch.Tensor | None = None) -> f
 
 
 #: Every proxy by name.
-PROXIES: dict[str, Proxy] = {
-    "synflow": synflow,
-    "naswot": naswot,
-    "grad_norm": grad_norm,
-    "snip": snip,
-    "fisher": fisher,
-    "jacob_cov": jacob_cov,
-    "params": params,
-    "flops": flops,
-}
+PROXIES: Registry[float] = Registry("proxy")
+PROXIES.add("synflow", synflow)
+PROXIES.add("naswot", naswot)
+PROXIES.add("grad_norm", grad_norm)
+PROXIES.add("snip", snip)
+PROXIES.add("fisher", fisher)
+PROXIES.add("jacob_cov", jacob_cov)
+PROXIES.add("params", params)
+PROXIES.add("flops", flops)
+#: the order of `score`'s result when it is given no names
+_ORDER = ("synflow", "naswot", "grad_norm", "snip", "fisher", "jacob_cov", "params", "flops")
 
 
 def score(
-    model: nn.Module, x: torch.Tensor, y: torch.Tensor | None = None, names: Sequence[str] = tuple(PROXIES)
+    model: nn.Module, x: torch.Tensor, y: torch.Tensor | None = None, names: Sequence[str] = _ORDER
 ) -> dict[str, float]:
     """The proxies `names` of `model` on the batch `(x, y)`, by name (NaN where a score is not finite)."""
     if isinstance(names, str) or not all(isinstance(n, str) for n in names):
         raise ConfigError(f"`names` of score must be a sequence of proxy names, but got {names!r}.")
-    for name in names:
-        if name not in PROXIES:
-            raise unknown_name("proxy", name, PROXIES)
-    return {name: PROXIES[name](model, x, y) for name in names}
+    proxies = [PROXIES.get(name) for name in names]  # every name checked before any is computed
+    return {name: proxy(model, x, y) for name, proxy in zip(names, proxies, strict=True)}

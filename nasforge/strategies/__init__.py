@@ -7,7 +7,15 @@ from nasforge.strategies.bohb import BOHB
 from nasforge.strategies.evolution import RegularizedEvolution
 from nasforge.strategies.grid import GridSearch
 from nasforge.strategies.local_search import LocalSearch
-from nasforge.strategies.middleware import BudgetLimit, ConstraintFilter, Deduplicate, Retry, StrategyMiddleware
+from nasforge.strategies.middleware import (
+    BudgetLimit,
+    ConstraintFilter,
+    Deduplicate,
+    Retry,
+    StrategyMiddleware,
+    ZeroCostFilter,
+    ZeroCostWarmup,
+)
 from nasforge.strategies.mo_asha import MOASHA
 from nasforge.strategies.mo_evolution import MORegularizedEvolution
 from nasforge.strategies.multifidelity import ASHA, Hyperband, SuccessiveHalving
@@ -15,7 +23,6 @@ from nasforge.strategies.nsga2 import NSGA2
 from nasforge.strategies.parego import ParEGO
 from nasforge.strategies.random_search import RandomSearch
 from nasforge.strategies.reinforce import REINFORCE
-from nasforge.strategies.zero_cost import ZeroCostFilter, ZeroCostWarmup
 
 STRATEGIES: Registry[BaseStrategy] = Registry("strategy")
 STRATEGIES.register("random")(RandomSearch)

@@ -19,7 +19,8 @@ from nasforge.estimation.scorer import ProxyScorer
 from nasforge.space import Arch
 from nasforge.strategies.base import BaseStrategy, arch_key, check_int
 from nasforge.strategies.context import SearchContext
-from nasforge.strategies.middleware import ConstraintFilter, StrategyMiddleware
+from nasforge.strategies.middleware.base import StrategyMiddleware
+from nasforge.strategies.middleware.limits import ConstraintFilter
 from nasforge.trial import Proposal
 
 

@@ -20,7 +20,8 @@ from pathlib import Path
 import torch
 
 from nasforge import load_model
-from nasforge.multiobjective import LatencySetting, measure_latency, parse_constraints
+from nasforge.cost import LatencySetting, measure_latency
+from nasforge.multiobjective import parse_constraints
 from nasforge.storage import get_storage
 
 

@@ -26,7 +26,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from nasforge.multiobjective.latency import LatencySetting, device_key, measure_latency
+from nasforge.cost import LatencySetting, device_key, measure_latency
 from nasforge.tables import NB201Table
 from nasforge.zoo.nb201 import NB201Space, str_to_arch
 

@@ -2,16 +2,19 @@
 
 from typing import Any
 
+from nasforge.config import load_experiment
+from nasforge.cost import LatencyMeter, LatencySetting
 from nasforge.data import ArrayDataset, Digits, FashionMNIST, TorchDataset
 from nasforge.errors import ArchError, ConfigError, DataError, NasforgeError, SpaceError, StorageError
 from nasforge.evaluators import BaseEvaluator, ClassificationEvaluator, EvalContext, TrialError
 from nasforge.executors import LocalPoolExecutor, SequentialExecutor
-from nasforge.experiment import Callback, Experiment, load_experiment
+from nasforge.experiment import Callback, Experiment
 from nasforge.export import export_model, load_model
-from nasforge.multiobjective import Constraint, LatencyMeter, LatencySetting
+from nasforge.multiobjective import Constraint
+from nasforge.oneshot import OneShotStrategy
 from nasforge.space import Arch, InputChoice, LayerChoice, ModelSpace, Repeat, choice, hparam, label_scope
 from nasforge.storage import SQLStorage
-from nasforge.strategies import NSGA2, BaseStrategy, OneShotStrategy, ParEGO, RandomSearch, RegularizedEvolution
+from nasforge.strategies import NSGA2, BaseStrategy, ParEGO, RandomSearch, RegularizedEvolution
 from nasforge.trial import Objective, Proposal, TrialRecord, TrialState
 
 __version__ = "0.1.0"

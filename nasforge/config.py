@@ -64,13 +64,13 @@ from typing import Any
 
 import yaml
 
-from nasforge.errors import ConfigError, suggest, unknown_name
+from nasforge.cost import LatencySetting
+from nasforge.errors import ConfigError, StorageError, suggest, unknown_name
 from nasforge.estimation.inheritance import make_inheritance
 from nasforge.estimation.scorer import ProxyScorer
 from nasforge.estimation.stopping import make_stopper
 from nasforge.estimation.warm_start import make_warm_start
 from nasforge.experiment.budget import JobBudget
-from nasforge.multiobjective.latency import LatencySetting
 from nasforge.multiobjective.objectives import parse_constraints, parse_objectives
 from nasforge.registry import check_kwargs
 
@@ -133,8 +133,6 @@ ZERO_COST_KEYS = {
 }
 
 
-#: `evaluator.name`: `train` (ClassificationEvaluator, the default) or `proxy` (ProxyEvaluator: zero-cost scores)
-EVALUATORS = ("train", "proxy")
 PROXY_EVALUATOR_KEYS = {
     "proxy": (str, list),
     "batch_size": int,
@@ -360,7 +358,7 @@ class _ParamLimit:
         self.max_params = max_params
 
     def __call__(self, arch: Any) -> bool:
-        from nasforge.evaluators.cost import count_params
+        from nasforge.cost import count_params
 
         return count_params(self.space.freeze(arch)) <= self.max_params
 
@@ -396,11 +394,13 @@ def wrap_strategy(strategy: Any, middleware: Mapping[str, Any], space: Any) -> A
 
 
 def _evaluator_section(cfg: Mapping[str, Any]) -> tuple[str, dict[str, Any]]:
-    """The evaluator's kind (`train`, the default, or `proxy`) and its options."""
+    """The evaluator's name in `nasforge.evaluators.EVALUATORS` (`train`, the default, or `proxy`: zero-cost
+    scores) and its options."""
+    from nasforge.evaluators import EVALUATORS
+
     ev = dict(cfg.get("evaluator", {}))
     name = ev.pop("name", "train")
-    if name not in EVALUATORS:
-        raise unknown_name("evaluator", str(name), EVALUATORS)
+    EVALUATORS.get(name)  # an unknown name fails here, with the closest ones
     return name, ev
 
 
@@ -487,7 +487,7 @@ def build_experiment(config: Mapping[str, Any], storage: Any = None) -> Any:
     """An `Experiment` from a validated configuration; the dataset is loaded here, so missing data fails
     before anything is written to the storage."""
     from nasforge.data import DATASETS
-    from nasforge.evaluators import ClassificationEvaluator, ProxyEvaluator
+    from nasforge.evaluators import EVALUATORS
     from nasforge.executors import executor_class
     from nasforge.experiment import Experiment
     from nasforge.strategies import DEFAULT_STRATEGY, STRATEGIES
@@ -512,9 +512,7 @@ def build_experiment(config: Mapping[str, Any], storage: Any = None) -> Any:
     strat_kw, middleware = _split_middleware(STRATEGIES.get(strat_name), strat_kw, f"strategy {strat_name!r}")
     strategy = wrap_strategy(STRATEGIES.create(strat_name, **strat_kw), middleware, space)
     ev_name, ev = _evaluator_section(cfg)
-    evaluator: Any = (
-        ProxyEvaluator(dataset=dataset, **ev) if ev_name == "proxy" else ClassificationEvaluator(dataset, **ev)
-    )
+    evaluator: Any = EVALUATORS.get(ev_name)(dataset=dataset, **ev)
     exec_name, exec_kw = _named("executor", cfg.get("executor", {"name": "sequential"}), "sequential")
     executor = executor_class(exec_name)(**exec_kw)
     return Experiment(
@@ -534,6 +532,24 @@ def build_experiment(config: Mapping[str, Any], storage: Any = None) -> Any:
         warm_start=cfg.get("estimation", {}).get("warm_start"),
         trial_timeout=cfg.get("run", {}).get("trial_timeout"),
     )
+
+
+def load_experiment(name: str, storage: Any = "nasforge.db") -> Any:
+    """Rebuild a stored experiment from the configuration it was created with (`nasforge run` stores one).
+
+    Here rather than beside `Experiment`: rebuilding goes through `build_experiment`, and the experiment
+    layer must not import the configuration layer above it."""
+    from nasforge.storage import get_storage
+
+    store = get_storage(storage)
+    row = store.require_experiment(name)
+    spec = row.config.get("spec")
+    if not spec:
+        raise StorageError(
+            f"Experiment {name!r} was created from Python objects; construct Experiment({name!r}, space, strategy, "
+            "evaluator, storage=...) with the same objects to resume or export it."
+        )
+    return build_experiment(spec, storage=store)
 
 
 def job_budget(cfg: Mapping[str, Any]) -> JobBudget | None:

@@ -12,8 +12,8 @@ import pytest
 from nasforge import config as configs
 from nasforge.cli.main import build_parser
 from nasforge.cli.run import resolve_config
+from nasforge.cost import count_params
 from nasforge.errors import ConfigError
-from nasforge.evaluators import count_params
 from nasforge.strategies import (
     STRATEGIES,
     BudgetLimit,

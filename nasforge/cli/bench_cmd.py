@@ -29,8 +29,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 def main(args: argparse.Namespace) -> int:
     from nasforge.bench import RunSpec, format_table, plot, run_many, save_json, summary
     from nasforge.bench.runner import datasets
+    from nasforge.oneshot import ONESHOT_NAMES
     from nasforge.strategies import STRATEGIES
-    from nasforge.strategies.oneshot import ONESHOT_NAMES
     from nasforge.tables import NB201Table
 
     strategies = [s.strip() for s in args.strategies.split(",") if s.strip()]

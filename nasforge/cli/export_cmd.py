@@ -8,9 +8,9 @@ from pathlib import Path
 from typing import Any
 
 from nasforge.cli.common import add_storage
+from nasforge.config import load_experiment
 from nasforge.errors import ConfigError
 from nasforge.evaluators import ClassificationEvaluator
-from nasforge.experiment import load_experiment
 from nasforge.export import (
     DEFAULT_FORMATS,
     FORMATS,

@@ -199,7 +199,8 @@ def executor_section(section: object, args: argparse.Namespace) -> object:
 
 def _describe(strategy: object) -> str:
     """`RegularizedEvolution`, or with middleware `Retry(Deduplicate(RegularizedEvolution))`."""
-    from nasforge.strategies import OneShotStrategy, StrategyMiddleware
+    from nasforge.oneshot import OneShotStrategy
+    from nasforge.strategies import StrategyMiddleware
 
     name = type(strategy).__name__
     if isinstance(strategy, OneShotStrategy):

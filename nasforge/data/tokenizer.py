@@ -20,6 +20,7 @@ from typing import Any
 import numpy as np
 
 from nasforge.errors import ConfigError, DataError, unknown_name
+from nasforge.registry import Registry
 
 __all__ = [
     "PAD",
@@ -255,11 +256,10 @@ class HFTokenizer(BaseTokenizer):
         return tok
 
 
-TOKENIZERS: dict[str, type[BaseTokenizer]] = {
-    "builtin": Tokenizer,
-    "sentencepiece": SentencePieceTokenizer,
-    "tokenizers": HFTokenizer,
-}
+TOKENIZERS: Registry[BaseTokenizer] = Registry("tokenizer")
+TOKENIZERS.add("builtin", Tokenizer)
+TOKENIZERS.add("sentencepiece", SentencePieceTokenizer)
+TOKENIZERS.add("tokenizers", HFTokenizer)
 
 
 def make_tokenizer(spec: str | BaseTokenizer, owner: str) -> BaseTokenizer:
@@ -274,9 +274,12 @@ def make_tokenizer(spec: str | BaseTokenizer, owner: str) -> BaseTokenizer:
 def tokenizer_from_dict(data: dict[str, Any]) -> BaseTokenizer:
     """The tokenizer described by `to_dict()` (as written to `preprocessing.json`), ready to encode."""
     kind = data.get("kind")
-    if kind not in TOKENIZERS:
+    if not isinstance(kind, str) or kind not in TOKENIZERS:
         raise unknown_name("tokenizer kind", str(kind), TOKENIZERS)
-    return TOKENIZERS[kind].from_dict(data)
+    cls = TOKENIZERS[kind]
+    if not (isinstance(cls, type) and issubclass(cls, BaseTokenizer)):
+        raise ConfigError(f"Tokenizer kind {kind!r} must be registered as a BaseTokenizer subclass, but is {cls!r}.")
+    return cls.from_dict(data)
 
 
 def _import(module: str, package: str) -> Any:

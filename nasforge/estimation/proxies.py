@@ -24,7 +24,7 @@ SamsungLabs/zero-cost-nas, also used by NASLib), Tanaka et al. 2020 (synflow) an
   value over the channel's weights before summing), so the scores compare with the published ones.
 - `jacob_cov`: Jacobian `J` of the sum of the output with respect to the input, one row per sample;
   eigenvalues `v` of the correlation matrix of the rows; score `-sum(log(v + k) + 1 / (v + k))`, k = 1e-5.
-- `params`, `flops`: `nasforge.evaluators.cost.count_params` and `count_flops` (one sample of `x`'s shape).
+- `params`, `flops`: `nasforge.cost.count_params` and `count_flops` (one sample of `x`'s shape).
 
 The data-dependent proxies run the network in training mode (BatchNorm on batch statistics, as the
 reference code does on a freshly initialised network) with dropout off, so they are deterministic.
@@ -56,8 +56,9 @@ import torch.nn.functional as F
 from torch import nn
 from torch.func import functional_call
 
-from nasforge.errors import ConfigError, unknown_name
-from nasforge.evaluators.cost import count_flops, count_params
+from nasforge.cost import count_flops, count_params
+from nasforge.errors import ConfigError
+from nasforge.registry import Registry
 
 __all__ = [
     "PROXIES",
@@ -336,25 +337,24 @@ def flops(model: nn.Module, x: torch.Tensor, y: torch.Tensor | None = None) -> f
 
 
 #: Every proxy by name.
-PROXIES: dict[str, Proxy] = {
-    "synflow": synflow,
-    "naswot": naswot,
-    "grad_norm": grad_norm,
-    "snip": snip,
-    "fisher": fisher,
-    "jacob_cov": jacob_cov,
-    "params": params,
-    "flops": flops,
-}
+PROXIES: Registry[float] = Registry("proxy")
+PROXIES.add("synflow", synflow)
+PROXIES.add("naswot", naswot)
+PROXIES.add("grad_norm", grad_norm)
+PROXIES.add("snip", snip)
+PROXIES.add("fisher", fisher)
+PROXIES.add("jacob_cov", jacob_cov)
+PROXIES.add("params", params)
+PROXIES.add("flops", flops)
+#: the order of `score`'s result when it is given no names
+_ORDER = ("synflow", "naswot", "grad_norm", "snip", "fisher", "jacob_cov", "params", "flops")
 
 
 def score(
-    model: nn.Module, x: torch.Tensor, y: torch.Tensor | None = None, names: Sequence[str] = tuple(PROXIES)
+    model: nn.Module, x: torch.Tensor, y: torch.Tensor | None = None, names: Sequence[str] = _ORDER
 ) -> dict[str, float]:
     """The proxies `names` of `model` on the batch `(x, y)`, by name (NaN where a score is not finite)."""
     if isinstance(names, str) or not all(isinstance(n, str) for n in names):
         raise ConfigError(f"`names` of score must be a sequence of proxy names, but got {names!r}.")
-    for name in names:
-        if name not in PROXIES:
-            raise unknown_name("proxy", name, PROXIES)
-    return {name: PROXIES[name](model, x, y) for name in names}
+    proxies = [PROXIES.get(name) for name in names]  # every name checked before any is computed
+    return {name: proxy(model, x, y) for name, proxy in zip(names, proxies, strict=True)}

@@ -25,7 +25,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from nasforge.errors import ConfigError, unknown_name
+from nasforge.errors import ConfigError
 from nasforge.estimation.proxies import PROXIES
 from nasforge.space import Arch, ModelSpace
 
@@ -53,12 +53,11 @@ def _names(proxy: Any) -> tuple[str, ...]:
     names = (proxy,) if isinstance(proxy, str) else proxy
     if not isinstance(names, (list, tuple)) or not names or not all(isinstance(n, str) for n in names):
         raise ConfigError(
-            f"`proxy` of ProxyScorer must be a proxy name or a non-empty list of names from {sorted(PROXIES)}, "
+            f"`proxy` of ProxyScorer must be a proxy name or a non-empty list of names from {PROXIES.names()}, "
             f"but got {proxy!r}."
         )
     for name in names:
-        if name not in PROXIES:
-            raise unknown_name("proxy", name, PROXIES)
+        PROXIES.get(name)  # an unknown name fails here, with the closest ones
     if len(set(names)) != len(names):
         raise ConfigError(f"`proxy` of ProxyScorer must name each proxy once, but got {list(names)}.")
     return tuple(names)

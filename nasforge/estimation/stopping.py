@@ -35,7 +35,8 @@ from typing import Any
 
 import numpy as np
 
-from nasforge.errors import ConfigError, unknown_name
+from nasforge.errors import ConfigError
+from nasforge.registry import Registry
 
 Curve = Sequence[float]  # the scores of steps 1, 2, ... of one trial
 
@@ -140,7 +141,9 @@ def _features(curve: Sequence[float]) -> list[float]:
     return [curve[-1], gain]
 
 
-STOPPERS: dict[str, type[BaseStopper]] = {"median": MedianStopping, "extrapolate": CurveExtrapolation}
+STOPPERS: Registry[BaseStopper] = Registry("early-stopping rule")
+STOPPERS.add("median", MedianStopping)
+STOPPERS.add("extrapolate", CurveExtrapolation)
 
 
 def make_stopper(spec: str | Mapping[str, Any] | BaseStopper | None) -> BaseStopper | None:
@@ -157,9 +160,7 @@ def make_stopper(spec: str | Mapping[str, Any] | BaseStopper | None) -> BaseStop
             f"Early stopping is a rule name ({', '.join(STOPPERS)}) or a mapping with `name` and its options, "
             f"but got {spec!r}."
         )
-    if name not in STOPPERS:
-        raise unknown_name("early-stopping rule", name, STOPPERS)
-    cls = STOPPERS[name]
+    cls = STOPPERS.get(name)
     try:
         return cls(**kwargs)
     except TypeError:

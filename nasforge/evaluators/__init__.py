@@ -2,19 +2,23 @@
 
 from nasforge.evaluators.base import BaseEvaluator, EvalContext, TrialError
 from nasforge.evaluators.classification import ClassificationEvaluator
-from nasforge.evaluators.cost import count_flops, count_params
 from nasforge.evaluators.proxy import ProxyEvaluator
 from nasforge.evaluators.training import TrainConfig, evaluate_model, fit
+from nasforge.registry import Registry
+
+#: a configuration's `evaluator.name`; each is built with the configuration's dataset as `dataset`
+EVALUATORS: Registry[BaseEvaluator] = Registry("evaluator")
+EVALUATORS.add("train", ClassificationEvaluator, "Train each arch on the dataset (the default).")
+EVALUATORS.add("proxy", ProxyEvaluator, "Score each arch by zero-cost proxies, without training.")
 
 __all__ = [
+    "EVALUATORS",
     "BaseEvaluator",
     "ClassificationEvaluator",
     "EvalContext",
     "ProxyEvaluator",
     "TrainConfig",
     "TrialError",
-    "count_flops",
-    "count_params",
     "evaluate_model",
     "fit",
 ]

@@ -91,7 +91,7 @@ class BaseEvaluator(abc.ABC):
         """The metrics among `names` that need no training (`static_metric_names`), in the units this
         evaluator reports them in, so that a constraint on them is checked before the trial is trained.
         By default the frozen network's parameter count, and its FLOPs when an input shape is known."""
-        from nasforge.evaluators.cost import count_flops, count_params
+        from nasforge.cost import count_flops, count_params
 
         wanted = set(names) & self.static_metric_names
         if not wanted:

@@ -11,11 +11,11 @@ from typing import Any
 import torch
 from torch import nn
 
+from nasforge.cost import count_flops, count_params
 from nasforge.data import ArrayData, BaseDataset, DataSplits
 from nasforge.errors import ConfigError
 from nasforge.estimation.inheritance import WeightInheritance, inherit, load_weights, save_weights
 from nasforge.evaluators.base import BaseEvaluator, EvalContext, TrialError
-from nasforge.evaluators.cost import count_flops, count_params
 from nasforge.evaluators.training import NonFiniteLoss, TrainConfig, evaluate_model, fit
 from nasforge.space import Arch, ModelSpace
 

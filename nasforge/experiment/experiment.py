@@ -16,6 +16,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from nasforge.cost import LatencyMeter, LatencySetting
 from nasforge.data.split import check_seed
 from nasforge.errors import ConfigError, StorageError
 from nasforge.estimation.inheritance import WeightInheritance, make_inheritance
@@ -26,7 +27,6 @@ from nasforge.executors import BaseExecutor, Job, JobResult, SequentialExecutor
 from nasforge.experiment.budget import JobBudget, typical_duration
 from nasforge.experiment.callbacks import Callback
 from nasforge.experiment.driver import driver_id, is_dead
-from nasforge.multiobjective.latency import LatencyMeter, LatencySetting
 from nasforge.multiobjective.objectives import (
     Constraint,
     ObjectivesSpec,
@@ -108,8 +108,7 @@ class Experiment:
         check_name(name)
         if not isinstance(space, ModelSpace):
             raise ConfigError(f"`space` must be a ModelSpace, but got {type(space).__name__}.")
-        from nasforge.oneshot import BaseOneShot
-        from nasforge.strategies import OneShotStrategy
+        from nasforge.oneshot import BaseOneShot, OneShotStrategy
 
         if isinstance(strategy, BaseOneShot):  # a one-shot method is run by its strategy wrapper
             strategy = OneShotStrategy(strategy)
@@ -948,18 +947,3 @@ def check_name(name: object) -> str:
     if not isinstance(name, str) or not name.strip() or len(name) > 200:
         raise ConfigError(f"An experiment name must be a non-empty string of at most 200 characters, but got {name!r}.")
     return name
-
-
-def load_experiment(name: str, storage: str | BaseStorage = "nasforge.db") -> Experiment:
-    """Rebuild a stored experiment from the configuration it was created with (`nasforge run` stores one)."""
-    store = get_storage(storage)
-    row = store.require_experiment(name)
-    spec = row.config.get("spec")
-    if not spec:
-        raise StorageError(
-            f"Experiment {name!r} was created from Python objects; construct Experiment({name!r}, space, strategy, "
-            "evaluator, storage=...) with the same objects to resume or export it."
-        )
-    from nasforge.config import build_experiment
-
-    return build_experiment(spec, storage=store)

@@ -1,13 +1,7 @@
-"""Several objectives: objectives and constraints over trial metrics, measured latency, and the Pareto math
-(fronts, hypervolume, knee points and scalarisations; larger is better in every column)."""
+"""Several objectives: objectives and constraints over trial metrics, and the Pareto math (fronts,
+hypervolume, knee points and scalarisations; larger is better in every column). Measured latency is a cost,
+in `nasforge.cost`."""
 
-from nasforge.multiobjective.latency import (
-    LatencyCache,
-    LatencyMeter,
-    LatencyResult,
-    LatencySetting,
-    measure_latency,
-)
 from nasforge.multiobjective.objectives import (
     Constraint,
     feasible,
@@ -32,10 +26,6 @@ from nasforge.multiobjective.pareto import (
 
 __all__ = [
     "Constraint",
-    "LatencyCache",
-    "LatencyMeter",
-    "LatencyResult",
-    "LatencySetting",
     "best_under",
     "chebyshev",
     "crowding_distance",
@@ -44,7 +34,6 @@ __all__ = [
     "hypervolume",
     "hypervolume_contributions",
     "knee_point",
-    "measure_latency",
     "non_dominated_sort",
     "pareto_front",
     "pareto_mask",

@@ -7,16 +7,22 @@ from nasforge.strategies.bohb import BOHB
 from nasforge.strategies.evolution import RegularizedEvolution
 from nasforge.strategies.grid import GridSearch
 from nasforge.strategies.local_search import LocalSearch
-from nasforge.strategies.middleware import BudgetLimit, ConstraintFilter, Deduplicate, Retry, StrategyMiddleware
+from nasforge.strategies.middleware import (
+    BudgetLimit,
+    ConstraintFilter,
+    Deduplicate,
+    Retry,
+    StrategyMiddleware,
+    ZeroCostFilter,
+    ZeroCostWarmup,
+)
 from nasforge.strategies.mo_asha import MOASHA
 from nasforge.strategies.mo_evolution import MORegularizedEvolution
 from nasforge.strategies.multifidelity import ASHA, Hyperband, SuccessiveHalving
 from nasforge.strategies.nsga2 import NSGA2
-from nasforge.strategies.oneshot import DEFAULT_ONESHOT, ONESHOT_METHODS, OneShotStrategy, oneshot_factory
 from nasforge.strategies.parego import ParEGO
 from nasforge.strategies.random_search import RandomSearch
 from nasforge.strategies.reinforce import REINFORCE
-from nasforge.strategies.zero_cost import ZeroCostFilter, ZeroCostWarmup
 
 STRATEGIES: Registry[BaseStrategy] = Registry("strategy")
 STRATEGIES.register("random")(RandomSearch)
@@ -34,9 +40,8 @@ STRATEGIES.register("nsga2")(NSGA2)
 STRATEGIES.register("mo_evolution")(MORegularizedEvolution)
 STRATEGIES.register("parego")(ParEGO)
 STRATEGIES.register("mo_asha")(MOASHA)
-for _name, _method in ONESHOT_METHODS.items():  # one-shot methods run as strategies too (`OneShotStrategy`)
-    STRATEGIES.register(_name)(oneshot_factory(_method))
-STRATEGIES.register("oneshot")(oneshot_factory(ONESHOT_METHODS[DEFAULT_ONESHOT]))  # the last of ONESHOT_NAMES
+# One-shot methods (darts, drnas, spos, ... and `oneshot`) register themselves here from
+# nasforge.oneshot.strategy, which sits above this package; `import nasforge` imports it.
 
 #: What `nasforge run` uses when a config names no strategy: the best measured on NAS-Bench-201 (README,
 #: "NAS-Bench-201"), ahead of local search, evolution and Optuna's TPE on all three datasets.
@@ -66,7 +71,6 @@ __all__ = [
     "Hyperband",
     "LocalSearch",
     "MORegularizedEvolution",
-    "OneShotStrategy",
     "ParEGO",
     "RandomSearch",
     "RegularizedEvolution",

@@ -4,18 +4,15 @@ from __future__ import annotations
 
 import abc
 from collections.abc import Callable, Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 
 from nasforge.errors import ConfigError
 from nasforge.space import Arch, ModelSpace
 from nasforge.space.decision import Decision
+from nasforge.strategies.context import SearchContext
 from nasforge.trial import Objective, Proposal, TrialRecord
-
-if TYPE_CHECKING:
-    from nasforge.experiment import Experiment
-
 
 #: A source of random archs for `BaseStrategy.sample_random`: called with the strategy's generator.
 Sampler = Callable[[np.random.Generator], Arch]
@@ -126,10 +123,10 @@ class BaseStrategy(abc.ABC):
             )
         self._sampler = sampler
 
-    def prepare(self, experiment: Experiment) -> bool:
+    def prepare(self, context: SearchContext) -> bool:
         """Work done in the driver before the first ask of a run, such as a one-shot strategy's supernet
-        training; False when it stopped before finishing (timeout or stop), so that the run ends and a later
-        run continues it. Most strategies have nothing to prepare."""
+        training, with what `context` (the experiment) offers; False when it stopped before finishing (timeout
+        or stop), so that the run ends and a later run continues it. Most strategies have nothing to prepare."""
         return True
 
     def state_dict(self) -> dict[str, Any]:

@@ -26,11 +26,12 @@ from typing import Any
 
 import numpy as np
 
-from nasforge.errors import ConfigError
+from nasforge.errors import ConfigError, suggest
 from nasforge.estimation.scorer import ProxyScorer
 from nasforge.space import Arch, ModelSpace
 from nasforge.strategies.base import BaseStrategy, arch_key, check_int
-from nasforge.strategies.predictors import GaussianProcess, MLPEnsemble, Predictor, warp
+from nasforge.strategies.context import SearchContext
+from nasforge.strategies.predictors import PREDICTORS, Predictor, warp
 from nasforge.trial import Proposal, TrialRecord
 
 ACQUISITIONS = ("its", "ucb", "ei", "mean")
@@ -65,7 +66,8 @@ def _pool(space: ModelSpace) -> _Pool:
 
 def _choice(owner: str, name: str, value: Any, allowed: tuple[str, ...]) -> str:
     if value not in allowed:
-        raise ConfigError(f"`{name}` of {owner} must be one of {list(allowed)}, but got {value!r}.")
+        hint = suggest(value, allowed) if isinstance(value, str) else ""
+        raise ConfigError(f"`{name}` of {owner} must be one of {list(allowed)}, but got {value!r}.{hint}")
     return str(value)
 
 
@@ -101,7 +103,7 @@ class BayesianOptimization(BaseStrategy):
     ) -> None:
         owner = type(self).__name__
         self.n_initial = check_int(owner, "n_initial", n_initial, 1)
-        self.predictor = _choice(owner, "predictor", predictor, ("gp", "ensemble"))
+        self.predictor = _choice(owner, "predictor", predictor, tuple(PREDICTORS))
         self.acquisition = _choice(owner, "acquisition", acquisition, ACQUISITIONS)
         self.warp = _choice(owner, "warp", warp, ("rank", "clip", "none"))
         self.candidates = _choice(owner, "candidates", candidates, CANDIDATES)
@@ -135,7 +137,7 @@ class BayesianOptimization(BaseStrategy):
             )
 
     def _make_predictor(self) -> Predictor:
-        return GaussianProcess() if self.predictor == "gp" else MLPEnsemble()
+        return PREDICTORS.create(self.predictor)
 
     # --- ask / tell ----------------------------------------------------------------------------------------------
     def _taken(self, key: str) -> bool:
@@ -172,9 +174,9 @@ class BayesianOptimization(BaseStrategy):
         best = int(np.argmax(score))
         return self._propose(archs[best], {"origin": "acquisition", "predicted": round(float(mean[best]), 4)})
 
-    def prepare(self, experiment: Any) -> bool:
+    def prepare(self, context: SearchContext) -> bool:
         if self.proxy_features is not None:
-            self.proxy_features.take_data_from(getattr(experiment, "evaluator", None))
+            self.proxy_features.take_data_from(context.evaluator)
         return True
 
     def _with_proxy(

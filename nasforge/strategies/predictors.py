@@ -14,12 +14,12 @@ Both take targets as given; strategies standardise or warp them first (see `warp
 from __future__ import annotations
 
 import abc
-from typing import Any
 
 import numpy as np
 from scipy.linalg import solve_triangular
 
 from nasforge.errors import ConfigError
+from nasforge.registry import Registry
 from nasforge.strategies.base import check_int
 
 
@@ -172,4 +172,7 @@ class MLPEnsemble(Predictor):
         return P.mean(0), P.std(0)
 
 
-PREDICTORS: dict[str, Any] = {"gp": GaussianProcess, "ensemble": MLPEnsemble}
+#: the `predictor` names of BayesianOptimization, BANANAS and ParEGO
+PREDICTORS: Registry[Predictor] = Registry("predictor")
+PREDICTORS.add("gp", GaussianProcess)
+PREDICTORS.add("ensemble", MLPEnsemble)

@@ -5,9 +5,10 @@ from __future__ import annotations
 import pytest
 import torch
 
+from nasforge.cost import count_flops, count_params
 from nasforge.data import Digits
 from nasforge.errors import ConfigError
-from nasforge.evaluators import ClassificationEvaluator, EvalContext, TrialError, count_flops, count_params
+from nasforge.evaluators import ClassificationEvaluator, EvalContext, TrialError
 from nasforge.zoo import SmallImageCNN
 from tests.toys import NaNLossSpace
 

@@ -7,9 +7,7 @@ import pytest
 import torch
 
 
-@pytest.mark.parametrize(
-    "module", ["nasforge.oneshot.supernet", "nasforge.oneshot.darts", "nasforge.strategies.oneshot"]
-)
+@pytest.mark.parametrize("module", ["nasforge.oneshot.supernet", "nasforge.oneshot.darts", "nasforge.oneshot.strategy"])
 def test_docstring_examples_run(module: str) -> None:
     torch.set_num_threads(1)
     result = doctest.testmod(importlib.import_module(module))

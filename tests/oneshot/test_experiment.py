@@ -18,9 +18,9 @@ from nasforge import ClassificationEvaluator, Digits, Experiment
 from nasforge.config import build_experiment, load_preset
 from nasforge.errors import ConfigError
 from nasforge.experiment import Callback
-from nasforge.oneshot import DrNAS
+from nasforge.oneshot import DrNAS, OneShotStrategy
 from nasforge.storage import SQLStorage
-from nasforge.strategies import STRATEGIES, OneShotStrategy
+from nasforge.strategies import STRATEGIES
 from nasforge.trial import TrialState
 from nasforge.zoo import SmallImageCNN
 

@@ -9,6 +9,7 @@ import json
 import pytest
 
 from nasforge.errors import ConfigError
+from nasforge.oneshot import ONESHOT_NAMES
 from nasforge.strategies import (
     REINFORCE,
     STRATEGIES,
@@ -20,7 +21,6 @@ from nasforge.strategies import (
     RegularizedEvolution,
     Retry,
 )
-from nasforge.strategies.oneshot import ONESHOT_NAMES
 from nasforge.trial import Objective, TrialRecord, TrialState
 from tests.toys import ToySpace, toy_score
 

@@ -15,10 +15,10 @@ import torch
 from torch import nn
 
 from nasforge import config as configs
+from nasforge.cost import count_params
 from nasforge.data.base import ArrayData
 from nasforge.errors import ConfigError
 from nasforge.estimation import PROXIES, ProxyScorer, mean_rank
-from nasforge.evaluators import count_params
 from nasforge.space import Arch, LayerChoice, ModelSpace
 from nasforge.strategies import (
     STRATEGIES,

@@ -18,7 +18,9 @@ from nasforge.errors import ConfigError
 from nasforge.estimation.scorer import ProxyScorer
 from nasforge.space import Arch
 from nasforge.strategies.base import BaseStrategy, arch_key, check_int
-from nasforge.strategies.middleware import ConstraintFilter, StrategyMiddleware
+from nasforge.strategies.context import SearchContext
+from nasforge.strategies.middleware.base import StrategyMiddleware
+from nasforge.strategies.middleware.limits import ConstraintFilter
 from nasforge.trial import Proposal
 
 
@@ -67,10 +69,10 @@ class ZeroCostWarmup(StrategyMiddleware):
         super()._setup()
         self.inner.set_sampler(self._serve)
 
-    def prepare(self, experiment: Any) -> bool:
+    def prepare(self, context: SearchContext) -> bool:
         """Take samples and the input shape from the experiment's evaluator when the scorer has none."""
-        self.scorer.take_data_from(getattr(experiment, "evaluator", None))
-        return super().prepare(experiment)
+        self.scorer.take_data_from(context.evaluator)
+        return super().prepare(context)
 
     def _ask(self) -> Proposal | None:
         if self._ranking is None:
@@ -168,9 +170,9 @@ class ZeroCostFilter(ConstraintFilter):
         self.threshold: float | None = None
         self._cache: dict[str, float] = {}
 
-    def prepare(self, experiment: Any) -> bool:
-        self.scorer.take_data_from(getattr(experiment, "evaluator", None))
-        return super().prepare(experiment)
+    def prepare(self, context: SearchContext) -> bool:
+        self.scorer.take_data_from(context.evaluator)
+        return super().prepare(context)
 
     def _score(self, arch: Arch) -> float:
         if arch.id not in self._cache:

@@ -10,19 +10,10 @@ import pytest
 import torch
 from torch import nn
 
+from nasforge.cost import meter as meter_mod
+from nasforge.cost.latency import LatencyResult, LatencySetting, device_key, device_name, measure_latency
+from nasforge.cost.meter import LatencyCache, LatencyMeter, default_cache_path, network_key
 from nasforge.errors import ConfigError
-from nasforge.multiobjective import latency as latency_mod
-from nasforge.multiobjective.latency import (
-    LatencyCache,
-    LatencyMeter,
-    LatencyResult,
-    LatencySetting,
-    default_cache_path,
-    device_key,
-    device_name,
-    measure_latency,
-    network_key,
-)
 from tests.toys import ToySpace
 
 FAST = {"warmup": 2, "repeats": 5}
@@ -239,13 +230,13 @@ def test_default_cache_path(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> 
 # --- the meter ----------------------------------------------------------------------------------------------------
 def test_meter_measures_once_then_hits_cache(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     calls: list[nn.Module] = []
-    real = latency_mod.measure_latency
+    real = meter_mod.measure_latency
 
     def counting(model: nn.Module, *args: object) -> LatencyResult:
         calls.append(model)
         return real(model, *args)  # type: ignore[arg-type]
 
-    monkeypatch.setattr(latency_mod, "measure_latency", counting)
+    monkeypatch.setattr(meter_mod, "measure_latency", counting)
     space = ToySpace()
     arch = space.default_arch()
     meter = LatencyMeter([4], FAST, cache=tmp_path / "latency.sqlite")

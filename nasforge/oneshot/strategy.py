@@ -7,8 +7,10 @@ the callbacks, so a killed or timed-out search resumes from its last finished ep
 then proposed as an ordinary trial: the evaluator trains it like any other candidate, and
 `Experiment.export` retrains and exports it.
 
-The registry names (`nasforge run --strategy drnas`, or `strategy: {name: drnas, epochs: 20}` in a config)
-are those of `ONESHOT_METHODS`; `oneshot` is the default method, DrNAS (README, "One-shot").
+Each name of `ONESHOT_METHODS` is registered here as a strategy of that name (`nasforge run --strategy
+drnas`, or `strategy: {name: drnas, epochs: 20}` in a config), and `oneshot` as the default method, DrNAS
+(README, "One-shot"). The strategy registry lives in `nasforge.strategies`, which knows nothing of one-shot
+methods; `import nasforge` imports this module, so the names are there whenever a name is looked up.
 
 >>> from nasforge.oneshot import DrNAS
 >>> OneShotStrategy(DrNAS(epochs=20))  # doctest: +ELLIPSIS
@@ -19,34 +21,31 @@ from __future__ import annotations
 
 import inspect
 from collections.abc import Callable, Mapping
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol, runtime_checkable
 
+from nasforge.data import ArrayData
 from nasforge.errors import ConfigError
-from nasforge.oneshot import DARTS, DARTSPT, ENAS, GDAS, SPOS, BaseOneShot, BetaDARTS, DrNAS
+from nasforge.oneshot.base import BaseOneShot
+from nasforge.oneshot.registry import DEFAULT_ONESHOT, ONESHOT_METHODS
 from nasforge.space import Arch
+from nasforge.strategies import STRATEGIES
 from nasforge.strategies.base import BaseStrategy
+from nasforge.strategies.context import SearchContext
 from nasforge.trial import Proposal, TrialRecord
 
-if TYPE_CHECKING:
-    from nasforge.experiment import Experiment
-
-__all__ = ["DEFAULT_ONESHOT", "ONESHOT_METHODS", "ONESHOT_NAMES", "OneShotStrategy", "oneshot_factory"]
+__all__ = ["ONESHOT_NAMES", "OneShotStrategy", "SearchData", "oneshot_factory"]
 
 CHECKPOINT_FILE = "supernet.pt"
-#: registry name -> one-shot method
-ONESHOT_METHODS: dict[str, type[BaseOneShot]] = {
-    "darts": DARTS,
-    "gdas": GDAS,
-    "beta_darts": BetaDARTS,
-    "drnas": DrNAS,
-    "darts_pt": DARTSPT,
-    "spos": SPOS,
-    "enas": ENAS,
-}
-#: the method behind the name `oneshot`: the one that held up best on NAS-Bench-201 (README, "One-shot")
-DEFAULT_ONESHOT = "drnas"
-#: every registry name of a one-shot strategy
+#: every strategy name of a one-shot method
 ONESHOT_NAMES = (*ONESHOT_METHODS, "oneshot")
+
+
+@runtime_checkable
+class SearchData(Protocol):
+    """An evaluator that a supernet can be trained under: it hands out its training part and validation
+    split (`ClassificationEvaluator`)."""
+
+    def search_data(self) -> tuple[ArrayData, ArrayData]: ...
 
 
 class OneShotStrategy(BaseStrategy):
@@ -75,29 +74,29 @@ class OneShotStrategy(BaseStrategy):
         self.method.supernet(self.space)  # a decision the supernet cannot express fails here, before any write
 
     # --- the supernet, in the driver ---------------------------------------------------------------------------
-    def prepare(self, experiment: Experiment) -> bool:
+    def prepare(self, context: SearchContext) -> bool:
         if self._arch is not None:
             return True
-        search_data = getattr(experiment.evaluator, "search_data", None)
-        if not callable(search_data):
+        evaluator = context.evaluator
+        if not isinstance(evaluator, SearchData):
             raise ConfigError(
                 f"The one-shot strategy {type(self.method).__name__} trains a supernet on the evaluator's data, but "
-                f"{type(experiment.evaluator).__name__} has none (no search_data()); use a ClassificationEvaluator."
+                f"{type(evaluator).__name__} has none (no search_data()); use a ClassificationEvaluator."
             )
-        train, valid = search_data()
+        train, valid = evaluator.search_data()
 
         def on_epoch(epoch: int, metrics: dict[str, float]) -> None:
             # the checkpoint is written just before this; after a kill in between, the epoch reruns
             self._history = [h for h in self._history if h["epoch"] < epoch] + [metrics]
-            experiment.search_progress(epoch, {**metrics, "epochs": float(self.method.epochs)})
+            context.search_progress(epoch, {**metrics, "epochs": float(self.method.epochs)})
 
         result = self.method.search(
-            experiment.space,
+            context.space,
             train,
             valid,
-            checkpoint=experiment.checkpoint_dir / CHECKPOINT_FILE,
+            checkpoint=context.checkpoint_dir / CHECKPOINT_FILE,
             on_epoch=on_epoch,
-            should_stop=experiment.should_stop,
+            should_stop=context.should_stop,
         )
         if result is None:
             return False
@@ -109,7 +108,7 @@ class OneShotStrategy(BaseStrategy):
             "pinned": dict(result.pinned),
             **result.info,
         }
-        experiment.save_strategy_state()
+        context.save_strategy_state()
         return True
 
     # --- the trial of the derived arch ----------------------------------------------------------------------
@@ -181,3 +180,20 @@ def oneshot_factory(cls: type[BaseOneShot]) -> Callable[..., OneShotStrategy]:
     factory.__doc__ = cls.__doc__
     factory.__name__ = cls.__name__
     return factory
+
+
+def method_class(name: str) -> type[BaseOneShot]:
+    """The one-shot method registered as `name`, as a class (its options are gathered along its bases)."""
+    cls = ONESHOT_METHODS[name]
+    if not (isinstance(cls, type) and issubclass(cls, BaseOneShot)):
+        raise ConfigError(f"One-shot method {name!r} must be registered as a BaseOneShot subclass, but is {cls!r}.")
+    return cls
+
+
+for _name in ONESHOT_METHODS:
+    STRATEGIES.add(_name, oneshot_factory(method_class(_name)))
+STRATEGIES.add(
+    "oneshot",
+    oneshot_factory(method_class(DEFAULT_ONESHOT)),
+    f"The default one-shot method, {DEFAULT_ONESHOT}: the one that held up best on NAS-Bench-201.",
+)

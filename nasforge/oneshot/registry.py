@@ -1,0 +1,24 @@
+"""One-shot methods by name, for configs and the CLI (`strategy: {name: drnas, epochs: 20}`)."""
+
+from __future__ import annotations
+
+from nasforge.oneshot.base import BaseOneShot
+from nasforge.oneshot.darts import DARTS, DARTSPT, GDAS, BetaDARTS, DrNAS
+from nasforge.oneshot.enas import ENAS
+from nasforge.oneshot.spos import SPOS
+from nasforge.registry import Registry
+
+__all__ = ["DEFAULT_ONESHOT", "ONESHOT_METHODS"]
+
+#: registry name -> one-shot method; each is also a strategy of that name (`nasforge.oneshot.strategy`)
+ONESHOT_METHODS: Registry[BaseOneShot] = Registry("one-shot method")
+ONESHOT_METHODS.add("darts", DARTS)
+ONESHOT_METHODS.add("gdas", GDAS)
+ONESHOT_METHODS.add("beta_darts", BetaDARTS)
+ONESHOT_METHODS.add("drnas", DrNAS)
+ONESHOT_METHODS.add("darts_pt", DARTSPT)
+ONESHOT_METHODS.add("spos", SPOS)
+ONESHOT_METHODS.add("enas", ENAS)
+
+#: the method behind the name `oneshot`: the one that held up best on NAS-Bench-201 (README, "One-shot")
+DEFAULT_ONESHOT = "drnas"

@@ -31,7 +31,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, TypeGuard
 
 import torch
 from torch import nn
@@ -92,7 +92,7 @@ def _first(value: Any) -> Any:
     return value[0] if isinstance(value, (tuple, list)) and value else value
 
 
-def _floating(value: Any) -> bool:
+def _floating(value: Any) -> TypeGuard[torch.Tensor]:
     return isinstance(value, torch.Tensor) and value.is_floating_point()
 
 
@@ -107,7 +107,7 @@ def _per_output(flops_per_element: int) -> Formula:
 def _per_input(flops_per_element: int) -> Formula:
     def formula(*args: Any, out_val: Any = None, **kwargs: Any) -> int:
         x = args[0] if args else None
-        return flops_per_element * x.numel() if isinstance(x, torch.Tensor) and x.is_floating_point() else 0
+        return flops_per_element * x.numel() if _floating(x) else 0
 
     return _raw(formula)
 
@@ -115,9 +115,10 @@ def _per_input(flops_per_element: int) -> Formula:
 def _window_pool(dims: int) -> Formula:
     def formula(*args: Any, out_val: Any = None, **kwargs: Any) -> int:
         out = _first(out_val)
-        kernel = args[1] if len(args) > 1 else kwargs["kernel_size"]
-        kernel = [kernel] * dims if isinstance(kernel, int) else list(kernel) * (dims if len(kernel) == 1 else 1)
-        return out.numel() * math.prod(kernel) if _floating(out) else 0
+        given = args[1] if len(args) > 1 else kwargs["kernel_size"]
+        kernel = [given] if isinstance(given, int) else list(given)
+        window = math.prod(kernel) if len(kernel) == dims else kernel[0] ** dims  # one size for every dim
+        return out.numel() * window if _floating(out) else 0
 
     return _raw(formula)
 

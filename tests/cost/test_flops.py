@@ -68,6 +68,19 @@ def test_recurrent_layers_count_their_cells(layer: nn.Module, hand: int) -> None
     assert torch.backends.mkldnn.enabled  # switched off for the count only
 
 
+def test_fused_cells_count_as_their_decomposition() -> None:
+    # CUDA without cuDNN runs recurrent layers as fused cells; their formulas must match the cells counted on
+    # the CPU above (no GPU here: the formulas are called directly)
+    from nasforge.cost.flops import _FORMULAS
+
+    n, hidden = 2, 3
+    lstm = _FORMULAS[torch.ops.aten._thnn_fused_lstm_cell]
+    gru = _FORMULAS[torch.ops.aten._thnn_fused_gru_cell]
+    gates = torch.zeros(n, 4 * hidden)
+    assert lstm(gates, gates, torch.zeros(n, hidden), out_val=None) == 13 * n * hidden
+    assert gru(gates[:, : 3 * hidden], gates[:, : 3 * hidden], torch.zeros(n, hidden), out_val=None) == 10 * n * hidden
+
+
 def test_integer_work_on_ids_counts_nothing() -> None:
     class Hashing(nn.Module):
         def forward(self, x: torch.Tensor) -> torch.Tensor:

@@ -223,6 +223,63 @@ def summarize(runs: list[dict[str, Any]]) -> dict[str, Any]:
     return out
 
 
+BEGIN, END = "<!-- mainjob-table:begin -->", "<!-- mainjob-table:end -->"
+
+
+def render_table(records: list[dict[str, Any]]) -> str:
+    """The README's main-job table from the records: every run, then the mean per method and core count."""
+    runs = [(r, run) for r in records for run in r["runs"]]
+    lines = [
+        "| cores | method | seed | **test accuracy** | trials (cut) | search + retrain + export | retrain epochs "
+        "| whole job | record |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+    for record, run in sorted(runs, key=lambda rr: (-rr[1]["cores"], METHODS.index(rr[1]["method"]), rr[1]["seed"])):
+        name = Path(record["_path"]).name
+        if "test_acc" not in run:
+            lines.append(f"| {run['cores']} | {run['method']} | {run['seed']} | failed | | | | | `{name}` |")
+            continue
+        parts = " + ".join(f"{run.get(k) or 0:.0f}" for k in ("search_s", "retrain_s", "export_s"))
+        lines.append(
+            f"| {run['cores']} | {run['method']} | {run['seed']} | **{100 * run['test_acc']:.2f} %** | "
+            f"{run['trials']} ({run.get('pruned', 0)}) | {parts} s | {run.get('retrain_epochs') or 0:.1f} | "
+            f"{run['job_s'] / 60:.1f} min | `{name}` |"
+        )
+    lines += [
+        "",
+        "| cores | method | runs | **mean test accuracy** | lowest | mean trials |",
+        "|---|---|---|---|---|---|",
+    ]
+    groups: dict[tuple[int, str], list[dict[str, Any]]] = {}
+    for _, run in runs:
+        if "test_acc" in run:
+            groups.setdefault((run["cores"], run["method"]), []).append(run)
+    for (cores, method), group in sorted(groups.items(), key=lambda kv: (-kv[0][0], METHODS.index(kv[0][1]))):
+        accs = [g["test_acc"] for g in group]
+        lines.append(
+            f"| {cores} | {method} | {len(group)} | **{100 * sum(accs) / len(accs):.2f} %** | "
+            f"{100 * min(accs):.2f} % | {sum(g['trials'] for g in group) / len(group):.1f} |"
+        )
+    return "\n".join(lines)
+
+
+def readme_block() -> str:
+    """The README's block as the records make it (what `--readme` writes and the tests compare)."""
+    from records import RECORDS
+
+    records = []
+    for path in sorted((RECORDS / "mainjob").glob("mainjob_peers_*.json")):
+        records.append({**json.loads(path.read_text()), "_path": str(path)})
+    return f"{BEGIN}\n{render_table(records)}\n{END}"
+
+
+def write_readme() -> None:
+    readme = ROOT / "README.md"
+    text = readme.read_text()
+    start, end = text.index(BEGIN), text.index(END) + len(END)
+    readme.write_text(text[:start] + readme_block() + text[end:])
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--methods", nargs="+", default=list(METHODS), choices=METHODS)
@@ -231,7 +288,11 @@ def main() -> None:
     parser.add_argument("--cpus", help="pin every run to these cores (taskset list, e.g. 0); default: all")
     parser.add_argument("--optuna-epochs", type=int, default=4)
     parser.add_argument("--optuna-fraction", type=float, default=0.125)
+    parser.add_argument("--readme", action="store_true", help="only write the README's table from the records")
     args = parser.parse_args()
+    if args.readme:
+        write_readme()
+        return
     if args.cpus is not None:
         os.sched_setaffinity(0, {int(c) for c in args.cpus.split(",")})
     cores = len(os.sched_getaffinity(0))

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import argparse
+import importlib.util
+import sys
 import time
 from pathlib import Path
 
@@ -50,6 +52,14 @@ def main(args: argparse.Namespace) -> int:
     if args.workers < 1:
         raise ConfigError(f"--workers must be >= 1, but got {args.workers}.")
     NB201Table.load(args.table)  # a missing table fails here, before any work
+    plots = not args.no_plots
+    if plots and importlib.util.find_spec("matplotlib") is None:  # say so before the work, not after it
+        print(
+            "nasforge bench: matplotlib is not installed, so no plots will be drawn (pip install 'nasforge[plot]'); "
+            "the results are written as usual.",
+            file=sys.stderr,
+        )
+        plots = False
     kwargs = {"evolution": {"population_size": 10, "sample_size": 3}}
     specs = [
         RunSpec(s, d, seed, kwargs.get(s, {}), args.budget, args.workers, dedup=args.dedup)
@@ -65,7 +75,7 @@ def main(args: argparse.Namespace) -> int:
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     save_json(results, out / "results.json")
-    if not args.no_plots:
+    if plots:
         for path in plot(results, out):
             print(f"plot: {path}")
     return 0

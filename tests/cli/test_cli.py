@@ -195,3 +195,15 @@ def test_run_warm_started_from_an_earlier_experiment(capsys: pytest.CaptureFixtu
     assert code == 0 and "warm start from 'digits-cnn': told its 3 results to the strategy" in err
     code, out, _ = run_cli(["trials", "warm", "--format", "json"], capsys)
     assert code == 0 and [r["info"]["origin"] for r in json.loads(out)] == ["mutation", "mutation"]
+
+
+def test_bench_without_matplotlib_warns_before_the_work_and_still_succeeds(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    import importlib.util
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "matplotlib" else real(name, *a))
+    code, out, err = run_cli(["bench", "--seeds", "1", "--datasets", "cifar10", "--out", str(tmp_path / "b")], capsys)
+    assert code == 0 and "matplotlib is not installed, so no plots will be drawn" in err
+    assert (tmp_path / "b" / "results.json").exists() and not list((tmp_path / "b").glob("*.png"))

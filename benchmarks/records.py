@@ -77,7 +77,12 @@ class Record:
             "config": dict(config or {}),
         }
         self.runs: list[dict[str, Any]] = []
-        self.path = RECORDS / area / f"{benchmark}-{self.started:%Y%m%dT%H%M%S}-{self.meta['commit'] or 'nogit'}.json"
+        stem = f"{benchmark}-{self.started:%Y%m%dT%H%M%S}-{self.meta['commit'] or 'nogit'}"
+        self.path = RECORDS / area / f"{stem}.json"
+        n = 1
+        while self.path.exists():  # two records in one second: never overwrite one
+            n += 1
+            self.path = RECORDS / area / f"{stem}-{n}.json"
 
     def add_run(self, run: Mapping[str, Any]) -> None:
         """Add one run and write the record at once, so a benchmark stopped half-way keeps what it measured."""
@@ -96,5 +101,5 @@ class Record:
 
 def load_records(area: str, benchmark: str) -> list[dict[str, Any]]:
     """Every record of `benchmark` under `records/<area>/`, oldest first."""
-    folder = RECORDS / area
-    return [json.loads(p.read_text()) for p in sorted(folder.glob(f"{benchmark}-*.json"))]
+    records = [json.loads(p.read_text()) for p in (RECORDS / area).glob(f"{benchmark}-*.json")]
+    return sorted(records, key=lambda r: r["started"])

@@ -1,0 +1,51 @@
+"""Figures on the README's main-job table come from the benchmark's records, and records say what made them."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _module(name: str):  # type: ignore[no-untyped-def]
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    try:
+        spec = importlib.util.spec_from_file_location(f"bench_{name}", ROOT / "benchmarks" / f"{name}.py")
+        assert spec is not None and spec.loader is not None
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        return module
+    finally:
+        sys.path.remove(str(ROOT / "benchmarks"))
+
+
+def test_the_readme_main_job_table_is_what_the_records_say() -> None:
+    peers = _module("mainjob_peers")
+    readme = (ROOT / "README.md").read_text()
+    start, end = readme.index(peers.BEGIN), readme.index(peers.END) + len(peers.END)
+    assert readme[start:end] == peers.readme_block(), "run `python benchmarks/mainjob_peers.py --readme`"
+
+
+def test_every_main_job_record_names_its_command_commit_and_machine() -> None:
+    for path in sorted((ROOT / "records" / "mainjob").glob("*.json")):
+        record = json.loads(path.read_text())
+        assert record["command"].split()[1] == "benchmarks/mainjob_peers.py", path
+        assert len(record["commit"]) >= 7 and record["machine"]["cpu_count"] >= 1, path
+        assert record["runs"] and all({"method", "seed", "cores"} <= set(run) for run in record["runs"]), path
+
+
+def test_a_record_is_written_whole_and_never_replaces_another(tmp_path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    records = _module("records")
+    monkeypatch.setattr(records, "RECORDS", tmp_path)
+    first = records.Record("demo", area="x", config={"seeds": [0]})
+    first.add_run({"seed": 0, "acc": 0.5})
+    second = records.Record("demo", area="x")
+    second.meta["started"] += "+later"  # the same second, most likely: still a file of its own
+    second.save(summary={"n": 0})
+    assert second.path != first.path
+    saved = records.load_records("x", "demo")
+    assert len(saved) == 2 and saved[0]["runs"] == [{"seed": 0, "acc": 0.5}] and saved[0]["config"] == {"seeds": [0]}
+    assert saved[1]["summary"] == {"n": 0} and {"commit", "dirty", "machine", "command"} <= set(saved[0])

@@ -34,6 +34,10 @@ class StorageError(NasforgeError):
     """An experiment cannot be created, found or resumed in the storage."""
 
 
+class ExecutorError(NasforgeError):
+    """Trials cannot run where they were sent: e.g. a pool's worker processes die as they start."""
+
+
 class UnknownNameError(ConfigError, KeyError):
     """A registry lookup failed; the message suggests the closest valid names."""
 

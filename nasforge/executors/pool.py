@@ -15,12 +15,14 @@ from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from typing import Any
 
-from nasforge.errors import ConfigError
+from nasforge.errors import ConfigError, ExecutorError
 from nasforge.evaluators.base import BaseEvaluator
 from nasforge.executors.base import BaseExecutor, Job, JobResult, OnReport, run_job, timed_out, worker_lost
 from nasforge.space import ModelSpace
 
 KILL_GRACE = 3.0  # seconds past a job's timeout before its worker is killed
+#: workers in a row that die before they are ready (before any trial) after which the pool gives up
+STARTUP_DEATHS = 3
 
 
 class _Channel:
@@ -155,6 +157,8 @@ class LocalPoolExecutor(BaseExecutor):
         self._started: dict[int, float] = {}  # worker id -> when its current job started running there
         self._attempts: dict[int, int] = {}  # job number -> attempts begun
         self._heard: dict[int, float] = {}  # worker id -> when it last sent anything
+        self._ready: set[int] = set()  # workers that started up (unpickled the evaluator) since their spawn
+        self._startup_deaths = 0  # workers in a row that died before they were ready
         self._inbox: deque[tuple[Any, ...]] = deque()  # received, not yet handled
         self._pending: deque[Job] = deque()
         self._readers: dict[int, Any] = {}  # worker id -> the driver's end of its pipe
@@ -201,6 +205,7 @@ class LocalPoolExecutor(BaseExecutor):
         self._procs[wid], self._tasks[wid], self._assigned[wid] = proc, tasks, None
         self._started.pop(wid, None)
         self._heard.pop(wid, None)  # silence counts once it has said it is ready (starting up may take long)
+        self._ready.discard(wid)
 
     @property
     def n_running(self) -> int:
@@ -256,7 +261,10 @@ class LocalPoolExecutor(BaseExecutor):
         kind, wid = msg[0], msg[1]
         self._heard[wid] = time.time()
         job = self._assigned.get(wid)
-        if kind == "report" and self._on_report is not None:
+        if kind == "ready":
+            self._ready.add(wid)
+            self._startup_deaths = 0
+        elif kind == "report" and self._on_report is not None:
             self._on_report(msg[2], msg[3], msg[4])
         elif kind == "started" and job is not None and job.number == msg[2]:
             self._started[wid] = msg[3]
@@ -278,6 +286,10 @@ class LocalPoolExecutor(BaseExecutor):
         for wid, proc in list(self._procs.items()):
             if proc.is_alive():
                 continue
+            if wid not in self._ready:
+                self._startup_deaths += 1
+                if self._startup_deaths >= STARTUP_DEATHS:
+                    raise ExecutorError(startup_failure(proc.exitcode, self._startup_deaths, self.start_method))
             job = self._assigned.get(wid)
             if job is not None:
                 attempts = self._attempts.get(job.number, 1)
@@ -380,3 +392,20 @@ def visible_gpus() -> list[int]:
     import torch
 
     return list(range(torch.cuda.device_count())) if torch.cuda.is_available() else []
+
+
+def startup_failure(exitcode: int | None, deaths: int, start_method: str) -> str:
+    """Why a pool gives up: its workers die as they start. Under 'spawn' (or 'forkserver') each worker imports
+    the main script again, so a script that builds and runs the experiment at module level starts a pool
+    inside every worker, which Python refuses: the usual cause, and two lines fix it."""
+    import __main__
+
+    why = f"{deaths} worker processes in a row exited while starting (exit code {exitcode}), before any trial ran"
+    script = getattr(__main__, "__file__", None)
+    if start_method != "fork" and script is not None:
+        return (
+            f"{why}. Each worker re-runs {os.path.basename(script)} from the top as it starts ({start_method!r}), so "
+            "code that runs an experiment must sit under a main guard: put it in a function `main()` and end the "
+            'script with `if __name__ == "__main__":` and `    main()`. Otherwise, see the workers\' error above.'
+        )
+    return f"{why}; see the workers' error above (a missing package or an evaluator that cannot be unpickled)."

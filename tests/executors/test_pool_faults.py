@@ -151,3 +151,46 @@ def test_asking_for_gpus_without_any_is_a_clear_error() -> None:
         pytest.xfail("this machine has a GPU; the error is for machines without one")  # pragma: no cover
     with pytest.raises(ConfigError, match="torch sees none"):
         LocalPoolExecutor(n_workers=1, gpus_per_trial=1)
+
+
+UNGUARDED = """
+from nasforge import Experiment, LocalPoolExecutor, RandomSearch
+from tests.toys import ToyEvaluator, ToySpace
+
+exp = Experiment("unguarded", ToySpace(), RandomSearch(), ToyEvaluator(), storage={db!r},
+                 executor=LocalPoolExecutor(n_workers=2, threads_per_worker=1), objective="max:score")
+exp.run(max_trials=4)
+print("finished")
+"""
+
+
+@pytest.mark.slow
+def test_a_script_without_a_main_guard_fails_fast_and_says_what_to_add(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    import subprocess
+    import sys
+    import time
+    from pathlib import Path
+
+    script = tmp_path / "search.py"
+    script.write_text(UNGUARDED.format(db=str(tmp_path / "nas.db")))
+    root = Path(__file__).resolve().parents[2]
+    started = time.monotonic()
+    out = subprocess.run(
+        [sys.executable, str(script)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=tmp_path,
+        env={**os.environ, "PYTHONPATH": str(root)},
+    )
+    assert time.monotonic() - started < 60  # not the hang of old
+    assert out.returncode != 0 and "finished" not in out.stdout
+    last = out.stderr.strip().splitlines()[-1]
+    assert "ExecutorError" in last and "exited while starting" in last
+    assert 'if __name__ == "__main__":' in last and "search.py" in last
+
+
+def test_workers_that_start_well_reset_the_count_of_startup_deaths() -> None:
+    ex = LocalPoolExecutor(n_workers=1, threads_per_worker=1)
+    results, _ = run(ex, SlowEvaluator(seconds=0.1), [Job(0, arch(1), None, seed=0)])
+    assert results[0].error is None and ex._startup_deaths == 0

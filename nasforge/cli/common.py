@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 from collections.abc import Mapping, Sequence
+from pathlib import Path
 from typing import Any
 
 from nasforge.trial import TrialRecord
@@ -62,3 +63,11 @@ def dumps(data: Any, fmt: str = "json") -> str:
         # through JSON first, so that what JSON writes with default=str (paths, enums) YAML writes too
         return yaml.safe_dump(json.loads(json.dumps(data, default=str)), sort_keys=False).rstrip("\n")
     return json.dumps(data, indent=2, sort_keys=False, default=str)
+
+
+def exported_files(folder: Path) -> str:
+    """`exported to DIR/ (weights.pt, ...)`: every file the export wrote, the formats first (as export.json
+    lists them), then the rest by name (preprocessing.json, which raw inputs need, among them)."""
+    listed = list(json.loads((folder / "export.json").read_text())["files"].values())
+    rest = sorted(p.name for p in folder.iterdir() if p.is_file() and p.name not in listed)
+    return f"exported to {folder}/ ({', '.join([*listed, *rest])})"

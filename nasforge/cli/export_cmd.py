@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from nasforge.cli.common import add_storage
+from nasforge.cli.common import add_storage, exported_files
 from nasforge.config import load_experiment
 from nasforge.errors import ConfigError
 from nasforge.evaluators import ClassificationEvaluator
@@ -136,7 +136,7 @@ def main(args: argparse.Namespace) -> int:
     report_export(metrics, experiment)
     if "test_acc" in metrics:
         print(f"test accuracy: {100 * metrics['test_acc']:.2f} %")
-    print(f"exported to {folder}/")
+    print(exported_files(folder))
     return 0
 
 

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 import time
 from typing import TYPE_CHECKING
 
 from nasforge import config as configs
+from nasforge.cli.common import exported_files
 from nasforge.cli.export_cmd import report_export
 from nasforge.cli.progress import ProgressBar
 from nasforge.errors import ConfigError
@@ -334,8 +334,7 @@ def main(args: argparse.Namespace) -> int:
     report_export(metrics, experiment)
     if "job_budget" in metrics:
         print(job_account(experiment, metrics), file=out)
-    files = json.loads((folder / "export.json").read_text())["files"]
-    print(f"exported to {folder}/ ({', '.join(files.values())}, arch.json, metrics.json)", file=out)
+    print(exported_files(folder), file=out)
     return 0
 
 

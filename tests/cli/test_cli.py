@@ -97,6 +97,8 @@ def test_run_list_trials_best_export(capsys: pytest.CaptureFixture[str], tmp_pat
     assert {"arch.json", "weights.pt", "space.json", "metrics.json", "model.torchscript.pt"} <= {
         p.name for p in folder.iterdir()
     }
+    last = out.strip().splitlines()[-1]  # names every file the export wrote
+    assert last.startswith("exported to") and all(p.name in last for p in folder.iterdir() if p.is_file())
     code, out, _ = run_cli(["trials", "digits-cnn", "--format", "json"], capsys)
     rows = json.loads(out)
     assert code == 0 and [r["number"] for r in rows] == [0, 1, 2]

@@ -13,6 +13,7 @@ from torch import nn
 
 from nasforge.data import ArrayData
 from nasforge.errors import ConfigError
+from nasforge.evaluators.threads import ThreadTuner
 
 OPTIMIZERS = ("sgd", "adamw")
 SCHEDULES = ("onecycle", "cosine", "constant")
@@ -179,7 +180,9 @@ def fit(
     With `time_budget` (seconds) the run is as long as the budget, at most `cfg.epochs` epochs: the
     learning rate follows the schedule's shape over wall time (`progress_lr`), so it has decayed when the
     time is up, however fast this machine is today, and the last epoch may be partial. The epoch time is
-    measured on the first steps (`estimated_epoch_time`) and on the whole epochs (`epoch_time`).
+    measured on the first steps (`estimated_epoch_time`) and on the whole epochs (`epoch_time`), and on the
+    CPU the thread count is the faster of the process's and one, checked now and again (`ThreadTuner`: a busy
+    machine can stall a process's threads); `threads` is the count most steps ran with.
 
     Raises `NonFiniteLoss` when the loss becomes NaN or infinite.
     """
@@ -196,6 +199,8 @@ def fit(
     x_all, y_all = train.x.to(device), train.y.to(device)
     fmt = memory_format(x_all, device)
     set_layout(model, fmt)
+    # a run timed by the wall clock is not reproducible anyway: it may also change threads to keep its speed
+    tuner = ThreadTuner() if timed and device.type == "cpu" else None
     start = time.perf_counter()
     train_loss = float("nan")
     info: dict[str, float] = {}
@@ -203,49 +208,60 @@ def fit(
     probe_start = start
     done = 0  # steps taken
     epoch_times: list[float] = []  # training time of each whole epoch, evaluations between them excluded
-    for epoch in range(cfg.epochs):
-        epoch_start = time.perf_counter()
-        model.train()
-        perm = torch.randperm(n, generator=gen).to(device)
-        total, count = 0.0, 0
-        out_of_time = False
-        for step in range(steps_per_epoch):
-            if timed:
-                elapsed = time.perf_counter() - start
-                progress = max(done / total_steps, elapsed / budget)
-                if progress >= 1.0 and done > 0:
-                    out_of_time = True
-                    break
-                factor = progress_lr(cfg.schedule, progress)
-                for group, peak in zip(opt.param_groups, peaks):
-                    group["lr"] = peak * factor
-            idx = perm[step * cfg.batch_size : (step + 1) * cfg.batch_size]
-            xb = augment_batch(x_all[idx], cfg.augment, gen).contiguous(memory_format=fmt)
-            loss = F.cross_entropy(model(xb), y_all[idx], label_smoothing=cfg.label_smoothing)
-            if not torch.isfinite(loss.detach()):
-                raise NonFiniteLoss(f"training loss became {loss.item()} at epoch {epoch + 1}, step {step + 1}")
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
-            if sched is not None:
-                sched.step()
-            done += 1
-            total += float(loss.detach()) * len(idx)
-            count += len(idx)
-            if done == 2:  # the first steps pay for allocation and warm-up
-                probe_start = time.perf_counter()
-            elif done == probe + 2 and "estimated_epoch_time" not in info:
-                info["estimated_epoch_time"] = (time.perf_counter() - probe_start) / probe * steps_per_epoch
-        if count:
-            train_loss = total / count
-        if not out_of_time:
-            epoch_times.append(time.perf_counter() - epoch_start)
-            info["epoch_time"] = sum(epoch_times) / len(epoch_times)
-        last = out_of_time or epoch + 1 == cfg.epochs or time.perf_counter() - start >= budget
-        if on_epoch is not None and (count or last):
-            on_epoch(epoch + 1, {**info, "train_loss": train_loss, "last": 1.0 if last else 0.0})
-        if last:
-            break
-    set_layout(model, torch.contiguous_format)  # what export, tracing and users expect
+    try:
+        for epoch in range(cfg.epochs):
+            epoch_start = time.perf_counter()
+            model.train()
+            perm = torch.randperm(n, generator=gen).to(device)
+            total, count = 0.0, 0
+            out_of_time = False
+            for step in range(steps_per_epoch):
+                if timed:
+                    elapsed = time.perf_counter() - start
+                    progress = max(done / total_steps, elapsed / budget)
+                    if progress >= 1.0 and done > 0:
+                        out_of_time = True
+                        break
+                    factor = progress_lr(cfg.schedule, progress)
+                    for group, peak in zip(opt.param_groups, peaks):
+                        group["lr"] = peak * factor
+                if tuner is not None:
+                    tuner.before_step()
+                idx = perm[step * cfg.batch_size : (step + 1) * cfg.batch_size]
+                xb = augment_batch(x_all[idx], cfg.augment, gen).contiguous(memory_format=fmt)
+                loss = F.cross_entropy(model(xb), y_all[idx], label_smoothing=cfg.label_smoothing)
+                if not torch.isfinite(loss.detach()):
+                    raise NonFiniteLoss(f"training loss became {loss.item()} at epoch {epoch + 1}, step {step + 1}")
+                opt.zero_grad(set_to_none=True)
+                loss.backward()
+                opt.step()
+                if sched is not None:
+                    sched.step()
+                if tuner is not None:
+                    tuner.after_step()
+                done += 1
+                total += float(loss.detach()) * len(idx)
+                count += len(idx)
+                if done == 2:  # the first steps pay for allocation and warm-up
+                    probe_start = time.perf_counter()
+                elif done == probe + 2 and "estimated_epoch_time" not in info:
+                    info["estimated_epoch_time"] = (time.perf_counter() - probe_start) / probe * steps_per_epoch
+            if count:
+                train_loss = total / count
+            if not out_of_time:
+                epoch_times.append(time.perf_counter() - epoch_start)
+                info["epoch_time"] = sum(epoch_times) / len(epoch_times)
+            last = out_of_time or epoch + 1 == cfg.epochs or time.perf_counter() - start >= budget
+            if on_epoch is not None and (count or last):
+                on_epoch(epoch + 1, {**info, "train_loss": train_loss, "last": 1.0 if last else 0.0})
+                set_layout(model, fmt)  # an evaluation there hands the model back in the default layout
+            if last:
+                break
+    finally:
+        set_layout(model, torch.contiguous_format)  # what export, tracing and users expect
+        if tuner is not None:
+            tuner.restore()
+    if tuner is not None:
+        info["threads"] = float(tuner.most_used)
     info.update(train_loss=train_loss, train_time=time.perf_counter() - start, epochs=done / steps_per_epoch)
     return info

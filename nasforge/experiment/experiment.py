@@ -349,7 +349,8 @@ class Experiment:
         """Export a trial's network to the folder `path`: the best trial's (`best_trial`, which meets the
         constraints), or the given `trial` (a record or number, e.g. from `pick`).
 
-        With a training evaluator the arch is retrained from scratch on train + valid for `epochs`
+        With an evaluator that can retrain (`RetrainableEvaluator`, such as `ClassificationEvaluator`) the arch
+        is retrained from scratch on train + valid for `epochs`
         (default: its search epochs; fewer if `time_budget` seconds would not hold them) and measured once
         on the test split, with `seed` (default: the experiment's seed); returns the folder and metrics. When
         the experiment measures latency, the exported network's latency is measured again, uncached
@@ -366,7 +367,7 @@ class Experiment:
         its neighbours do); the best member is then the chosen arch at `seed`, the network a single export
         gives. Members are retrained one after another, each within an equal share of what is left of
         `time_budget` (so time a fast member leaves goes to the ones after it).
-        Without a training evaluator nothing is retrained, so the seeds count once.
+        With any other evaluator nothing is retrained, so the seeds count once.
 
         After `run(total_time=...)` the retrain gets what is left of that budget less the export's reserve
         (or `time_budget`, if shorter), and the metrics say where the job's time went (`JobBudget.spent`).

@@ -10,7 +10,7 @@ from typing import Any
 from nasforge.cli.common import add_storage, exported_files
 from nasforge.config import load_experiment
 from nasforge.errors import ConfigError
-from nasforge.evaluators import ClassificationEvaluator
+from nasforge.evaluators import RetrainableEvaluator
 from nasforge.export import (
     DEFAULT_FORMATS,
     FORMATS,
@@ -99,8 +99,11 @@ def main(args: argparse.Namespace) -> int:
             raise ConfigError(f"Cannot read the arch file {args.arch!r}: {exc}") from exc
         arch = experiment.space.validate(Arch.from_json(text))
         evaluator = experiment.evaluator
-        if not isinstance(evaluator, ClassificationEvaluator):
-            raise ConfigError(f"--arch needs a training evaluator, but this experiment has {type(evaluator).__name__}.")
+        if not isinstance(evaluator, RetrainableEvaluator):
+            raise ConfigError(
+                f"--arch needs an evaluator that can retrain (a RetrainableEvaluator such as ClassificationEvaluator), "
+                f"but this experiment has {type(evaluator).__name__}."
+            )
         space = evaluator.final_space(experiment.space)
         model, metrics = evaluator.train_final(
             space, arch, epochs or 1, experiment.seed if args.seed is None else args.seed, time_budget=budget

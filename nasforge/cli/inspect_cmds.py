@@ -69,8 +69,7 @@ def trials_main(args: argparse.Namespace) -> int:
 
 def best_main(args: argparse.Namespace) -> int:
     from nasforge.cli.pareto_cmds import load_front_inputs
-    from nasforge.experiment import best_of
-    from nasforge.multiobjective.objectives import feasible
+    from nasforge.multiobjective import best_of, feasible
 
     records, objectives, constraints = load_front_inputs(args.name, args.storage)
     objective = objectives[0]

@@ -7,9 +7,9 @@ from typing import Any
 
 from nasforge.cli.common import add_format, add_storage, dumps, record_row, table
 from nasforge.errors import ConfigError
-from nasforge.experiment.experiment import hypervolume_of, pick_trial
 from nasforge.multiobjective.objectives import Constraint, parse_constraints, score_matrix
 from nasforge.multiobjective.pareto import pareto_front
+from nasforge.multiobjective.selection import hypervolume_of, pick_trial
 from nasforge.storage import get_storage
 from nasforge.trial import Objective, TrialRecord
 

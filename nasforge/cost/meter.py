@@ -16,8 +16,8 @@ import os
 import sqlite3
 import threading
 import time
-from collections.abc import Mapping, Sequence
-from dataclasses import replace
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import asdict, replace
 from pathlib import Path
 from typing import Any
 
@@ -159,3 +159,53 @@ class LatencyMeter:
     def __call__(self, space: ModelSpace, arch: Mapping[str, Any]) -> float:
         """The median latency in milliseconds."""
         return self.measure(space, arch).median_ms
+
+
+def make_latency_meter(
+    latency: Mapping[str, Any] | LatencySetting | LatencyMeter | bool | None,
+    *,
+    needed: bool,
+    input_shape: Callable[[], Sequence[int] | None],
+    owner: str,
+) -> LatencyMeter | None:
+    """An experiment's latency meter: given, or made when `needed` (an objective or constraint names
+    `latency_ms` and the evaluator, `owner`, cannot look it up).
+
+    A mapping holds `LatencySetting` options (backend, device, batch_size, threads, warmup, repeats) and
+    optionally `input_shape` (default: `input_shape()`, asked only then, as it may load data) and `cache` (a
+    file, or false for none)."""
+    if isinstance(latency, LatencyMeter):
+        return latency
+    if latency is False or (latency is None and not needed):
+        if needed:
+            raise ConfigError(
+                "An objective or constraint names `latency_ms`, but latency measurement was turned off "
+                "(latency=False); turn it on, or drop latency_ms from the objectives and constraints."
+            )
+        return None
+    options: dict[str, Any] = {}
+    if isinstance(latency, LatencySetting):
+        options = {"setting": latency}
+    elif isinstance(latency, Mapping):
+        options = dict(latency)
+    elif latency is not None and latency is not True:
+        raise ConfigError(
+            f"`latency` must be true, a mapping of measurement options (backend, threads, repeats, ...) or a "
+            f"LatencyMeter, but got {latency!r}."
+        )
+    shape = options.pop("input_shape", None) or input_shape()
+    if shape is None:
+        raise ConfigError(
+            f"Measuring latency needs the network's input shape, which {owner} does not know; "
+            "give it as latency={'input_shape': [3, 32, 32]} (channels, height, width)."
+        )
+    cache = options.pop("cache", True)
+    setting = options.pop("setting", None) or LatencySetting.parse(options)
+    return LatencyMeter(tuple(int(d) for d in shape), setting, cache=cache)
+
+
+def describe_latency(meter: LatencyMeter | None) -> dict[str, Any] | None:
+    """The meter's setting and input shape, JSON-ready (an experiment's stored configuration)."""
+    if meter is None:
+        return None
+    return {**asdict(meter.setting), "input_shape": list(meter.input_shape)}

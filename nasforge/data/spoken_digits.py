@@ -76,7 +76,7 @@ class SpokenDigits(BaseDataset):
     band with training statistics.
 
     >>> splits = SpokenDigits(n_voices=12, speeds=(150,), pitches=(50,)).load()  # doctest: +SKIP
-    >>> splits.input_shape
+    >>> splits.input_shape  # doctest: +SKIP
     (40, 63)
     """
 

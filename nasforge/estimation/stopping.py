@@ -4,7 +4,7 @@ A trial reports its metrics after each epoch (`EvalContext.report`). When the ex
 rule, each report is checked against the curves of the trials that already completed, and a trial that
 should stop ends at once as PRUNED, keeping its last reported metrics. Completed curves are compared step by
 step, so only curves of the same kind count as peers: the same budget, and trained from scratch or from
-inherited weights alike (`curve_kind`).
+inherited weights alike (`nasforge.estimation.tracking.curve_kind`).
 
 - `MedianStopping` (Golovin et al. 2017, Google Vizier's median stopping rule; Optuna's `MedianPruner`
   compares the same way): stop at step t when the trial's best value so far is worse than the median (or

@@ -1,6 +1,6 @@
 """Evaluators: turn an arch into metrics."""
 
-from nasforge.evaluators.base import BaseEvaluator, EvalContext, TrialError
+from nasforge.evaluators.base import BaseEvaluator, EvalContext, RetrainableEvaluator, TrialError
 from nasforge.evaluators.classification import ClassificationEvaluator
 from nasforge.evaluators.proxy import ProxyEvaluator
 from nasforge.evaluators.training import TrainConfig, evaluate_model, fit
@@ -17,6 +17,7 @@ __all__ = [
     "ClassificationEvaluator",
     "EvalContext",
     "ProxyEvaluator",
+    "RetrainableEvaluator",
     "TrainConfig",
     "TrialError",
     "evaluate_model",

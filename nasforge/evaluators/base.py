@@ -6,10 +6,14 @@ import abc
 import math
 from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from nasforge.errors import NasforgeError
 from nasforge.space import Arch, ModelSpace
+
+if TYPE_CHECKING:
+    import torch
+    from torch import nn
 
 Report = Callable[[int, Mapping[str, float]], None]
 
@@ -78,6 +82,12 @@ class BaseEvaluator(abc.ABC):
         """Load what evaluations need (data, tables) once per process, before the first trial there."""
         return None
 
+    @property
+    def input_shape(self) -> tuple[int, ...] | None:
+        """The shape of one input sample (channels, height, width; features; ...), when this evaluator knows
+        it: measuring latency and counting FLOPs need it. None by default."""
+        return None
+
     def task(self) -> dict[str, Any]:
         """What the metrics depend on besides the arch (data, validation split, training), JSON-ready: two
         evaluators with equal tasks give comparable results, so an experiment can take another's results as
@@ -100,7 +110,51 @@ class BaseEvaluator(abc.ABC):
         out: dict[str, float] = {}
         if "params" in wanted:
             out["params"] = float(count_params(model))
-        shape = getattr(self, "input_shape", None) or getattr(space, "input_shape", None)
+        shape = self.input_shape or getattr(space, "input_shape", None)
         if "flops" in wanted and shape is not None:
             out["flops"] = float(count_flops(model, tuple(shape)))
         return out
+
+
+class RetrainableEvaluator(BaseEvaluator):
+    """An evaluator that can also retrain a chosen arch for export: `Experiment.export` retrains with
+    `train_final` and tests with `test_metrics` what such an evaluator searched; any other evaluator's arch is
+    exported untrained (`space.freeze(arch)`).
+
+    Subclasses implement `train_final` and `test_metrics`; the rest describe the final data and have defaults
+    for data that is not refitted for the final training.
+    """
+
+    @abc.abstractmethod
+    def train_final(
+        self,
+        space: ModelSpace,
+        arch: Arch,
+        epochs: int,
+        seed: int = 0,
+        log: Any = None,
+        time_budget: float | None = None,
+    ) -> tuple[nn.Module, dict[str, float]]:
+        """Retrain `arch` of `space` (as `final_space` built it) from scratch for `epochs` (or `time_budget`
+        seconds, if shorter), with `seed`, calling `log(epoch, metrics)` if given; the trained network, on the
+        CPU in eval mode, and its metrics, the test split's included (`test_metrics`)."""
+
+    @abc.abstractmethod
+    def test_metrics(self, model: nn.Module) -> dict[str, float]:
+        """The test metrics (`test_acc`, ...) of a finally trained `model` or ensemble; empty without a test
+        split."""
+
+    def final_space(self, space: ModelSpace) -> ModelSpace:
+        """`space` as the final training builds it (e.g. a vocabulary refitted on train + valid)."""
+        return space
+
+    @property
+    def preprocessing(self) -> dict[str, Any] | None:
+        """How raw input becomes the exported model's input (a tokenizer's vocabulary...), JSON-ready; None
+        when raw input goes in as it is."""
+        return None
+
+    def example_input(self, n: int = 16) -> torch.Tensor | None:
+        """A real batch of `n` inputs as the final model reads them, to trace and check exported formats; None
+        when this evaluator has no data (the formats are then checked on zeros of `input_shape`)."""
+        return None

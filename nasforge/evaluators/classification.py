@@ -15,7 +15,7 @@ from nasforge.cost import count_flops, count_params
 from nasforge.data import ArrayData, BaseDataset, DataSplits
 from nasforge.errors import ConfigError
 from nasforge.estimation.inheritance import WeightInheritance, inherit, load_weights, save_weights
-from nasforge.evaluators.base import BaseEvaluator, EvalContext, TrialError
+from nasforge.evaluators.base import EvalContext, RetrainableEvaluator, TrialError
 from nasforge.evaluators.training import NonFiniteLoss, TrainConfig, evaluate_model, fit
 from nasforge.space import Arch, ModelSpace
 
@@ -29,7 +29,7 @@ def resolve_device(device: str) -> torch.device:
         raise ConfigError(f"`device` must be 'auto', 'cpu', 'cuda' or 'cuda:N', but got {device!r}.") from exc
 
 
-class ClassificationEvaluator(BaseEvaluator):
+class ClassificationEvaluator(RetrainableEvaluator):
     """Train `space.freeze(arch)` with cross-entropy and report validation accuracy each epoch.
 
     The budget of a trial is its number of epochs (default `epochs`); `train_fraction` trains on a fixed

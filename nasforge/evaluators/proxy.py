@@ -25,14 +25,14 @@ from torch import nn
 
 from nasforge.errors import ConfigError
 from nasforge.estimation.scorer import ProxyScorer
-from nasforge.evaluators.base import BaseEvaluator, EvalContext
+from nasforge.evaluators.base import EvalContext, RetrainableEvaluator
 from nasforge.space import Arch, ModelSpace
 
 if TYPE_CHECKING:
     from nasforge.evaluators.classification import ClassificationEvaluator
 
 
-class ProxyEvaluator(BaseEvaluator):
+class ProxyEvaluator(RetrainableEvaluator):
     """Metrics: each proxy's value (named by the proxy; higher is better for all but `params` and `flops`,
     which count) and `cpu_time`. Data-dependent proxies draw one batch of `batch_size` samples from `dataset`
     (a nasforge dataset) with `seed`; data-free ones need `input_shape`, taken from the dataset when there is

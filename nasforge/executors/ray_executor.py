@@ -1,6 +1,7 @@
 """`RayExecutor`: trials on Ray actors, one long-lived actor per worker slot, on this machine or a cluster.
 
-Ray is imported only when an executor starts, so `import nasforge` never imports it (`pip install "nasforge[ray]"`).
+This is the driver side; the actors are in `ray_actors`, starting and reading Ray in `ray_runtime`. Ray is
+imported only when an executor starts, so `import nasforge` never imports it (`pip install "nasforge[ray]"`).
 """
 
 from __future__ import annotations
@@ -8,128 +9,26 @@ from __future__ import annotations
 import contextlib
 import importlib.util
 import itertools
-import os
 import re
-import threading
 import time
 import warnings
 from collections import deque
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from typing import Any
 
 from nasforge.errors import ConfigError
 from nasforge.evaluators.base import BaseEvaluator
-from nasforge.executors.base import BaseExecutor, Job, JobResult, OnReport, run_job, timed_out, worker_lost
+from nasforge.executors.base import BaseExecutor, Job, JobResult, OnReport, timed_out, worker_lost
+from nasforge.executors.ray_actors import REPORT_LINGER, TrialActor, report_hub
+from nasforge.executors.ray_runtime import INSTALL, import_ray, lost_errors, reason, start_local_ray
 from nasforge.space import ModelSpace
 
+__all__ = ["KILL_GRACE", "REPORT_LINGER", "START_ATTEMPTS", "RayExecutor", "TrialActor", "start_local_ray"]
+
 KILL_GRACE = 3.0  # seconds past a job's timeout before its actor is killed (the actor's own alarm comes first)
-REPORT_LINGER = 0.02  # seconds a report waits in its actor before it is sent on its own (see `_TrialActor`)
 START_ATTEMPTS = 3  # a worker slot whose actor fails to start this many times in a row is given up
 _ADDRESS = re.compile(r"(ray://)?[^\s:/]+:\d{1,5}")
-_INSTALL = 'Install it with `pip install "nasforge[ray]"`, or use the pool executor (`LocalPoolExecutor`).'
-
-
-# --- the remote side: plain classes, made Ray actors in `RayExecutor.start` ----------------------------------------
-def _report_hub() -> type:
-    """The class of the actor where trial actors drop their live reports; the driver keeps one `take` outstanding,
-    so a report wakes its `ray.wait` without the driver ever polling. Made in a function so that Ray sends the
-    class by value: the hub's process imports neither torch nor nasforge, and starts in a fraction of a second."""
-    import asyncio
-
-    class ReportHub:
-        def __init__(self) -> None:
-            self._items: list[tuple[Any, ...]] = []
-            self._arrived = asyncio.Event()
-
-        async def ready(self) -> bool:
-            return True
-
-        async def put(self, items: list[tuple[Any, ...]]) -> None:
-            self._items.extend(items)
-            self._arrived.set()
-
-        async def take(self) -> list[tuple[Any, ...]]:
-            await self._arrived.wait()
-            items, self._items = self._items, []
-            self._arrived.clear()
-            return items
-
-    return ReportHub
-
-
-class _TrialActor:
-    """Holds the evaluator and space for all its jobs and runs each through `run_job` in its main thread (so the
-    job's timeout alarm works, as in a pool worker).
-
-    A report travels back with the job's result. One still unsent `REPORT_LINGER` seconds after it was made (the
-    trial is still running) is sent to the hub by a background thread: a long trial's reports arrive live,
-    while a fast trial costs no message besides its result.
-    """
-
-    def __init__(self, payload: tuple[BaseEvaluator, ModelSpace], hub: Any, threads: int, linger: float) -> None:
-        import torch
-
-        torch.set_num_threads(threads)  # actors must not oversubscribe the cores
-        with contextlib.suppress(RuntimeError):  # already set in this process
-            torch.set_num_interop_threads(1)
-        self._evaluator, self._space = payload
-        self._hub = hub
-        self._linger = linger
-        self._prepared = False
-        self._lock = threading.Lock()
-        self._outbox: list[tuple[float, tuple[Any, ...]]] = []  # (made at, (run id, index, number, step, metrics))
-        self._wake = threading.Event()
-        threading.Thread(target=self._send_lingering, daemon=True, name="nasforge-reports").start()
-
-    def ready(self) -> int:
-        """Prepare the evaluator before the first job, so that its time does not count against a job's timeout
-        (the driver gives jobs only to ready actors); a failure is the first job's to report."""
-        with contextlib.suppress(Exception):
-            self._prepare()
-        return os.getpid()
-
-    def _prepare(self) -> None:
-        if not self._prepared:
-            self._evaluator.prepare()
-            self._prepared = True
-
-    def run(self, run_id: int, job: Job) -> tuple[JobResult, list[tuple[int, dict[str, float]]]]:
-        """The job's result and every report it made, in order."""
-        try:
-            self._prepare()
-        except Exception as exc:  # e.g. missing data: fail the job, keep the actor (it tries again on the next)
-            now = time.time()
-            return JobResult(job.number, None, f"{type(exc).__name__}: {exc}", now, now), []
-        made: list[tuple[int, dict[str, float]]] = []
-
-        def report(step: int, metrics: Mapping[str, float]) -> None:
-            item = (step, dict(metrics))
-            made.append(item)
-            with self._lock:
-                self._outbox.append((time.monotonic(), (run_id, len(made) - 1, job.number, *item)))
-                self._wake.set()
-
-        result = run_job(self._evaluator, self._space, job, report)
-        with self._lock:  # what is still here goes back with the result
-            self._outbox = [entry for entry in self._outbox if entry[1][0] != run_id]
-        return result, made
-
-    def _send_lingering(self) -> None:
-        while True:
-            self._wake.wait()
-            items: list[tuple[Any, ...]] = []
-            with self._lock:
-                delay = self._outbox[0][0] + self._linger - time.monotonic() if self._outbox else 0.0
-                if delay <= 0:
-                    items = [item for _, item in self._outbox]
-                    self._outbox.clear()
-                    self._wake.clear()
-            if delay > 0:
-                time.sleep(delay)
-            elif items:
-                with contextlib.suppress(Exception):  # the hub gone: the reports still arrive with the result
-                    self._hub.put.remote(items)
 
 
 # --- the driver side -------------------------------------------------------------------------------------------------
@@ -177,7 +76,7 @@ class RayExecutor(BaseExecutor):
         init_kwargs: Mapping[str, Any] | None = None,
     ) -> None:
         if importlib.util.find_spec("ray") is None:
-            raise ConfigError(f"RayExecutor needs Ray, which is not installed. {_INSTALL}")
+            raise ConfigError(f"RayExecutor needs Ray, which is not installed. {INSTALL}")
         if not _is_int(n_workers) or n_workers < 1:
             raise ConfigError(f"`n_workers` of RayExecutor must be an int >= 1, but got {n_workers!r}.")
         if address is not None and (
@@ -235,7 +134,7 @@ class RayExecutor(BaseExecutor):
 
     # --- lifecycle ----------------------------------------------------------------------------------------------
     def start(self, evaluator: BaseEvaluator, space: ModelSpace, on_report: OnReport) -> None:
-        ray = _import_ray()
+        ray = import_ray()
         self._ray = ray
         if not ray.is_initialized():
             try:
@@ -272,9 +171,9 @@ class RayExecutor(BaseExecutor):
                 "values to their constructors (no open files, locks or connections), or use the sequential executor."
             ) from exc
         self._on_report = on_report
-        self._hub = ray.remote(_report_hub()).options(num_cpus=0, max_restarts=0).remote()
+        self._hub = ray.remote(report_hub()).options(num_cpus=0, max_restarts=0).remote()
         self._take = self._hub.take.remote()
-        self._actor_cls = ray.remote(_TrialActor).options(
+        self._actor_cls = ray.remote(TrialActor).options(
             num_cpus=self.cpus_per_trial, num_gpus=self.gpus_per_trial, max_restarts=0, max_task_retries=0
         )
         self._slots = [None] * self.n_workers
@@ -428,7 +327,7 @@ class RayExecutor(BaseExecutor):
             items = self._ray.get(ref)
         except self._ray.exceptions.RayError as exc:  # the hub died: reports still arrive with the results
             warnings.warn(
-                f"Live reports from Ray actors stopped ({_reason(exc)}); they now come with the results.", stacklevel=3
+                f"Live reports from Ray actors stopped ({reason(exc)}); they now come with the results.", stacklevel=3
             )
             self._take = None
             return
@@ -456,7 +355,7 @@ class RayExecutor(BaseExecutor):
         assert job is not None
         try:
             result, made = ray.get(ref)
-        except _lost_errors(ray) as exc:
+        except lost_errors(ray) as exc:
             return self._lost(slot, job, exc)
         except ray.exceptions.RayTaskError as exc:  # e.g. a result that cannot be sent back: the job fails, not the run
             cause = exc.cause if getattr(exc, "cause", None) is not None else exc
@@ -474,7 +373,7 @@ class RayExecutor(BaseExecutor):
 
     def _lost(self, slot: _Slot, job: Job, exc: Exception) -> list[JobResult]:
         """The actor running `job` died: rerun the job on a fresh actor, or fail it when out of retries."""
-        why = f"Ray actor (pid {slot.pid}) died: {_reason(exc)}"
+        why = f"Ray actor (pid {slot.pid}) died: {reason(exc)}"
         attempts = self._attempts.get(job.number, 1)
         self._spawn(slot.index)
         if attempts <= self.max_retries:
@@ -487,7 +386,7 @@ class RayExecutor(BaseExecutor):
     def _failed_start(self, slot: _Slot, exc: Exception) -> None:
         """An actor died before it was ready: try again, up to `START_ATTEMPTS` times in a row per slot."""
         count = self._start_failures.get(slot.index, (0, ""))[0] + 1
-        self._start_failures[slot.index] = (count, _reason(exc))
+        self._start_failures[slot.index] = (count, reason(exc))
         if count < START_ATTEMPTS:
             self._spawn(slot.index)
             return
@@ -501,7 +400,7 @@ class RayExecutor(BaseExecutor):
                 "`init_kwargs={'runtime_env': {...}}`), then run again."
             )
         warnings.warn(
-            f"Ray worker slot {slot.index} is given up after {START_ATTEMPTS} failed starts ({_reason(exc)}); "
+            f"Ray worker slot {slot.index} is given up after {START_ATTEMPTS} failed starts ({reason(exc)}); "
             f"trials go on with {sum(s is not None for s in self._slots)} actor(s).",
             stacklevel=4,
         )
@@ -523,70 +422,9 @@ class RayExecutor(BaseExecutor):
         return stopped
 
 
-def start_local_ray(num_cpus: int | None = None, **init_kwargs: Any) -> None:
-    """Start a Ray instance on this machine that listens on 127.0.0.1 only, without the dashboard, with
-    `num_cpus` CPUs (default: all of them); `init_kwargs` go to `ray.init` and win over these defaults."""
-    ray = _import_ray()
-    kwargs: dict[str, Any] = {
-        "num_cpus": num_cpus if num_cpus is not None else os.cpu_count(),
-        "include_dashboard": False,
-        "_node_ip_address": "127.0.0.1",
-        **init_kwargs,
-    }
-    with _loopback_only():
-        ray.init(address="local", **kwargs)
-
-
-@contextlib.contextmanager
-def _loopback_only() -> Iterator[None]:
-    """Ray takes the node's address from its route to the outside, so a single machine's Ray would listen on
-    every interface; its switch for single-machine use (off by default on Linux) makes it use 127.0.0.1.
-    The Ray processes started meanwhile also inherit usage statistics off, unless the environment says otherwise."""
-    constants: Any = None
-    with contextlib.suppress(ImportError):
-        from ray._private import ray_constants as constants
-    before = getattr(constants, "ENABLE_RAY_CLUSTER", None)
-    stats_unset = "RAY_USAGE_STATS_ENABLED" not in os.environ
-    if before is not None:
-        constants.ENABLE_RAY_CLUSTER = False
-    if stats_unset:
-        os.environ["RAY_USAGE_STATS_ENABLED"] = "0"
-    try:
-        yield
-    finally:
-        if before is not None:
-            constants.ENABLE_RAY_CLUSTER = before
-        if stats_unset:
-            os.environ.pop("RAY_USAGE_STATS_ENABLED", None)
-
-
-def _import_ray() -> Any:
-    try:
-        import ray
-    except ImportError as exc:
-        raise ConfigError(f"RayExecutor needs Ray, which cannot be imported ({exc}). {_INSTALL}") from exc
-    return ray
-
-
-def _reason(exc: BaseException) -> str:
-    """One line of a Ray error: its first line, or for an actor whose constructor raised, that exception."""
-    lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
-    if not lines:
-        return type(exc).__name__
-    if "creation task" in lines[0]:
-        return lines[-1][:300]
-    return lines[0][:300]
-
-
 def _is_int(value: object) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
 
 
 def _is_number(value: object) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool)
-
-
-def _lost_errors(ray: Any) -> tuple[type[Exception], ...]:
-    """What `ray.get` raises when the actor or node that ran a call is gone (not the trial's own failure)."""
-    errors = ray.exceptions
-    return (errors.RayActorError, errors.WorkerCrashedError, errors.NodeDiedError, errors.ObjectLostError)

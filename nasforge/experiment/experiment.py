@@ -1,67 +1,53 @@
 """`Experiment`: space + strategy + evaluator + executor + storage + objective, resumable by name.
 
-This is the only place that wires the layers together.
+This is the only place that wires the layers together: the experiment checks and holds the parts, and a run
+is handed to a `TrialLoop` (`nasforge.experiment.loop`), the export to `nasforge.experiment.final`.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import hashlib
 import json
 import re
-import time
-import warnings
-from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import replace
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from nasforge.cost import LatencyMeter, LatencySetting
-from nasforge.data.split import check_seed
+from nasforge.cost import LatencyMeter, LatencySetting, describe_latency, make_latency_meter
 from nasforge.errors import ConfigError, StorageError
 from nasforge.estimation.inheritance import WeightInheritance, make_inheritance
-from nasforge.estimation.stopping import BaseStopper, StopCheck, make_stopper
-from nasforge.estimation.warm_start import Source, WarmStart, load_source, make_warm_start, queue_sampler
+from nasforge.estimation.stopping import BaseStopper, make_stopper
+from nasforge.estimation.warm_start import WarmStart, make_warm_start
 from nasforge.evaluators.base import BaseEvaluator
-from nasforge.executors import BaseExecutor, Job, JobResult, SequentialExecutor
-from nasforge.experiment.budget import JobBudget, typical_duration
+from nasforge.executors import BaseExecutor, SequentialExecutor
+from nasforge.experiment.budget import JobBudget
 from nasforge.experiment.callbacks import Callback
-from nasforge.experiment.driver import driver_id, is_dead
+from nasforge.experiment.final import export_trial
+from nasforge.experiment.gate import ConstraintsUnmet
+from nasforge.experiment.loop import TrialLoop, warm_source
 from nasforge.multiobjective.objectives import (
-    Constraint,
     ObjectivesSpec,
     feasible,
     parse_constraints,
     parse_objectives,
     score_matrix,
 )
-from nasforge.multiobjective.pareto import best_under, hypervolume, knee_point, pareto_front
-from nasforge.space import Arch, ModelSpace
+from nasforge.multiobjective.pareto import pareto_front
+from nasforge.multiobjective.selection import best_of, hypervolume_of, pick_trial
+from nasforge.space import ModelSpace
 from nasforge.storage import BaseStorage, ExperimentRow, get_storage
 from nasforge.strategies import BaseStrategy
-from nasforge.strategies.base import arch_key
-from nasforge.strategies.middleware import SYNTHETIC
-from nasforge.trial import Objective, Proposal, TrialRecord, TrialState
+from nasforge.trial import TrialRecord
 
 if TYPE_CHECKING:
     from nasforge.oneshot import BaseOneShot
 
-
-#: proposals refused by the constraints one after another before the run gives up (`ConstraintsUnmet`)
-MAX_REJECTIONS_IN_A_ROW = 1000
-
-
-class ConstraintsUnmet(ConfigError):
-    """The strategy keeps proposing archs that break the constraints: the search cannot go on."""
+__all__ = ["ConstraintsUnmet", "Experiment", "best_of", "check_name", "default_checkpoint_dir", "space_fingerprint"]
 
 
 def space_fingerprint(space: ModelSpace) -> str:
     """Equal for spaces with the same decisions: their archs, and so their trials, are interchangeable."""
     return hashlib.sha256(json.dumps(space.describe(), sort_keys=True).encode()).hexdigest()[:16]
-
-
-def trial_seed(seed: int, number: int) -> int:
-    return (seed * 1_000_003 + number) % (2**31 - 1)
 
 
 class Experiment:
@@ -131,11 +117,13 @@ class Experiment:
         self.objective = self.objectives[0]
         #: hard limits: checked before training when the metric needs none (`static_metric_names`, latency)
         self.constraints = parse_constraints(constraints)
-        self.latency = make_latency_meter(latency, self.objectives, self.constraints, evaluator, space)
-        #: proposals refused by a constraint before training, in this run (the strategy hears of each)
-        self.rejected = 0
-        self._rejected_in_a_row = 0
-        self._closest: dict[str, float] = {}  # per constraint, the value seen closest to meeting it
+        named = "latency_ms" in {o.metric for o in self.objectives} | {c.metric for c in self.constraints}
+        self.latency = make_latency_meter(
+            latency,
+            needed=named and "latency_ms" not in evaluator.static_metric_names,  # e.g. a table of measured ones
+            input_shape=lambda: evaluator.input_shape,
+            owner=type(evaluator).__name__,
+        )
         self.seed = seed
         self.spec = dict(spec) if spec is not None else None
         self.checkpoint_dir = Path(checkpoint_dir) if checkpoint_dir is not None else default_checkpoint_dir(self)
@@ -170,11 +158,7 @@ class Experiment:
                 f"Weight inheritance needs an evaluator that trains weights, but {type(evaluator).__name__} does "
                 "not; drop `inherit_weights` or use a training evaluator such as ClassificationEvaluator."
             )
-        self._curves: dict[int, list[Mapping[str, float]]] = {}  # reports of this run's trials, by number
-        self._weights_of: dict[str, int] = {}  # arch id -> latest completed trial whose weights were saved
-        self._peer_curves: dict[int, tuple[Any, list[Mapping[str, float]]]] = {}  # completed: (kind, curve)
         self._row: ExperimentRow | None = None
-        self._static: dict[int, dict[str, float]] = {}  # metrics measured before training, by trial number
         self._callbacks: Sequence[Callback] = ()
         self._stop = False
         self.run_started: float | None = None
@@ -182,9 +166,12 @@ class Experiment:
         self.run_max_trials: int | None = None
         #: the whole-job budget of the last `run(total_time=...)`, which `export` retrains within
         self.job_budget: JobBudget | None = None
+        #: the loop of the last `run` (its trials' curves, refusals, ...); None before the first
+        self.last_run: TrialLoop | None = None
 
     # --- persistence -------------------------------------------------------------------------------------------
-    def _config(self) -> dict[str, Any]:
+    def stored_config(self) -> dict[str, Any]:
+        """What the storage keeps of this experiment's setup (and a warm start compares with its source's)."""
         from nasforge.export.exporter import space_spec
 
         cls = type(self.space)
@@ -210,7 +197,7 @@ class Experiment:
     def _open(self) -> ExperimentRow:
         row = self.storage.get_experiment(self.name)
         if row is None:
-            return self.storage.create_experiment(self.name, self._config())
+            return self.storage.create_experiment(self.name, self.stored_config())
         if row.config.get("space_fingerprint") != space_fingerprint(self.space):
             raise StorageError(
                 f"Experiment {self.name!r} already exists in {self.storage} with a different search space; "
@@ -253,6 +240,11 @@ class Experiment:
         meet the extra `constraints` (e.g. `["latency_ms <= 5"]`). None when no trial qualifies."""
         return pick_trial(self.trials, self.objectives, rule, (*self.constraints, *parse_constraints(constraints)))
 
+    @property
+    def rejected(self) -> int:
+        """Proposals refused by a constraint before training in the last run (the strategy heard of each)."""
+        return 0 if self.last_run is None else self.last_run.gate.rejected
+
     def reports(self, number: int) -> list[tuple[int, dict[str, float]]]:
         return self.storage.get_reports(self.id, number)
 
@@ -273,6 +265,11 @@ class Experiment:
     def stop(self) -> None:
         """Ask a running `run` to stop proposing trials (running ones finish)."""
         self._stop = True
+
+    @property
+    def stop_requested(self) -> bool:
+        """True once `stop()` was called in this run."""
+        return self._stop
 
     def should_stop(self) -> bool:
         """True once `stop()` was called, this run's timeout has passed or its job budget's search time is up."""
@@ -322,7 +319,7 @@ class Experiment:
             )
         # may refuse the space or the objectives: before any write
         self.strategy.setup(self.space, self.objective, self.seed, self.objectives)
-        source = self._warm_source()  # a bad source is refused before the experiment is created
+        source = warm_source(self)  # a bad source is refused before the experiment is created
         self._row = row = self._open()
         self._stop = False
         self._callbacks = callbacks
@@ -332,185 +329,9 @@ class Experiment:
         if budget is not None:
             budget.clock = clock
             budget.start()
-        durations: list[float] = []  # of this run's finished trials: how long the next one likely takes
-        exp_id = row.id
-        if row.strategy_state:
-            try:
-                self.strategy.load_state_dict(row.strategy_state)
-            except (KeyError, TypeError, ValueError, IndexError) as exc:
-                raise StorageError(
-                    f"Experiment {self.name!r} was saved by strategy {row.config.get('strategy')}, whose state "
-                    f"{self.strategy!r} cannot resume ({type(exc).__name__}: {exc}); resume with the same "
-                    "strategy and middleware, or give this search a new experiment name."
-                ) from exc
-        me = driver_id()
-        claimed = self._claim(exp_id, me)  # refuses, before anything else is written, if another driver is live
-        records = {r.number: r for r in self.storage.get_trials(exp_id)}
-        untold = self.storage.untold_numbers(exp_id)
-        for number in untold:  # finished before a crash, but the strategy never heard
-            self.strategy.tell(records[number])
-        if untold:
-            self.storage.mark_told(exp_id, untold, self.strategy.state_dict())
-        if source is not None:
-            self._apply_warm_start(source, fresh=not records and not row.strategy_state, records=records.values())
-        requeue = list(claimed)
-        n_total = max(records, default=-1) + 1
-        running: dict[int, TrialRecord] = {}
-        self.rejected = self._rejected_in_a_row = 0
-        self._closest = {}
-        self._static = {}
-        self._curves, self._weights_of, self._peer_curves = {}, {}, {}
-        for r in sorted(records.values(), key=lambda r: r.number):
-            self._completed(r)
-
-        def on_report(number: int, step: int, metrics: Mapping[str, float]) -> None:
-            self.storage.add_report(exp_id, number, step, metrics)
-            if self.early_stopping is not None and number in running:
-                self._curves.setdefault(number, []).append(dict(metrics))
-            for cb in callbacks:
-                cb.on_report(self, number, step, metrics)
-
-        def submit(record: TrialRecord) -> None:
-            running[record.number] = record
-            self._curves.pop(record.number, None)  # a rerun after a crash starts its curve again
-            for cb in callbacks:
-                cb.on_trial_start(self, record)
-            job = self._job(record)
-            if budget is not None:
-                job = replace(job, deadline=budget.search_deadline())
-            self.executor.submit(job)
-
-        self.executor.start(self.evaluator, self.space, on_report)
-        self.storage.set_status(exp_id, "running")
-        beat_at = time.time()
-        for cb in callbacks:
-            cb.on_run_start(self)
-        try:
-            if not self.strategy.prepare(self):  # stopped before it could propose: a later run continues
-                self.storage.set_status(exp_id, "paused")
-                return self
-            while True:
-                now = clock()
-                out_of_time = (timeout is not None and now - self.run_started >= timeout) or (
-                    budget is not None and budget.search_over(now, typical_duration(durations))
-                )
-                while not (self._stop or out_of_time) and self.executor.n_running < self.executor.n_workers:
-                    if requeue:
-                        record = records[requeue.pop(0)].with_(state=TrialState.RUNNING, started_at=clock())
-                        self.storage.update_trial(exp_id, record)
-                    else:
-                        if (max_trials is not None and n_total >= max_trials) or self.strategy.is_done():
-                            break
-                        proposal = self.strategy.ask()
-                        if proposal is None:
-                            break
-                        arch = self.space.validate(proposal.arch)
-                        static = self._static_metrics(arch)
-                        broken = [c for c in self.constraints if c.check(static) is False]
-                        if broken:  # refused before training: the strategy hears, nothing is stored
-                            self._reject(proposal, arch, static, broken)
-                            continue
-                        self._rejected_in_a_row = 0
-                        record = TrialRecord(
-                            number=n_total,
-                            arch=arch,
-                            budget=proposal.budget,
-                            state=TrialState.RUNNING,
-                            info=dict(proposal.info),
-                            started_at=clock(),
-                        )
-                        record = self.storage.append_trial(exp_id, record, self.strategy.state_dict(), me)
-                        self._static[record.number] = static
-                        n_total = max(n_total, record.number) + 1
-                    submit(record)
-                if self.executor.n_running == 0:
-                    break
-                for result in self.executor.wait(timeout=1.0):
-                    if not result.info.get("pruned"):
-                        durations.append(result.finished_at - result.started_at)
-                    self._finish(exp_id, running.pop(result.number), result, callbacks)
-                if time.time() - beat_at >= self.heartbeat_interval and running:
-                    beat_at = time.time()
-                    self.storage.heartbeat(exp_id, sorted(running), me, beat_at)
-            self.storage.set_status(exp_id, "finished")
-        except ConstraintsUnmet:
-            self.storage.set_status(exp_id, "paused")
-            raise
-        except KeyboardInterrupt:
-            kill = getattr(self.executor, "kill", None)
-            if callable(kill):
-                kill()
-            self.storage.set_status(exp_id, "interrupted")
-            raise
-        finally:
-            self.executor.shutdown()
-            if budget is not None:
-                budget.mark("search_end")
-            for cb in callbacks:
-                cb.on_run_end(self)
+        self.last_run = TrialLoop(self, row, callbacks, source)
+        self.last_run.run()
         return self
-
-    def _claim(self, exp_id: int, me: str) -> list[int]:
-        """Take over the trials left running by this process, by a dead driver or by one whose heartbeat went
-        stale; refuse to run beside a live driver of the same experiment."""
-        now = time.time()
-        owners = self.storage.running_owners(exp_id)
-        dead = [o for o in owners if o is not None and o != me and is_dead(o)]
-        live = {
-            o: beat
-            for o, beat in owners.items()
-            if o is not None and o != me and o not in dead and beat is not None and beat >= now - self.stale_after
-        }
-        if live:
-            who, beat = max(live.items(), key=lambda kv: kv[1] or 0.0)
-            raise StorageError(
-                f"Experiment {self.name!r} has trials running under another driver ({who}, heartbeat "
-                f"{now - (beat or now):.0f} s ago); two drivers on one experiment would run its search twice. Wait "
-                f"for that run to end or stop it; if it died on another machine, its trials are taken over once "
-                f"their heartbeat is {self.stale_after:g} s old."
-            )
-        return self.storage.claim_trials(exp_id, me, now - self.stale_after, dead)
-
-    # --- warm start ---------------------------------------------------------------------------------------------
-    def _warm_source(self) -> Source | None:
-        """The warm start's source; on a resume, a source that has gone since only loses the archs still queued."""
-        if self.warm_start is None:
-            return None
-        new = not self.storage.exists() or self.storage.get_experiment(self.name) is None
-        try:
-            return load_source(
-                self.warm_start, self.storage, self.name, self.space, self.objective, self._config(), self.seed
-            )
-        except ConfigError as exc:
-            if new:
-                raise
-            warnings.warn(f"Experiment {self.name!r} resumes without its warm start: {exc}", stacklevel=3)
-            return None
-
-    def _apply_warm_start(self, source: Source, fresh: bool, records: Iterable[TrialRecord]) -> None:
-        """`tell`: the strategy learns from the source's trials once, before its first ask (its state keeps them
-        across resumes). `enqueue`: the source's best archs not yet evaluated here are the strategy's next random
-        proposals."""
-        assert self.warm_start is not None
-        mode = source.mode if self.strategy.accepts_history else "enqueue"
-        enqueued = 0
-        if mode == "tell":
-            if fresh:
-                self.strategy.warm_start(source.records)
-                self.save_strategy_state()
-        else:
-            done = {arch_key(self.space, r.arch) for r in records}
-            queue = []
-            for r in source.records[: self.warm_start.top_k]:
-                key = arch_key(self.space, r.arch)
-                if key not in done:  # evaluated here already (before a resume), or isomorphic to one queued
-                    done.add(key)
-                    queue.append(r.arch)
-            if queue:
-                fallback = self.strategy.sampler or self.space.random
-                self.strategy.set_sampler(queue_sampler(queue, fallback))
-            enqueued = len(queue)
-        self.warm_started = {**source.summary(), "mode": mode, "enqueued": enqueued}
 
     # --- export -------------------------------------------------------------------------------------------------
     def export(
@@ -528,7 +349,8 @@ class Experiment:
         """Export a trial's network to the folder `path`: the best trial's (`best_trial`, which meets the
         constraints), or the given `trial` (a record or number, e.g. from `pick`).
 
-        With a training evaluator the arch is retrained from scratch on train + valid for `epochs`
+        With an evaluator that can retrain (`RetrainableEvaluator`, such as `ClassificationEvaluator`) the arch
+        is retrained from scratch on train + valid for `epochs`
         (default: its search epochs; fewer if `time_budget` seconds would not hold them) and measured once
         on the test split, with `seed` (default: the experiment's seed); returns the folder and metrics. When
         the experiment measures latency, the exported network's latency is measured again, uncached
@@ -545,392 +367,12 @@ class Experiment:
         its neighbours do); the best member is then the chosen arch at `seed`, the network a single export
         gives. Members are retrained one after another, each within an equal share of what is left of
         `time_budget` (so time a fast member leaves goes to the ones after it).
-        Without a training evaluator nothing is retrained, so the seeds count once.
+        With any other evaluator nothing is retrained, so the seeds count once.
 
         After `run(total_time=...)` the retrain gets what is left of that budget less the export's reserve
         (or `time_budget`, if shorter), and the metrics say where the job's time went (`JobBudget.spent`).
         """
-        from nasforge.export import (
-            DEFAULT_FORMATS,
-            Ensemble,
-            check_ensemble_seeds,
-            check_ensemble_size,
-            check_formats,
-            check_time_budget,
-            export_model,
-            write_metrics,
-        )
-
-        wanted = check_formats(formats if formats is not None else DEFAULT_FORMATS)  # before hours of retraining
-        check_ensemble_size(ensemble)
-        check_ensemble_seeds(ensemble_seeds)
-        check_time_budget(time_budget, "`time_budget` of Experiment.export")
-        seed = self.seed if seed is None else check_seed(seed, "Experiment.export")
-        job = self.job_budget if self.job_budget is not None and self.job_budget.started else None
-
-        chosen = self._trial(trial) if trial is not None else self._best_measured_again()
-        if chosen is None:
-            raise StorageError(
-                f"Experiment {self.name!r} has no completed trial that meets its constraints to export yet; "
-                "run it (longer), or loosen the constraints."
-            )
-        metrics: dict[str, float] = {f"search_{k}": float(v) for k, v in chosen.metrics.items()}
-        metrics["trial"] = float(chosen.number)
-        train_final = getattr(self.evaluator, "train_final", None)
-        final_space = getattr(self.evaluator, "final_space", None)
-        # the space as retrained, built once for every member (train_final leaves a final space as it is): e.g. a
-        # text space's vocab_size once the tokenizer is refitted on train + valid
-        space = final_space(self.space) if callable(final_space) else self.space
-        if not callable(train_final):
-            ensemble_seeds = 1  # untrained copies of one arch would be the same network
-        runs = [(r, seed + i) for r in self._ensemble_members(chosen, ensemble) for i in range(ensemble_seeds)]
-        networks, results = [], []
-        if job is not None:
-            job.mark("retrain_start")
-            left = job.retrain_time()
-            time_budget = left if time_budget is None else min(time_budget, left)
-        started = time.monotonic()
-        for i, (record, member_seed) in enumerate(runs):
-            if callable(train_final):
-                n_epochs = epochs if epochs is not None else int(record.metrics.get("epochs", 1))
-                # an equal share of what is left: time a fast member did not use goes to the ones after it
-                budget = None
-                if time_budget is not None:
-                    budget = max(time_budget - (time.monotonic() - started), 0.0) / (len(runs) - i)
-                network, final = train_final(space, record.arch, n_epochs, member_seed, log, budget)
-            else:
-                network, final = space.freeze(record.arch), {}
-            networks.append(network)
-            results.append(final)
-        if job is not None:
-            job.mark("retrain_end")
-        members: list[dict[str, Any]] | None = None
-        if len(networks) == 1:
-            model = networks[0]
-            metrics.update(results[0])
-        else:
-            model = Ensemble(networks)
-            members = [
-                {
-                    "trial": r.number,
-                    "seed": member_seed,
-                    "arch": json.loads(r.arch.to_json()),
-                    **{k: float(v) for k, v in res.items()},
-                }
-                for (r, member_seed), res in zip(runs, results, strict=True)
-            ]
-            metrics["ensemble_size"] = float(len(networks))
-            metrics["ensemble_seeds"] = float(ensemble_seeds)
-            metrics["train_time"] = sum(float(res.get("train_time", 0.0)) for res in results)
-            accs = [float(res["test_acc"]) for res in results if "test_acc" in res]
-            test_metrics = getattr(self.evaluator, "test_metrics", None)
-            if accs and callable(test_metrics):
-                metrics.update(test_metrics(model))
-                metrics["best_member_test_acc"] = accs[0]
-                metrics["member_mean_test_acc"] = sum(accs) / len(accs)
-        input_shape = getattr(self.evaluator, "input_shape", None)
-        preprocessing = getattr(self.evaluator, "preprocessing", None)
-        example_input = getattr(self.evaluator, "example_input", None)
-        example = example_input() if callable(example_input) else None
-        if self.latency is not None:
-            shape = None  # the meter's, unless the refitted data changed the input (a table's width)
-            if example is not None and input_shape is not None and tuple(example.shape[1:]) != tuple(input_shape):
-                shape = tuple(example.shape[1:])
-            metrics["latency_ms"] = self.latency.measure_model(model, shape).median_ms
-        folder = export_model(
-            model, space, chosen.arch, path, metrics, input_shape, preprocessing, wanted, example, members
-        )
-        if job is not None:  # the account, once the formats are written and checked
-            job.mark("export_end")
-            metrics.update(job.spent())
-            write_metrics(folder, metrics)
-        return folder, metrics
-
-    def _ensemble_members(self, chosen: TrialRecord, size: int) -> list[TrialRecord]:
-        """`chosen`, then the best other completed trials that meet the constraints, one per distinct arch
-        (isomorphic archs count once), up to `size` in all."""
-        members, seen = [chosen], {arch_key(self.space, chosen.arch)}
-        ranked = sorted(
-            (t for t in self.trials if feasible(t, self.constraints) and self.objective.score(t) is not None),
-            key=lambda t: (-(self.objective.score(t) or 0.0), t.number),
-        )
-        for record in ranked:
-            if len(members) >= size:
-                break
-            key = arch_key(self.space, record.arch)
-            if key not in seen:
-                seen.add(key)
-                members.append(record)
-        if len(members) < size:
-            warnings.warn(
-                f"Experiment {self.name!r} has {len(members)} distinct completed archs that meet its constraints, "
-                f"fewer than the {size} asked for the ensemble; it is exported with {len(members)}.",
-                stacklevel=3,
-            )
-        return members
-
-    def _best_measured_again(self) -> TrialRecord | None:
-        """The best trial, unless its latency, measured again now, breaks a latency constraint: then the next
-        best that keeps them all, so that an export never hands out a network that is too slow here."""
-        limits = [c for c in self.constraints if c.metric == "latency_ms"]
-        if self.latency is None or not limits:
-            return self.best_trial
-        feasible_trials = [t for t in self.trials if feasible(t, self.constraints)]
-        ranked = sorted(
-            (t for t in feasible_trials if self.objective.score(t) is not None),
-            key=lambda t: (-(self.objective.score(t) or 0.0), t.number),
-        )
-        for candidate in ranked[:20]:
-            again = self.latency.measure_model(self.space.freeze(candidate.arch)).median_ms
-            if all(c.holds(again) for c in limits):
-                return candidate
-            warnings.warn(
-                f"Trial {candidate.number} measured {again:.4g} ms now against {candidate.metrics['latency_ms']:.4g} "
-                f"ms in the search, which breaks {', '.join(map(str, limits))}; the next best is exported instead.",
-                stacklevel=3,
-            )
-        return None
-
-    def _trial(self, trial: TrialRecord | int) -> TrialRecord:
-        number = trial.number if isinstance(trial, TrialRecord) else trial
-        if not isinstance(number, int) or isinstance(number, bool):
-            raise ConfigError(f"`trial` must be a TrialRecord or a trial number, but got {trial!r}.")
-        found = next((t for t in self.trials if t.number == number), None)
-        if found is None or found.state is not TrialState.COMPLETE:
-            state = "does not exist" if found is None else f"is {found.state.value}"
-            raise StorageError(
-                f"Trial {number} of experiment {self.name!r} {state}; export a completed trial (see `nasforge "
-                "trials` or `nasforge pareto`)."
-            )
-        return found
-
-    # --- metrics known before training: constraints and measured latency --------------------------------------
-    def _static_metrics(self, arch: Arch) -> dict[str, float]:
-        """What can be known of `arch` without training it and is needed: the constrained metrics the evaluator
-        can give (`static_metrics`), and the measured latency when the experiment measures it."""
-        names = {c.metric for c in self.constraints}
-        out = self.evaluator.static_metrics(self.space, arch, names) if names else {}
-        if self.latency is not None:
-            out["latency_ms"] = self.latency(self.space, arch)
-        return out
-
-    def _reject(
-        self, proposal: Proposal, arch: Arch, static: Mapping[str, float], broken: Sequence[Constraint]
-    ) -> None:
-        self.rejected += 1
-        self._rejected_in_a_row += 1
-        for c in broken:
-            seen = self._closest.get(str(c))
-            value = float(static[c.metric])
-            if seen is None or (value < seen if c.op == "<=" else value > seen):
-                self._closest[str(c)] = value
-        shown = ", ".join(f"{c.metric} = {static[c.metric]:g}, not {c.op} {c.bound:g}" for c in broken)
-        self.strategy.tell(
-            TrialRecord(
-                SYNTHETIC,
-                arch,
-                proposal.budget,
-                TrialState.FAILED,
-                metrics=dict(static),
-                error=f"ConstraintViolated: {shown}",
-                info={**proposal.info, "rejected": True},
-            )
-        )
-        if self._rejected_in_a_row >= MAX_REJECTIONS_IN_A_ROW:
-            closest = "; ".join(f"{c}: closest {v:g}" for c, v in self._closest.items())
-            raise ConstraintsUnmet(
-                f"Experiment {self.name!r}: {self._rejected_in_a_row} proposals in a row broke the constraints before "
-                f"training ({closest}); the space seems to hold few archs that meet them on this machine. Loosen the "
-                "constraints, or shrink the space towards smaller networks."
-            )
-        if self.rejected % 1000 == 0:
-            warnings.warn(
-                f"Experiment {self.name!r}: {self.rejected} proposals broke the constraints "
-                f"({', '.join(map(str, self.constraints))}) before training; loosen them if few archs can meet "
-                "them.",
-                stacklevel=3,
-            )
-
-    # --- early stopping and weight inheritance -----------------------------------------------------------------
-    def _job(self, record: TrialRecord) -> Job:
-        """The job for a trial: its seed, and where it stands with early stopping and weight inheritance."""
-        job = Job(
-            record.number, record.arch, record.budget, trial_seed(self.seed, record.number), timeout=self.trial_timeout
-        )
-        inheriting = False
-        if self.inheritance is not None:
-            weights_dir = self.checkpoint_dir / "weights"
-            parent = self._weights_of.get(str(record.info.get("parent", "")))
-            weights_in = None
-            if parent is not None and (weights_dir / f"{parent}.pt").exists():
-                weights_in, inheriting = str(weights_dir / f"{parent}.pt"), True
-            job = replace(
-                job,
-                weights_in=weights_in,
-                weights_out=str(weights_dir / f"{record.number}.pt"),
-                inherit_epochs=self.inheritance,
-            )
-        if self.early_stopping is not None:
-            kind = curve_kind(record.budget, inheriting)
-            peers = tuple(
-                tuple(self.objective.sign * float(m.get(self.objective.metric, float("nan"))) for m in curve)
-                for number, (k, curve) in self._peer_curves.items()
-                if k == kind and number != record.number
-            )
-            check = StopCheck(self.early_stopping, self.objective.metric, self.objective.sign, peers)
-            job = replace(job, stop_check=check)
-        return job
-
-    def _completed(self, record: TrialRecord) -> None:
-        """Remember a finished trial: its curve as a peer for early stopping, its weights for children."""
-        if record.state is not TrialState.COMPLETE:
-            return
-        if self.inheritance is not None:
-            self._weights_of[record.arch.id] = record.number
-        if self.early_stopping is not None:
-            curve = self._curves.pop(record.number, None)
-            if curve is None:  # finished in an earlier run: read its reports back
-                curve = [m for _, m in self.storage.get_reports(self.id, record.number)]
-            kind = curve_kind(record.budget, float(record.metrics.get("inherited", 0.0)) > 0)
-            self._peer_curves[record.number] = (kind, curve)
-
-    def _finish(self, exp_id: int, record: TrialRecord, result: JobResult, callbacks: Sequence[Callback]) -> None:
-        metrics, error = result.metrics, result.error
-        static = self._static.pop(record.number, None)
-        if metrics is not None:
-            if static is None:  # a trial requeued after a crash: measured again (from the cache, for latency)
-                static = self._static_metrics(record.arch)
-            metrics = {**static, **metrics}
-            missing = [o.metric for o in self.objectives if o.metric not in metrics]
-            if missing and not result.info.get("pruned"):  # a trial cut before its first report has none
-                error = (
-                    f"MissingMetric: the evaluator returned {sorted(metrics)} but the objectives need "
-                    f"{', '.join(map(repr, missing))}; set the experiment's objectives to metrics it reports."
-                )
-        state = TrialState.COMPLETE if error is None else TrialState.FAILED
-        if error is None and result.info.get("pruned"):
-            state = TrialState.PRUNED
-        info = {**record.info, **result.info}
-        done = record.with_(
-            state=state,
-            metrics=dict(metrics or {}),
-            error=error,
-            info=info,
-            started_at=result.started_at,
-            finished_at=result.finished_at,
-        )
-        self.storage.update_trial(exp_id, done)  # written before anyone acts on it
-        self._completed(done)
-        self._curves.pop(done.number, None)
-        self.strategy.tell(done)
-        self.storage.mark_told(exp_id, [done.number], self.strategy.state_dict())
-        for cb in callbacks:
-            cb.on_trial_end(self, done)
-
-
-def make_latency_meter(
-    latency: Mapping[str, Any] | LatencySetting | LatencyMeter | bool | None,
-    objectives: Sequence[Objective],
-    constraints: Sequence[Constraint],
-    evaluator: BaseEvaluator,
-    space: ModelSpace,
-) -> LatencyMeter | None:
-    """The experiment's latency meter: given, or made when an objective or constraint names `latency_ms` and
-    the evaluator cannot look it up.
-
-    A mapping holds `LatencySetting` options (backend, device, batch_size, threads, warmup, repeats) and
-    optionally `input_shape` (default: the evaluator's) and `cache` (a file, or false for none)."""
-    named = "latency_ms" in {o.metric for o in objectives} | {c.metric for c in constraints}
-    needed = named and "latency_ms" not in evaluator.static_metric_names  # e.g. a table of measured latencies
-    if isinstance(latency, LatencyMeter):
-        return latency
-    if latency is False or (latency is None and not needed):
-        if needed:
-            raise ConfigError(
-                "An objective or constraint names `latency_ms`, but latency measurement was turned off "
-                "(latency=False); turn it on, or drop latency_ms from the objectives and constraints."
-            )
-        return None
-    options: dict[str, Any] = {}
-    if isinstance(latency, LatencySetting):
-        options = {"setting": latency}
-    elif isinstance(latency, Mapping):
-        options = dict(latency)
-    elif latency is not None and latency is not True:
-        raise ConfigError(
-            f"`latency` must be true, a mapping of measurement options (backend, threads, repeats, ...) or a "
-            f"LatencyMeter, but got {latency!r}."
-        )
-    shape = options.pop("input_shape", None) or getattr(evaluator, "input_shape", None)
-    if shape is None:
-        raise ConfigError(
-            f"Measuring latency needs the network's input shape, which {type(evaluator).__name__} does not know; "
-            "give it as latency={'input_shape': [3, 32, 32]} (channels, height, width)."
-        )
-    cache = options.pop("cache", True)
-    setting = options.pop("setting", None) or LatencySetting.parse(options)
-    return LatencyMeter(tuple(int(d) for d in shape), setting, cache=cache)
-
-
-def describe_latency(meter: LatencyMeter | None) -> dict[str, Any] | None:
-    if meter is None:
-        return None
-    return {**dataclasses.asdict(meter.setting), "input_shape": list(meter.input_shape)}
-
-
-def pick_trial(
-    records: Iterable[TrialRecord], objectives: Sequence[Objective], rule: str, constraints: Sequence[Constraint] = ()
-) -> TrialRecord | None:
-    """`Experiment.pick` on any records: the knee of the feasible front, or the best in the primary objective."""
-    if rule not in ("knee", "best"):
-        raise ConfigError(f"A pick rule is 'knee' or 'best', but got {rule!r}.")
-    kept, scores = score_matrix(records, objectives, constraints)
-    if not kept:
-        return None
-    if rule == "best" or scores.shape[1] == 1:
-        i = best_under(scores, [])
-        return None if i is None else kept[i]
-    return kept[knee_point(scores)]
-
-
-def hypervolume_of(
-    records: Iterable[TrialRecord],
-    objectives: Sequence[Objective],
-    reference: Mapping[str, float] | Sequence[float],
-    constraints: Sequence[Constraint] = (),
-) -> float:
-    """The hypervolume of the feasible records' objectives over `reference` (raw metric values)."""
-    if isinstance(reference, Mapping):
-        unknown = set(reference) - {o.metric for o in objectives}
-        missing = [o.metric for o in objectives if o.metric not in reference]
-        if unknown or missing:
-            raise ConfigError(
-                f"A hypervolume reference names each objective once ({', '.join(o.metric for o in objectives)}), "
-                f"but got {dict(reference)!r}."
-            )
-        ref = [float(reference[o.metric]) for o in objectives]
-    else:
-        ref = [float(v) for v in reference]
-        if len(ref) != len(objectives):
-            raise ConfigError(
-                f"A hypervolume reference has one value per objective ({len(objectives)}), but got {list(reference)!r}."
-            )
-    _, scores = score_matrix(records, objectives, constraints)
-    signed = [o.sign * v for o, v in zip(objectives, ref, strict=True)]
-    return hypervolume(scores, signed) if len(scores) else 0.0
-
-
-def curve_kind(budget: float | None, inherited: bool) -> tuple[float | None, bool]:
-    """Curves compare step by step only within a kind: the same budget, inherited weights or not."""
-    return (budget, inherited)
-
-
-def best_of(records: Sequence[TrialRecord], objective: Objective) -> TrialRecord | None:
-    scored = [(objective.score(r), r) for r in records if r.state is TrialState.COMPLETE]
-    valid = [(s, r) for s, r in scored if s is not None]
-    if not valid:
-        return None
-    return max(valid, key=lambda sr: (sr[0], -sr[1].number))[1]
+        return export_trial(self, path, epochs, seed, log, time_budget, trial, formats, ensemble, ensemble_seeds)
 
 
 def default_checkpoint_dir(experiment: Experiment) -> Path:

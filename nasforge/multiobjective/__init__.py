@@ -23,9 +23,11 @@ from nasforge.multiobjective.pareto import (
     pareto_mask,
     simplex_weights,
 )
+from nasforge.multiobjective.selection import best_of, hypervolume_of, pick_trial
 
 __all__ = [
     "Constraint",
+    "best_of",
     "best_under",
     "chebyshev",
     "crowding_distance",
@@ -33,12 +35,14 @@ __all__ = [
     "feasible",
     "hypervolume",
     "hypervolume_contributions",
+    "hypervolume_of",
     "knee_point",
     "non_dominated_sort",
     "pareto_front",
     "pareto_mask",
     "parse_constraints",
     "parse_objectives",
+    "pick_trial",
     "score_matrix",
     "score_vector",
     "simplex_weights",

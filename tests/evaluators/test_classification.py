@@ -174,6 +174,7 @@ def test_every_schedule_runs_for_any_number_of_steps(schedule: str) -> None:
             sched.step()
 
 
+@pytest.mark.slow  # retrains several networks against wall-clock budgets: minutes on a busy machine
 def test_a_time_budget_sets_the_length_of_training_and_its_schedule() -> None:
     from nasforge.evaluators.training import TrainConfig, fit, progress_lr
 
@@ -216,6 +217,7 @@ def test_trials_can_compare_archs_at_equal_wall_time() -> None:
         ClassificationEvaluator(Digits(), trial_time=0)
 
 
+@pytest.mark.slow  # retrains several networks against wall-clock budgets: minutes on a busy machine
 def test_the_final_training_fills_its_time_budget_and_measures_the_epoch_time() -> None:
     ev = ClassificationEvaluator(Digits(), epochs=2)
     logged: list[dict] = []

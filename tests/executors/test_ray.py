@@ -26,7 +26,8 @@ from nasforge.errors import ConfigError
 from nasforge.evaluators import EvalContext
 from nasforge.executors import Job, JobResult
 from nasforge.executors.base import TrialTimeout
-from nasforge.executors.ray_executor import KILL_GRACE, REPORT_LINGER, RayExecutor, _TrialActor, start_local_ray
+from nasforge.executors.ray_actors import REPORT_LINGER, TrialActor
+from nasforge.executors.ray_executor import KILL_GRACE, RayExecutor, start_local_ray
 from nasforge.trial import TrialState
 from tests.executors.test_executors import SPACE, arch, run_all
 from tests.toys import CrashEvaluator, SlowEvaluator, ToyEvaluator, ToySpace, toy_score
@@ -166,7 +167,7 @@ def test_an_actor_prepares_before_its_first_job_and_a_failing_prepare_fails_only
     no_thread_settings: None,
 ) -> None:
     evaluator = PrepareFails(times=2)
-    actor = _TrialActor((evaluator, SPACE), FakeHub(), 1, REPORT_LINGER)
+    actor = TrialActor((evaluator, SPACE), FakeHub(), 1, REPORT_LINGER)
     assert actor.ready() == os.getpid() and evaluator.calls == 1  # failed quietly: the first job reports it
     result, made = actor.run(0, Job(0, arch(3), None, 0))
     assert result.error == "RuntimeError: no data yet" and made == []
@@ -178,14 +179,14 @@ def test_an_actor_prepares_before_its_first_job_and_a_failing_prepare_fails_only
 
 def test_an_actor_sends_reports_of_a_running_trial_and_returns_all_with_the_result(no_thread_settings: None) -> None:
     hub = FakeHub()
-    actor = _TrialActor((SlowEvaluator(0.3), SPACE), hub, 1, REPORT_LINGER)
+    actor = TrialActor((SlowEvaluator(0.3), SPACE), hub, 1, REPORT_LINGER)
     result, made = actor.run(7, Job(4, arch(1), None, 4))
     assert result.error is None and [step for step, _ in made] == [0]
     assert len(hub.batches) == 1  # sent while the trial slept, `REPORT_LINGER` after it was made
     [(run_id, index, number, step, metrics)] = hub.batches[0]
     assert (run_id, index, number, step) == (7, 0, 4, 0) and metrics == made[0][1]
     quiet = FakeHub()
-    fast = _TrialActor((ToyEvaluator(), SPACE), quiet, 1, REPORT_LINGER)
+    fast = TrialActor((ToyEvaluator(), SPACE), quiet, 1, REPORT_LINGER)
     _, made = fast.run(0, Job(0, arch(1), None, 0))
     time.sleep(3 * REPORT_LINGER)
     assert len(made) == 1 and quiet.batches == []  # a trial faster than REPORT_LINGER sends no message of its own

@@ -64,10 +64,10 @@ def test_stopping_rule_prunes_bad_curves_after_enough_peers(tmp_path: Path, rule
 def test_stopping_resumes_with_peers_from_storage(tmp_path: Path) -> None:
     curve_experiment(tmp_path, "median").run(max_trials=10)
     again = curve_experiment(tmp_path, "median")
-    assert not again._peer_curves
+    assert again.last_run is None
     again.run(max_trials=20)
     # the resumed run read the earlier completed curves back and pruned from its first new trial on
-    assert len(again._peer_curves) >= 5
+    assert again.last_run is not None and len(again.last_run.tracking.peer_curves) >= 5
     assert any(t.state is TrialState.PRUNED for t in again.trials[10:])
 
 

@@ -12,7 +12,7 @@ from nasforge.errors import ConfigError, StorageError
 from nasforge.evaluators.base import EvalContext
 from nasforge.evaluators.tabular import NB201Evaluator
 from nasforge.experiment import Experiment
-from nasforge.experiment.experiment import ConstraintsUnmet
+from nasforge.experiment.gate import ConstraintsUnmet
 from nasforge.multiobjective import hypervolume, pareto_mask
 from nasforge.storage import InMemoryStorage
 from nasforge.strategies import RandomSearch, RegularizedEvolution

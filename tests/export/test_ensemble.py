@@ -80,6 +80,7 @@ def test_export_retrains_the_k_best_distinct_archs_as_one_model(searched: Experi
     assert metrics["test_acc"] > 0.5
 
 
+@pytest.mark.slow  # retrains several networks against wall-clock budgets: minutes on a busy machine
 def test_ensemble_seeds_retrain_each_arch_with_successive_seeds(searched: Experiment, tmp_path: Path) -> None:
     single_folder, single = searched.export(str(tmp_path / "one"), epochs=2, seed=3)
     folder, metrics = searched.export(str(tmp_path / "out"), epochs=2, seed=3, ensemble=2, ensemble_seeds=2)
@@ -120,6 +121,7 @@ def test_the_export_retrains_with_the_experiments_seed_unless_given_one(searched
     assert not (tmp_path / "bad").exists()
 
 
+@pytest.mark.slow  # retrains several networks against wall-clock budgets: minutes on a busy machine
 def test_members_share_the_time_budget_and_time_left_over_goes_on(
     searched: Experiment, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -206,6 +206,6 @@ def test_bench_without_matplotlib_warns_before_the_work_and_still_succeeds(
 
     real = importlib.util.find_spec
     monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "matplotlib" else real(name, *a))
-    code, out, err = run_cli(["bench", "--seeds", "1", "--datasets", "cifar10", "--out", str(tmp_path / "b")], capsys)
+    code, _, err = run_cli(["bench", "--seeds", "1", "--datasets", "cifar10", "--out", str(tmp_path / "b")], capsys)
     assert code == 0 and "matplotlib is not installed, so no plots will be drawn" in err
     assert (tmp_path / "b" / "results.json").exists() and not list((tmp_path / "b").glob("*.png"))

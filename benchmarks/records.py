@@ -78,11 +78,17 @@ class Record:
         }
         self.runs: list[dict[str, Any]] = []
         stem = f"{benchmark}-{self.started:%Y%m%dT%H%M%S}-{self.meta['commit'] or 'nogit'}"
+        (RECORDS / area).mkdir(parents=True, exist_ok=True)
         self.path = RECORDS / area / f"{stem}.json"
         n = 1
-        while self.path.exists():  # two records in one second: never overwrite one
-            n += 1
-            self.path = RECORDS / area / f"{stem}-{n}.json"
+        while True:  # reserve the name at once: two records begun in one second (or side by side) never collide
+            try:
+                with self.path.open("x") as reserved:
+                    reserved.write("{}\n")
+                break
+            except FileExistsError:
+                n += 1
+                self.path = RECORDS / area / f"{stem}-{n}.json"
 
     def add_run(self, run: Mapping[str, Any]) -> None:
         """Add one run and write the record at once, so a benchmark stopped half-way keeps what it measured."""
@@ -102,4 +108,4 @@ class Record:
 def load_records(area: str, benchmark: str) -> list[dict[str, Any]]:
     """Every record of `benchmark` under `records/<area>/`, oldest first."""
     records = [json.loads(p.read_text()) for p in (RECORDS / area).glob(f"{benchmark}-*.json")]
-    return sorted(records, key=lambda r: r["started"])
+    return sorted((r for r in records if r), key=lambda r: r["started"])  # {}: reserved, nothing run yet

@@ -42,10 +42,10 @@ def test_a_record_is_written_whole_and_never_replaces_another(tmp_path, monkeypa
     monkeypatch.setattr(records, "RECORDS", tmp_path)
     first = records.Record("demo", area="x", config={"seeds": [0]})
     first.add_run({"seed": 0, "acc": 0.5})
-    second = records.Record("demo", area="x")
-    second.meta["started"] += "+later"  # the same second, most likely: still a file of its own
+    second = records.Record("demo", area="x")  # the same second, most likely: still a file of its own
+    second.meta["started"] += "+later"
+    assert second.path != first.path and second.path.exists()  # reserved at once, before any run
     second.save(summary={"n": 0})
-    assert second.path != first.path
     saved = records.load_records("x", "demo")
     assert len(saved) == 2 and saved[0]["runs"] == [{"seed": 0, "acc": 0.5}] and saved[0]["config"] == {"seeds": [0]}
     assert saved[1]["summary"] == {"n": 0} and {"commit", "dirty", "machine", "command"} <= set(saved[0])

@@ -70,6 +70,12 @@ class ThreadTuner:
         self._step += 1
 
     @property
+    def settled_after(self) -> int:
+        """Steps after which the first choice is made (warm-up and both probes): timings from there on show the
+        speed the run will mostly have."""
+        return self.warmup + 2 * self.probe
+
+    @property
     def most_used(self) -> int:
         """The thread count most steps ran with (the process's own before any step)."""
         return self._used.most_common(1)[0][0] if self._used else self.full

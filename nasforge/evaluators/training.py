@@ -206,6 +206,8 @@ def fit(
     info: dict[str, float] = {}
     probe = min(max(10, steps_per_epoch // 20), steps_per_epoch)  # steps that time the first epoch
     probe_start = start
+    # the steps before pay for allocation and warm-up, and the thread tuner's first probes run at both speeds
+    probe_from = tuner.settled_after if tuner is not None and tuner.active else 2
     done = 0  # steps taken
     epoch_times: list[float] = []  # training time of each whole epoch, evaluations between them excluded
     try:
@@ -242,15 +244,17 @@ def fit(
                 done += 1
                 total += float(loss.detach()) * len(idx)
                 count += len(idx)
-                if done == 2:  # the first steps pay for allocation and warm-up
+                if done == probe_from:
                     probe_start = time.perf_counter()
-                elif done == probe + 2 and "estimated_epoch_time" not in info:
+                elif done == probe_from + probe and "estimated_epoch_time" not in info:
                     info["estimated_epoch_time"] = (time.perf_counter() - probe_start) / probe * steps_per_epoch
             if count:
                 train_loss = total / count
             if not out_of_time:
                 epoch_times.append(time.perf_counter() - epoch_start)
                 info["epoch_time"] = sum(epoch_times) / len(epoch_times)
+                # an epoch too short for the timing window: the whole first epoch is the estimate
+                info.setdefault("estimated_epoch_time", epoch_times[0])
             last = out_of_time or epoch + 1 == cfg.epochs or time.perf_counter() - start >= budget
             if on_epoch is not None and (count or last):
                 on_epoch(epoch + 1, {**info, "train_loss": train_loss, "last": 1.0 if last else 0.0})

@@ -29,12 +29,16 @@ def test_the_readme_main_job_table_is_what_the_records_say() -> None:
     assert readme[start:end] == peers.readme_block(), "run `python benchmarks/mainjob_peers.py --readme`"
 
 
-def test_every_main_job_record_names_its_command_commit_and_machine() -> None:
-    for path in sorted((ROOT / "records" / "mainjob").glob("*.json")):
+def test_every_record_names_its_command_commit_and_machine() -> None:
+    for path in sorted((ROOT / "records").glob("*/*.json")):
         record = json.loads(path.read_text())
-        assert record["command"].split()[1] == "benchmarks/mainjob_peers.py", path
+        script = record["command"].split()[1]
+        assert script.startswith("benchmarks/") and (ROOT / script).is_file(), path
         assert len(record["commit"]) >= 7 and record["machine"]["cpu_count"] >= 1, path
-        assert record["runs"] and all({"method", "seed", "cores"} <= set(run) for run in record["runs"]), path
+        assert record["runs"] and "summary" in record, path
+    for path in sorted((ROOT / "records" / "mainjob").glob("mainjob_peers_*.json")):
+        runs = json.loads(path.read_text())["runs"]
+        assert all({"method", "seed", "cores"} <= set(run) for run in runs), path
 
 
 def test_a_record_is_written_whole_and_never_replaces_another(tmp_path, monkeypatch) -> None:  # type: ignore[no-untyped-def]

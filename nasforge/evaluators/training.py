@@ -125,8 +125,8 @@ def _spec_augment(x: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
 
 
 def memory_format(x: torch.Tensor, device: torch.device) -> torch.memory_format:
-    """Channels-last for image batches on the CPU, where oneDNN's convolutions run 1.2-1.6 times faster in it
-    (measured on the `cnn` space's archs, one thread); the default layout otherwise."""
+    """Channels-last for image batches on the CPU, where training steps run faster in it (a median 1.3 times
+    over the `cnn` space's archs: `benchmarks/cpu_training_speed.py`); the default layout otherwise."""
     return torch.channels_last if x.ndim == 4 and device.type == "cpu" else torch.contiguous_format
 
 

@@ -23,7 +23,9 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import IO, Any
 
-__all__ = ["BUNDLED", "ENV_DATA", "data_dirs", "find_file", "open_text"]
+from nasforge.errors import DataError
+
+__all__ = ["BUNDLED", "ENV_DATA", "data_dirs", "find_file", "locate", "open_text"]
 
 ENV_DATA = "NASFORGE_DATA"
 #: The data that ships with the package, laid out like a `$NASFORGE_DATA` folder.
@@ -50,6 +52,20 @@ def find_file(folder: Path, name: str) -> Path | None:
         if candidate.is_file():
             return candidate
     return None
+
+
+def locate(area: str, name: str, what: str, how: str) -> Path:
+    """The first `name` (plain or compressed) in `area`'s folders (`data_dirs`), or a one-line `DataError` that
+    lists where it looked; `what` names the data, `how` is the argument that points at a copy instead."""
+    searched = data_dirs(area)
+    for folder in searched:
+        found = find_file(folder, name)
+        if found is not None:
+            return found
+    raise DataError(
+        f"{what} ({name}, plain or compressed) is in none of {[str(d) for d in searched]}, and the copy that ships "
+        f"with nasforge is missing: reinstall nasforge, set {ENV_DATA} to a folder holding {area}/{name}, or {how}."
+    )
 
 
 @contextlib.contextmanager

@@ -27,7 +27,7 @@ from nasforge.data.lexicon import aligned_lexicon, lexicon_path
 from nasforge.data.split import check_optional_size, check_seed, check_size, resolve_size, stratified_split
 from nasforge.data.tokenizer import BaseTokenizer, Tokenizer, make_tokenizer
 from nasforge.data.vectors import aligned_vectors
-from nasforge.datafiles import ENV_DATA, data_dirs, find_file, open_text
+from nasforge.datafiles import ENV_DATA, find_file, locate, open_text
 from nasforge.errors import ConfigError, DataError
 
 __all__ = ["RottenTomatoes", "TextCSV", "TextParts", "group_split"]
@@ -389,16 +389,7 @@ class RottenTomatoes(TextCSV):
                     f"holding it, or leave `root` out to use ${ENV_DATA}/{RT_AREA}/ or the copy bundled with nasforge."
                 )
             return found
-        searched = data_dirs(RT_AREA)
-        for folder in searched:
-            found = find_file(folder, RT_STEM)
-            if found is not None:
-                return found
-        raise DataError(
-            f"RottenTomatoes cannot find {RT_FILE} in any of {[str(d) for d in searched]}, and the copy that "
-            f"ships with nasforge is missing: reinstall nasforge, set {ENV_DATA} to a folder holding "
-            f"{RT_AREA}/{RT_FILE}, or pass root=."
-        )
+        return locate(RT_AREA, RT_STEM, f"RottenTomatoes's {RT_FILE}", "pass root=")
 
     def _classes(self, labels: list[str]) -> tuple[str, ...]:
         return ("rotten", "fresh")  # fresh is the positive class, index 1

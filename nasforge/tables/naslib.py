@@ -23,7 +23,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from nasforge.datafiles import ENV_DATA, data_dirs, find_file, open_text
+from nasforge.datafiles import locate, open_text
 from nasforge.errors import ConfigError, DataError
 from nasforge.zoo.nb201 import arch_to_str
 
@@ -44,16 +44,7 @@ def naslib_zero_cost_path(path: str | os.PathLike[str] | None = None) -> Path:
         if not explicit.is_file():
             raise DataError(f"NASLib's zero-cost scores must be a file, but {str(explicit)!r} is not one.")
         return explicit
-    searched = data_dirs("nb201")
-    for folder in searched:
-        found = find_file(folder, FILE_NAME)
-        if found is not None:
-            return found
-    raise DataError(
-        f"NASLib's zero-cost scores ({FILE_NAME}, plain or compressed) are in none of "
-        f"{[str(d) for d in searched]}, and the copy that ships with nasforge is missing: reinstall nasforge, "
-        f"set {ENV_DATA} to a folder holding nb201/{FILE_NAME}, or pass its path."
-    )
+    return locate("nb201", FILE_NAME, "NASLib's zero-cost scores", "pass its path")
 
 
 def load_naslib_zero_cost(

@@ -20,6 +20,14 @@ with `--cpus 0` and `--cpus 1` can run side by side.
 
     python benchmarks/mainjob_peers.py --methods nasforge optuna random --seeds 0 1 2
     python benchmarks/mainjob_peers.py --methods nasforge optuna random --seeds 0 1 2 --cpus 0
+
+Settings are chosen without the test set: `--select` holds out 10,000 more training images as the test
+split of every method (`FashionMNIST(dev_test=10000)`; the official test images are not read) and records
+their accuracy as `dev_acc` in `records/mainjob/mainjob_select_*`, which the README's table ignores.
+`--set KEY=VALUE` (repeatable) passes a config override to the `nasforge` method's runs, to compare a
+setting with the preset's in such a selection run:
+
+    python benchmarks/mainjob_peers.py --select --methods nasforge --cpus 0 --set strategy.name=asha
 """
 
 from __future__ import annotations
@@ -40,6 +48,7 @@ from records import Record
 
 ROOT = Path(__file__).resolve().parents[1]
 METHODS = ("nasforge", "optuna", "random")
+DEV_TEST = 10_000  # `--select`: training images held out as the test split
 
 
 def nasforge_run(method: str, seed: int, args: argparse.Namespace, folder: Path) -> dict[str, Any]:
@@ -60,6 +69,11 @@ def nasforge_run(method: str, seed: int, args: argparse.Namespace, folder: Path)
     ]
     if method == "random":
         cmd += ["--strategy", "random"]
+    if method == "nasforge":
+        for override in args.set or []:
+            cmd += ["--set", override]
+    if args.select:
+        cmd += ["--set", f"dataset.dev_test={DEV_TEST}"]
     started = time.time()
     out = subprocess.run(cmd, capture_output=True, text=True, cwd=folder)
     wall = time.time() - started
@@ -92,18 +106,21 @@ def nasforge_run(method: str, seed: int, args: argparse.Namespace, folder: Path)
 
 
 # --- Optuna ----------------------------------------------------------------------------------------------------
-def preset() -> dict[str, Any]:
+def preset(select: bool = False) -> dict[str, Any]:
     from nasforge.config import load_preset
 
-    return load_preset("fashion_mnist")
+    cfg = load_preset("fashion_mnist")
+    if select:
+        cfg["dataset"] = {**cfg["dataset"], "dev_test": DEV_TEST}
+    return cfg
 
 
-def build_space_and_data() -> tuple[Any, Any]:
+def build_space_and_data(select: bool = False) -> tuple[Any, Any]:
     """The preset's space and dataset, built as `nasforge run` builds them (nothing is stored)."""
     from nasforge.config import build_experiment
     from nasforge.storage import InMemoryStorage
 
-    experiment = build_experiment(preset(), storage=InMemoryStorage())
+    experiment = build_experiment(preset(select), storage=InMemoryStorage())
     return experiment.space, experiment.evaluator.dataset
 
 
@@ -124,7 +141,7 @@ def optuna_worker(journal: str, seed: int, worker: int, search_deadline: float, 
 
     torch.set_num_threads(1)  # as the preset's pool workers: one thread each
     optuna.logging.set_verbosity(optuna.logging.WARNING)
-    space, dataset = build_space_and_data()
+    space, dataset = build_space_and_data(args_dict["select"])
     evaluator = ClassificationEvaluator(
         dataset,
         epochs=args_dict["optuna_epochs"],
@@ -182,7 +199,7 @@ def optuna_run(seed: int, args: argparse.Namespace, folder: Path) -> dict[str, A
     study = optuna.load_study(study_name="mainjob", storage=storage)
     done = [t for t in study.trials if t.state == optuna.trial.TrialState.COMPLETE]
     best = study.best_trial
-    space, dataset = build_space_and_data()
+    space, dataset = build_space_and_data(args.select)
     arch = space.validate(best.params)
     evaluator = ClassificationEvaluator(dataset, epochs=2)
     budget.mark("retrain_start")
@@ -208,16 +225,16 @@ def optuna_run(seed: int, args: argparse.Namespace, folder: Path) -> dict[str, A
     }
 
 
-def summarize(runs: list[dict[str, Any]]) -> dict[str, Any]:
+def summarize(runs: list[dict[str, Any]], key: str = "test_acc") -> dict[str, Any]:
     out: dict[str, Any] = {}
     for method in sorted({r["method"] for r in runs}):
-        accs = [r["test_acc"] for r in runs if r["method"] == method and "test_acc" in r]
+        accs = [r[key] for r in runs if r["method"] == method and key in r]
         if accs:
             out[method] = {
                 "runs": len(accs),
-                "mean_test_acc": sum(accs) / len(accs),
-                "min_test_acc": min(accs),
-                "max_test_acc": max(accs),
+                f"mean_{key}": sum(accs) / len(accs),
+                f"min_{key}": min(accs),
+                f"max_{key}": max(accs),
                 "mean_trials": sum(r["trials"] for r in runs if r["method"] == method and "trials" in r) / len(accs),
             }
     return out
@@ -291,6 +308,12 @@ def main() -> None:
     parser.add_argument("--optuna-epochs", type=int, default=4)
     parser.add_argument("--optuna-fraction", type=float, default=0.125)
     parser.add_argument("--readme", action="store_true", help="only write the README's table from the records")
+    parser.add_argument(
+        "--select",
+        action="store_true",
+        help=f"choose settings: {DEV_TEST} training images stand in for the test set (records mainjob_select_*)",
+    )
+    parser.add_argument("--set", action="append", metavar="KEY=VALUE", help="a config override of the nasforge runs")
     args = parser.parse_args()
     if args.readme:
         write_readme()
@@ -298,7 +321,9 @@ def main() -> None:
     if args.cpus is not None:
         os.sched_setaffinity(0, {int(c) for c in args.cpus.split(",")})
     cores = len(os.sched_getaffinity(0))
-    record = Record(f"mainjob_peers_{cores}core", area="mainjob", config={**vars(args), "cores": cores})
+    kind = "select" if args.select else "peers"
+    key = "dev_acc" if args.select else "test_acc"
+    record = Record(f"mainjob_{kind}_{cores}core", area="mainjob", config={**vars(args), "cores": cores})
     print(f"record: {record.path}", flush=True)
     for seed in args.seeds:
         for method in args.methods:
@@ -306,11 +331,13 @@ def main() -> None:
                 folder = Path(tmp)
                 run = optuna_run(seed, args, folder) if method == "optuna" else nasforge_run(method, seed, args, folder)
             run = {"method": method, "seed": seed, "cores": cores, **run}
+            if args.select and "test_acc" in run:  # the held-out training images, not the test set
+                run["dev_acc"] = run.pop("test_acc")
             record.add_run(run)
-            shown = f"{100 * run['test_acc']:.2f} %" if "test_acc" in run else f"error: {run.get('error', '')[-300:]}"
+            shown = f"{100 * run[key]:.2f} %" if key in run else f"error: {run.get('error', '')[-300:]}"
             print(f"{method} seed {seed}: {shown}, {run.get('trials', 0)} trials, {run['wall_s']:.0f} s", flush=True)
-    path = record.save(summary=summarize(record.runs))
-    print(json.dumps(summarize(record.runs), indent=1))
+    path = record.save(summary=summarize(record.runs, key))
+    print(json.dumps(summarize(record.runs, key), indent=1))
     print(f"record: {path}")
 
 

@@ -86,6 +86,11 @@ class FashionMNIST(BaseDataset):
     `valid_size` samples (a count, or a fraction of the 60,000) are held out of the training set,
     stratified by class, for the search signal; the official test set is kept for the final model.
 
+    `dev_test` (a count, 0 by default) holds out that many more training images, stratified and disjoint
+    from the validation part, as the test split in place of the official test set, which is then not read:
+    for choosing a job's settings by what its final model scores, without touching the test set
+    (`benchmarks/mainjob_peers.py --select`).
+
     >>> splits = FashionMNIST(valid_size=10_000).load()  # doctest: +SKIP
     >>> len(splits.train), len(splits.valid), len(splits.test)  # doctest: +SKIP
     (50000, 10000, 10000)
@@ -99,6 +104,7 @@ class FashionMNIST(BaseDataset):
         valid_size: int | float = 10_000,
         seed: int = 0,
         download: bool = False,
+        dev_test: int = 0,
     ) -> None:
         if root is not None and not isinstance(root, (str, os.PathLike)):
             raise ConfigError(f"`root` of FashionMNIST must be a folder path or None, but got {type(root).__name__}.")
@@ -108,17 +114,23 @@ class FashionMNIST(BaseDataset):
         self.valid_size = check_size(valid_size, "valid_size", "FashionMNIST")
         self.seed = check_seed(seed, "FashionMNIST")
         self.download = download
+        if isinstance(dev_test, bool) or not isinstance(dev_test, int) or not 0 <= dev_test < 50_000:
+            raise ConfigError(
+                f"`dev_test` of FashionMNIST must be a count of training images in [0, 50000) to hold out as the "
+                f"test split (0: the official test set), but got {dev_test!r}."
+            )
+        self.dev_test = dev_test
 
     def __repr__(self) -> str:
         return (
             f"FashionMNIST(root={self.root!r}, valid_size={self.valid_size!r}, seed={self.seed}, "
-            f"download={self.download})"
+            f"download={self.download}, dev_test={self.dev_test})"
         )
 
     def load(self) -> DataSplits:
         files = self.locate()
         folder = files["train_images"].parent.resolve()
-        key = ("fashion_mnist", str(folder), self.valid_size, self.seed)
+        key = ("fashion_mnist", str(folder), self.valid_size, self.seed, self.dev_test)
         return cached_load(key, lambda: self._build(files))
 
     def locate(self) -> dict[str, Path]:
@@ -149,15 +161,27 @@ class FashionMNIST(BaseDataset):
     def _build(self, files: dict[str, Path]) -> DataSplits:
         train_x = _images(files["train_images"])
         train_y = _labels(files["train_labels"], len(train_x), files["train_images"])
-        test_x = _images(files["test_images"])
-        test_y = _labels(files["test_labels"], len(test_x), files["test_images"])
         n_valid = resolve_size(self.valid_size, len(train_y), "valid_size", "FashionMNIST")
-        keep, held = stratified_split(train_y, n_valid, np.random.default_rng(self.seed))
+        rng = np.random.default_rng(self.seed)
+        keep, held = stratified_split(train_y, n_valid, rng)
         train = ArrayData(_normalise(train_x), torch.from_numpy(train_y.astype(np.int64)))
+        if self.dev_test >= len(keep):
+            raise ConfigError(
+                f"`dev_test` of FashionMNIST must leave training images: {len(keep)} remain after the validation "
+                f"part, but dev_test is {self.dev_test}; lower it or `valid_size`."
+            )
+        if self.dev_test:  # a development test split from the training images; the official one stays unread
+            rest, dev = stratified_split(train_y[keep], self.dev_test, np.random.default_rng(self.seed + 1))
+            test = train.subset(keep[dev])
+            keep = keep[rest]
+        else:
+            test_x = _images(files["test_images"])
+            test_y = _labels(files["test_labels"], len(test_x), files["test_images"])
+            test = ArrayData(_normalise(test_x), torch.from_numpy(test_y.astype(np.int64)))
         return DataSplits(
             train=train.subset(keep),
             valid=train.subset(held),
-            test=ArrayData(_normalise(test_x), torch.from_numpy(test_y.astype(np.int64))),
+            test=test,
             num_classes=10,
             input_shape=(1, 28, 28),
             name=self.name,

@@ -139,6 +139,17 @@ class TestSyntheticFiles:
         write_fake(tmp_path, n_train=100)
         assert len(FashionMNIST(root=tmp_path, valid_size=0.3).load().valid) == 30
 
+    def test_dev_test_holds_out_training_images_and_never_reads_the_test_files(self, tmp_path: Path) -> None:
+        write_fake(tmp_path, n_train=100)
+        (tmp_path / "t10k-images-idx3-ubyte.gz").write_bytes(b"not read")  # a read would fail
+        splits = FashionMNIST(root=tmp_path, valid_size=20, dev_test=30).load()
+        assert (len(splits.train), len(splits.valid), len(splits.test)) == (50, 20, 30)
+        rows = {tuple(x.flatten()[:40].tolist()) for part in (splits.train, splits.valid, splits.test) for x in part.x}
+        assert len(rows) == 100  # disjoint: every training image lands in exactly one part
+        assert sorted(np.bincount(splits.test.y.numpy(), minlength=10).tolist()) == [3] * 10  # stratified
+        with pytest.raises(ConfigError, match="`dev_test` of FashionMNIST must leave training images"):
+            FashionMNIST(root=tmp_path, valid_size=20, dev_test=80).load()
+
     def test_valid_size_larger_than_the_training_set(self, tmp_path: Path) -> None:
         write_fake(tmp_path)
         with pytest.raises(ConfigError, match="valid_size=10000 asks for 10000"):
@@ -287,6 +298,8 @@ class TestConstructor:
             FashionMNIST(download="yes")  # type: ignore[arg-type]
         with pytest.raises(ConfigError, match="`seed`"):
             FashionMNIST(seed=None)  # type: ignore[arg-type]
+        with pytest.raises(ConfigError, match="`dev_test` of FashionMNIST must be a count"):
+            FashionMNIST(dev_test=-1)
 
     def test_repr(self) -> None:
-        assert repr(FashionMNIST()) == "FashionMNIST(root=None, valid_size=10000, seed=0, download=False)"
+        assert repr(FashionMNIST()) == "FashionMNIST(root=None, valid_size=10000, seed=0, download=False, dev_test=0)"

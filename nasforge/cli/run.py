@@ -28,8 +28,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         default=DEFAULT_PRESET,
         help=f"YAML config file or preset name (default: {DEFAULT_PRESET}; see `nasforge presets`)",
     )
-    p.add_argument("--name", help="experiment name (rerunning a name resumes it)")
-    p.add_argument("--storage", help="SQLite file or SQLAlchemy URL")
+    # the keys of the fixed sections that have a flag: their help and type come from the typed config
+    configs.add_flags(p, configs.TopSection)
     p.add_argument(
         "--strategy", help="strategy name, e.g. evolution or random (the config's middleware keys still apply)"
     )
@@ -47,14 +47,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         help="a hard limit such as 'latency_ms <= 5' or 'params <= 1e6', checked before training when it can be "
         "(repeatable; added to the config's)",
     )
-    p.add_argument("--max-trials", type=int, help="total trials of the experiment")
-    p.add_argument("--timeout", type=float, help="seconds of searching in this run")
-    p.add_argument(
-        "--total-time",
-        type=float,
-        metavar="S",
-        help="one budget in seconds for search, retrain and export together (run.total_time; see JobBudget)",
-    )
+    configs.add_flags(p, configs.RunSection)
     p.add_argument("--workers", type=int, help="parallel workers (1: in-process; more: a local pool, or Ray's actors)")
     p.add_argument(
         "--executor",
@@ -67,19 +60,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         help="run on this Ray cluster ('auto', host:port or ray://host:port); implies --executor ray",
     )
     p.add_argument("--gpus-per-trial", type=float, metavar="G", help="GPUs per trial: 1, 2, ... or a share: 0.5, 0.25")
-    p.add_argument("--trial-timeout", type=float, metavar="S", help="seconds one trial may run before it is stopped")
-    p.add_argument("--seed", type=int)
-    p.add_argument(
-        "--deduplicate", action="store_true", help="answer a repeated arch from its earlier result instead of rerunning"
-    )
-    p.add_argument("--retry-failed", type=int, metavar="N", help="rerun a failed trial up to N times")
-    p.add_argument("--max-params", type=float, metavar="N", help="skip archs with more than N parameters, untrained")
-    p.add_argument(
-        "--max-cost",
-        type=float,
-        metavar="X",
-        help="stop proposing once the trials cost X in all (metric strategy.cost_metric, else seconds)",
-    )
+    configs.add_flags(p, configs.MiddlewareSection)
     p.add_argument(
         "--set",
         dest="overrides",
@@ -88,26 +69,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         metavar="KEY=VALUE",
         help="override a config value, e.g. --set strategy.population_size=10 (repeatable)",
     )
-    p.add_argument("--export", dest="export_path", help="folder for the exported best model")
-    p.add_argument("--export-epochs", type=int, help="epochs to retrain the best arch before export")
-    p.add_argument("--export-time", type=float, help="seconds the retraining before export may take")
-    p.add_argument(
-        "--export-format",
-        metavar="FMT",
-        help="what the export writes besides the weights: torchscript, onnx, python (comma-separated) or all",
-    )
-    p.add_argument(
-        "--export-ensemble",
-        type=int,
-        metavar="K",
-        help="retrain the K best distinct archs and export them as one model averaging their probabilities",
-    )
-    p.add_argument(
-        "--export-ensemble-seeds",
-        type=int,
-        metavar="S",
-        help="retrain each exported arch S times with successive seeds and average them all",
-    )
+    configs.add_flags(p, configs.ExportSection)
     p.add_argument("--no-export", action="store_true", help="skip retraining and export")
     p.add_argument("--quiet", action="store_true", help="no progress line")
     p.set_defaults(func=main)
@@ -119,10 +81,8 @@ def resolve_config(args: argparse.Namespace) -> dict:
         cfg = configs.load_file(source)
     else:
         cfg = configs.load_preset(source)
-    flags: list[str] = []
-    for key, value in (("name", args.name), ("storage", args.storage), ("seed", args.seed)):
-        if value is not None:
-            cfg[key] = value
+    for key, value in configs.flag_values(args, configs.TopSection).items():
+        cfg[key] = value
     if args.objective:
         cfg["objective"] = args.objective if len(args.objective) > 1 else args.objective[0]
     if args.constraint:
@@ -131,37 +91,13 @@ def resolve_config(args: argparse.Namespace) -> dict:
     if args.strategy is not None:  # a new strategy, without the old one's options but in the same middleware
         kept = {k: v for k, v in section.items() if k in configs.MIDDLEWARE_KEYS} if isinstance(section, dict) else {}
         cfg["strategy"] = {"name": args.strategy, **kept}
-    if args.deduplicate:
-        flags.append("strategy.deduplicate=true")
-    for key, value in (
-        ("retry_failed", args.retry_failed),
-        ("max_params", args.max_params),
-        ("max_cost", args.max_cost),
-    ):
-        if value is not None:
-            flags.append(f"strategy.{key}={value!r}")
-    if args.max_trials is not None:
-        flags.append(f"run.max_trials={args.max_trials}")
-    if args.timeout is not None:
-        flags.append(f"run.timeout={args.timeout}")
-    if args.total_time is not None:
-        flags.append(f"run.total_time={args.total_time}")
-    if args.trial_timeout is not None:
-        flags.append(f"run.trial_timeout={args.trial_timeout}")
+    for typed in (configs.RunSection, configs.MiddlewareSection, configs.ExportSection):
+        values = configs.flag_values(args, typed)
+        if values:  # set as given (typed by the parser), not written out and parsed again
+            old = cfg.get(typed.section)
+            cfg[typed.section] = {**(old if isinstance(old, dict) else {"name": old} if old else {}), **values}
     cfg["executor"] = executor_section(cfg.get("executor"), args)
-    if args.export_path is not None:
-        flags.append(f"export.path={args.export_path}")
-    if args.export_epochs is not None:
-        flags.append(f"export.epochs={args.export_epochs}")
-    if args.export_time is not None:
-        flags.append(f"export.time_budget={args.export_time}")
-    if args.export_ensemble is not None:
-        flags.append(f"export.ensemble={args.export_ensemble}")
-    if args.export_ensemble_seeds is not None:
-        flags.append(f"export.ensemble_seeds={args.export_ensemble_seeds}")
-    if args.export_format is not None:
-        flags.append(f"export.formats=[{args.export_format}]")
-    return configs.validate(configs.apply_overrides(cfg, [*flags, *args.overrides]))
+    return configs.validate(configs.apply_overrides(cfg, args.overrides))
 
 
 def executor_section(section: object, args: argparse.Namespace) -> object:
@@ -209,14 +145,14 @@ def _describe(strategy: object) -> str:
 
 
 def main(args: argparse.Namespace) -> int:
-    cfg = resolve_config(args)
-    run_cfg = cfg.get("run", {})
-    if all(run_cfg.get(k) is None for k in ("max_trials", "timeout", "total_time")):
+    conf = configs.parse_config(resolve_config(args))
+    run_cfg, export_cfg = conf.run, conf.export
+    if run_cfg.max_trials is None and run_cfg.timeout is None and run_cfg.total_time is None:
         raise ConfigError(
             "Give run.max_trials, run.timeout or run.total_time (e.g. --max-trials 50), or the search never ends."
         )
-    budget = configs.job_budget(cfg)
-    experiment = configs.build_experiment(cfg)
+    budget = conf.budget
+    experiment = configs.build_experiment(conf)
     out = sys.stdout
     print(
         f"nasforge: experiment {experiment.name!r} in {experiment.storage}: {_describe(experiment.strategy)} on "
@@ -227,9 +163,7 @@ def main(args: argparse.Namespace) -> int:
     )
     callbacks = [] if args.quiet else [ProgressBar()]
     try:
-        experiment.run(
-            max_trials=run_cfg.get("max_trials"), timeout=run_cfg.get("timeout"), callbacks=callbacks, total_time=budget
-        )
+        experiment.run(max_trials=run_cfg.max_trials, timeout=run_cfg.timeout, callbacks=callbacks, total_time=budget)
     except KeyboardInterrupt:
         print(
             f"\nnasforge: stopped; finished trials are saved. Run the same command again to resume {experiment.name!r}.",
@@ -259,7 +193,7 @@ def main(args: argparse.Namespace) -> int:
         return 1
     if experiment.rejected:
         print(f"{experiment.rejected} proposals broke the constraints before training (not stored)", file=out)
-    pick = cfg.get("export", {}).get("pick", "best")
+    pick = export_cfg.pick
     if len(experiment.objectives) > 1:
         front = experiment.pareto_front()
         print(f"Pareto front: {len(front)} trials (`nasforge pareto {experiment.name}`)", file=out)
@@ -268,16 +202,15 @@ def main(args: argparse.Namespace) -> int:
     shown = "  ".join(f"{m}={best.metrics.get(m, float('nan')):.4g}" for m in names)
     label = "best" if pick == "best" or len(experiment.objectives) == 1 else pick
     print(f"{label} trial {best.number}: {shown}  arch={best.arch.to_json()}", file=out)
-    export_cfg = cfg.get("export", {})
-    if args.no_export or not export_cfg.get("path"):
+    if args.no_export or not export_cfg.path:
         return 0
-    epochs = export_cfg.get("epochs")
-    time_budget = export_cfg.get("time_budget")
+    epochs = export_cfg.epochs
+    time_budget = export_cfg.time_budget
     if budget is not None:  # the retrain gets what the search left of the job's budget
         left = budget.retrain_time()
         time_budget = left if time_budget is None else min(time_budget, left)
     limit = f" (for {time_budget:.0f} s)" if time_budget else ""
-    ensemble, seeds = export_cfg.get("ensemble", 1), export_cfg.get("ensemble_seeds", 1)
+    ensemble, seeds = export_cfg.ensemble, export_cfg.ensemble_seeds
     what = "the best arch" if ensemble == 1 else f"the {ensemble} best archs"
     if seeds > 1:
         what += f" {seeds} times{' each' if ensemble > 1 else ''}, with successive seeds"
@@ -308,12 +241,12 @@ def main(args: argparse.Namespace) -> int:
         )
 
     folder, metrics = experiment.export(
-        export_cfg["path"],
+        export_cfg.path,
         epochs=epochs,
         log=log,
-        time_budget=export_cfg.get("time_budget"),
+        time_budget=export_cfg.time_budget,
         trial=best.number if label == "knee" else None,
-        formats=export_cfg.get("formats"),
+        formats=export_cfg.formats,
         ensemble=ensemble,
         ensemble_seeds=seeds,
     )

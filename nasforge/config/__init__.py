@@ -1,6 +1,8 @@
 """Experiment configurations (YAML files, presets, CLI overrides): validated, then built into objects.
 
-A configuration is a mapping with these sections (all optional but `space` and `dataset`):
+A configuration is a mapping with these sections (all optional but `space` and `dataset`); the fixed ones are
+typed dataclasses in `nasforge.config.sections` (each key's type, default, meaning and `nasforge run` flag),
+and `parse_config` validates a mapping once into them:
 
     name: fmnist-cnn            # experiment name (the key for resuming)
     storage: nasforge.db        # SQLite file path or SQLAlchemy URL
@@ -53,36 +55,46 @@ YAML 1.1 reads `1.5e6` and `1e-3` as text; here they are read as numbers.
 from nasforge.config.build import build_experiment, load_experiment, wrap_strategy
 from nasforge.config.files import _Loader, apply_overrides, load_file, load_preset, preset_names, preset_summary
 from nasforge.config.schema import (
-    ESTIMATION_KEYS,
-    EXPORT_KEYS,
     MIDDLEWARE_KEYS,
-    PROXY_EVALUATOR_KEYS,
-    RUN_KEYS,
     SECTIONS,
-    ZERO_COST_FILTER_KEYS,
-    ZERO_COST_KEYS,
+    Config,
     constraint_list,
     job_budget,
+    parse_config,
     validate,
+)
+from nasforge.config.sections import (
+    EstimationSection,
+    ExportSection,
+    MiddlewareSection,
+    RunSection,
+    Section,
+    TopSection,
+    add_flags,
+    flag_values,
 )
 
 __all__ = [
-    "ESTIMATION_KEYS",
-    "EXPORT_KEYS",
     "MIDDLEWARE_KEYS",
-    "PROXY_EVALUATOR_KEYS",
-    "RUN_KEYS",
     "SECTIONS",
-    "ZERO_COST_FILTER_KEYS",
-    "ZERO_COST_KEYS",
+    "Config",
+    "EstimationSection",
+    "ExportSection",
+    "MiddlewareSection",
+    "RunSection",
+    "Section",
+    "TopSection",
     "_Loader",
+    "add_flags",
     "apply_overrides",
     "build_experiment",
     "constraint_list",
+    "flag_values",
     "job_budget",
     "load_experiment",
     "load_file",
     "load_preset",
+    "parse_config",
     "preset_names",
     "preset_summary",
     "validate",

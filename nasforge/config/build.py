@@ -6,7 +6,7 @@ import inspect
 from collections.abc import Mapping
 from typing import Any
 
-from nasforge.config.schema import evaluator_section, named_section, split_middleware, validate
+from nasforge.config.schema import Config, evaluator_section, named_section, parse_config, split_middleware
 from nasforge.errors import StorageError
 
 __all__ = ["build_experiment", "load_experiment", "wrap_strategy"]
@@ -56,9 +56,9 @@ def wrap_strategy(strategy: Any, middleware: Mapping[str, Any], space: Any) -> A
     return strategy
 
 
-def build_experiment(config: Mapping[str, Any], storage: Any = None) -> Any:
-    """An `Experiment` from a validated configuration; the dataset is loaded here, so missing data fails
-    before anything is written to the storage."""
+def build_experiment(config: Mapping[str, Any] | Config, storage: Any = None) -> Any:
+    """An `Experiment` from a configuration (a mapping, validated here, or a `Config` that `parse_config`
+    validated); the dataset is loaded here, so missing data fails before anything is written to the storage."""
     from nasforge.data import DATASETS
     from nasforge.evaluators import EVALUATORS
     from nasforge.executors import executor_class
@@ -66,7 +66,8 @@ def build_experiment(config: Mapping[str, Any], storage: Any = None) -> Any:
     from nasforge.strategies import DEFAULT_STRATEGY, STRATEGIES
     from nasforge.zoo import SPACES
 
-    cfg = validate(config)
+    conf = config if isinstance(config, Config) else parse_config(config)
+    cfg = conf.raw
     data_name, data_kw = named_section("dataset", cfg["dataset"])
     dataset = DATASETS.create(data_name, **data_kw)
     splits = dataset.load()
@@ -88,22 +89,23 @@ def build_experiment(config: Mapping[str, Any], storage: Any = None) -> Any:
     evaluator: Any = EVALUATORS.get(ev_name)(dataset=dataset, **ev)
     exec_name, exec_kw = named_section("executor", cfg.get("executor", {"name": "sequential"}), "sequential")
     executor = executor_class(exec_name)(**exec_kw)
+    top, estimation = conf.top, conf.estimation
     return Experiment(
-        cfg.get("name", f"{space_name}-{data_name}"),
+        top.name or f"{space_name}-{data_name}",
         space,
         strategy,
         evaluator,
-        storage=storage if storage is not None else cfg.get("storage", "nasforge.db"),
+        storage=storage if storage is not None else top.storage,
         executor=executor,
-        objective=cfg.get("objective", "max:val_acc"),
-        constraints=cfg.get("constraints"),
-        latency=cfg.get("latency"),
-        seed=cfg.get("seed", 0),
+        objective=top.objective,
+        constraints=top.constraints,
+        latency=top.latency,
+        seed=top.seed,
         spec=cfg,
-        early_stopping=cfg.get("estimation", {}).get("early_stopping"),
-        inherit_weights=cfg.get("estimation", {}).get("inherit_weights"),
-        warm_start=cfg.get("estimation", {}).get("warm_start"),
-        trial_timeout=cfg.get("run", {}).get("trial_timeout"),
+        early_stopping=estimation.early_stopping,
+        inherit_weights=estimation.inherit_weights,
+        warm_start=estimation.warm_start,
+        trial_timeout=conf.run.trial_timeout,
     )
 
 

@@ -35,8 +35,8 @@ class ModelSpace(nn.Module):
     ...     def forward(self, x):
     ...         return self.body(x)
     >>> space = Tiny()
-    >>> [d.label for d in space.decisions]
-    ['width', 'act']
+    >>> " ".join(d.label for d in space.decisions)
+    'width act'
     >>> net = space.freeze({"width": 16, "act": "tanh"})
     >>> net.body[1]
     Tanh()

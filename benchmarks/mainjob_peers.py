@@ -292,11 +292,64 @@ def readme_block() -> str:
     return f"{BEGIN}\n{render_table(records)}\n{END}"
 
 
+SELECT_BEGIN, SELECT_END = "<!-- mainjob-select:begin -->", "<!-- mainjob-select:end -->"
+
+
+def setting(record: dict[str, Any]) -> str:
+    """What a selection run compared: its `--set` overrides, or the preset as it was at the record's commit."""
+    sets = record.get("config", {}).get("set") or []
+    return "; ".join(f"`{s}`" for s in sets) if sets else f"the preset at {record['commit'][:7]}"
+
+
+def render_select(records: list[dict[str, Any]]) -> str:
+    """docs/main-job.md's table of the selection runs (`--select`): the final model scored on 10,000 held-out
+    training images, never on the test set."""
+    lines = [
+        "| cores | setting | seed | **dev accuracy** | trials (cut) | retrain epochs | record |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    groups: dict[tuple[int, str], list[float]] = {}
+    for record in sorted(records, key=lambda r: (setting(r), r["_path"])):
+        for run in sorted(record["runs"], key=lambda r: r["seed"]):
+            name = Path(record["_path"]).name
+            if "dev_acc" not in run:
+                lines.append(f"| {run['cores']} | {setting(record)} | {run['seed']} | failed | | | `{name}` |")
+                continue
+            groups.setdefault((run["cores"], setting(record)), []).append(run["dev_acc"])
+            lines.append(
+                f"| {run['cores']} | {setting(record)} | {run['seed']} | **{100 * run['dev_acc']:.2f} %** | "
+                f"{run['trials']} ({run.get('pruned', 0)}) | {run.get('retrain_epochs') or 0:.1f} | `{name}` |"
+            )
+    lines += ["", "| cores | setting | runs | **mean dev accuracy** | lowest |", "|---|---|---|---|---|"]
+    for (cores, what), accs in sorted(groups.items()):
+        lines.append(
+            f"| {cores} | {what} | {len(accs)} | **{100 * sum(accs) / len(accs):.2f} %** | {100 * min(accs):.2f} % |"
+        )
+    return "\n".join(lines)
+
+
+def select_block() -> str:
+    """docs/main-job.md's block of selection runs, as the records make it."""
+    from records import RECORDS
+
+    records = []
+    for path in sorted((RECORDS / "mainjob").glob("mainjob_select_*.json")):
+        record = json.loads(path.read_text())
+        if record.get("runs"):
+            records.append({**record, "_path": str(path)})
+    return f"{SELECT_BEGIN}\n{render_select(records)}\n{SELECT_END}"
+
+
+def _write_block(path: Path, begin: str, end: str, block: str) -> None:
+    text = path.read_text()
+    start, stop = text.index(begin), text.index(end) + len(end)
+    path.write_text(text[:start] + block + text[stop:])
+
+
 def write_readme() -> None:
-    readme = ROOT / "README.md"
-    text = readme.read_text()
-    start, end = text.index(BEGIN), text.index(END) + len(END)
-    readme.write_text(text[:start] + readme_block() + text[end:])
+    """The README's table of the comparison runs and docs/main-job.md's table of the selection runs."""
+    _write_block(ROOT / "README.md", BEGIN, END, readme_block())
+    _write_block(ROOT / "docs" / "main-job.md", SELECT_BEGIN, SELECT_END, select_block())
 
 
 def main() -> None:
@@ -307,7 +360,9 @@ def main() -> None:
     parser.add_argument("--cpus", help="pin every run to these cores (taskset list, e.g. 0); default: all")
     parser.add_argument("--optuna-epochs", type=int, default=4)
     parser.add_argument("--optuna-fraction", type=float, default=0.125)
-    parser.add_argument("--readme", action="store_true", help="only write the README's table from the records")
+    parser.add_argument(
+        "--readme", action="store_true", help="only write the README's and docs/main-job.md's tables from the records"
+    )
     parser.add_argument(
         "--select",
         action="store_true",

@@ -29,6 +29,13 @@ def test_the_readme_main_job_table_is_what_the_records_say() -> None:
     assert readme[start:end] == peers.readme_block(), "run `python benchmarks/mainjob_peers.py --readme`"
 
 
+def test_the_main_job_selection_table_is_what_the_records_say() -> None:
+    peers = _module("mainjob_peers")
+    page = (ROOT / "docs" / "main-job.md").read_text()
+    start, end = page.index(peers.SELECT_BEGIN), page.index(peers.SELECT_END) + len(peers.SELECT_END)
+    assert page[start:end] == peers.select_block(), "run `python benchmarks/mainjob_peers.py --readme`"
+
+
 def test_every_record_names_its_command_commit_and_machine() -> None:
     for path in sorted((ROOT / "records").glob("*/*.json")):
         record = json.loads(path.read_text())

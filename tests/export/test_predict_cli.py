@@ -158,3 +158,13 @@ def test_a_port_in_use_or_out_of_range_is_a_config_error(server: str, digits_exp
         make_server(digits_export[0], port=port)
     with pytest.raises(ConfigError, match=r"port must be an int in 0..65535 .* got 70000"):
         make_server(digits_export[0], port=70000)
+
+
+def test_the_export_folder_says_what_each_file_is_and_how_to_use_it(digits_export: Export) -> None:
+    folder = digits_export[2]
+    readme = (folder / "README.md").read_text()
+    for file in folder.iterdir():
+        assert f"- `{file.name}`: " in readme
+    assert f'nasforge.load("{folder}")' in readme and f"nasforge predict {folder} images.npy" in readme
+    assert "an ensemble of 2 networks" in readme and 'torch.jit.load("model.torchscript.pt")' in readme
+    assert f"{100 * digits_export[1]['test_acc']:.2f} %" in readme

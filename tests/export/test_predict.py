@@ -11,8 +11,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from nasforge.cli.main import main
 from nasforge.errors import DataError
 from tests.export.conftest import exported
+
+
+def predictions(path: Path) -> list[str]:
+    with path.open(newline="") as f:
+        return [row["prediction"] for row in csv.DictReader(f)]
 
 
 def accuracy(predicted: list[str], truth: list[str]) -> float:
@@ -53,12 +59,20 @@ def test_texts_as_strings(tmp_path: Path) -> None:
         "space": {"name": "text", "embed_dims": [16], "depths": [0], "ngram_buckets": [0]},
         "dataset": {"name": "rotten_tomatoes", "max_length": 24},
     }
-    model, metrics, _ = exported(tmp_path, config)
+    model, metrics, folder = exported(tmp_path, config)
     parts = RottenTomatoes(max_length=24).parts()
     truth = [parts.classes[i] for i in parts.labels["test"]]
     predicted = model.predict(parts.texts["test"])
     assert set(predicted) <= {"fresh", "rotten"} and model.classes == list(parts.classes)
     assert accuracy(predicted, truth) == pytest.approx(metrics["test_acc"], abs=1e-9)
+    # the command line: a CSV's text column in (some reviews hold line breaks), one row per text out
+    with (tmp_path / "texts.csv").open("w", newline="") as f:
+        csv.writer(f).writerows([["text"], *([t] for t in parts.texts["test"])])
+    assert main(["predict", str(folder), str(tmp_path / "texts.csv"), "--out", str(tmp_path / "p.csv")]) == 0
+    assert predictions(tmp_path / "p.csv") == predicted
+    (tmp_path / "lines.txt").write_text("a triumph\n\ndull and far too long\n")  # or one text per line
+    assert main(["predict", str(folder), str(tmp_path / "lines.txt"), "--out", str(tmp_path / "q.csv")]) == 0
+    assert predictions(tmp_path / "q.csv") == model.predict(["a triumph", "dull and far too long"])
     assert model.predict("a single text") == [model.predict(["a single text"])[0]]
     with pytest.raises(DataError, match=r"Inputs must be texts \(strings\), but input 1 is int"):
         model.predict(["fine", 3])
@@ -91,11 +105,13 @@ def test_table_rows_as_dicts_csv_and_dataframe(tmp_path: Path) -> None:
         },
         "evaluator": {"epochs": 5},
     }
-    model, metrics, _ = exported(tmp_path, config, epochs=5)
+    model, metrics, folder = exported(tmp_path, config, epochs=5)
     truth = [row["y"] for row in test_rows]
     predicted = model.predict(test_rows)  # the label column is ignored
     assert accuracy(predicted, truth) == pytest.approx(metrics["test_acc"], abs=1e-9)
     assert model.predict(str(tmp_path / "test.csv")) == predicted
+    assert main(["predict", str(folder), str(tmp_path / "test.csv"), "--out", str(tmp_path / "p.csv")]) == 0
+    assert predictions(tmp_path / "p.csv") == predicted
     pandas = pytest.importorskip("pandas")
     assert model.predict(pandas.read_csv(tmp_path / "test.csv")) == predicted
     with pytest.raises(DataError, match=r"Row 0 to encode lacks columns \['colour'\]"):

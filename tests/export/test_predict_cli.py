@@ -168,3 +168,32 @@ def test_the_export_folder_says_what_each_file_is_and_how_to_use_it(digits_expor
     assert f'nasforge.load("{folder}")' in readme and f"nasforge predict {folder} images.npy" in readme
     assert "an ensemble of 2 networks" in readme and 'torch.jit.load("model.torchscript.pt")' in readme
     assert f"{100 * digits_export[1]['test_acc']:.2f} %" in readme
+
+
+def test_image_files_are_read_as_raw_pixels(digits_export: Export, images: np.ndarray, tmp_path: Path) -> None:
+    from PIL import Image
+
+    model = digits_export[0]
+    for i, image in enumerate(images[:3]):  # 0..16 pixels stored as 0..255 grey levels
+        Image.fromarray(np.rint(image * 255 / 16).astype(np.uint8)).save(tmp_path / f"{i}.png")
+    files = [str(tmp_path / f"{i}.png") for i in range(3)]
+    np.testing.assert_allclose(model.predict_proba(files), model.predict_proba(images[:3]), atol=0.02)
+
+
+def test_an_export_without_preprocessing_reads_arrays_of_its_input_shape(tmp_path: Path) -> None:
+    import torch
+
+    from nasforge.export import export_model
+    from nasforge.zoo import SmallImageCNN
+
+    space = SmallImageCNN(input_shape=(1, 8, 8), num_classes=3)
+    arch = space.random(0)
+    export_model(space.freeze(arch), space, arch, tmp_path, None, (1, 8, 8))
+    model = nasforge.load(tmp_path)
+    x = np.random.default_rng(0).normal(size=(4, 1, 8, 8)).astype(np.float32)
+    with torch.no_grad():
+        want = torch.softmax(model.network(torch.from_numpy(x)), -1).numpy()
+    np.testing.assert_allclose(model.predict_proba(x), want, atol=1e-6)
+    assert model.classes is None and set(model.predict(x)) <= {"0", "1", "2"}
+    with pytest.raises(nasforge.DataError, match=r"arrays of shape \(1, 8, 8\)"):
+        model.predict(np.zeros((4, 8, 8)))

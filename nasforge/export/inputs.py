@@ -136,8 +136,10 @@ class ImageInputs(BaseInputs):
         ):
             paths = [inputs] if isinstance(inputs, (str, Path)) else inputs
             inputs = [image for p in paths for image in self.read(Path(p))]
-        if isinstance(inputs, np.ndarray) and inputs.ndim == 2:
-            inputs = [inputs]
+        if isinstance(inputs, torch.Tensor):
+            inputs = inputs.detach().cpu().numpy()
+        if isinstance(inputs, np.ndarray) and (inputs.ndim == 2 or inputs.shape == self.input_shape):
+            inputs = [inputs]  # one image
         channels = self.input_shape[0]
         arrays = [np.asarray(a) for a in (list(inputs) if isinstance(inputs, (np.ndarray, list, tuple)) else [inputs])]
         arrays = [a[None] if a.ndim == 2 and channels == 1 else a for a in arrays]

@@ -92,4 +92,4 @@ def load(path: str | os.PathLike[str]) -> Predictor:
             f"{str(manifest_file)!r} does not give the model's input shape; export it again with nasforge >= this "
             "version (or a format other than pt alone), so that raw inputs can be checked."
         )
-    return Predictor(network, inputs_for(preprocessing, shape), manifest.get("classes"))
+    return Predictor(network, inputs_for(preprocessing, shape))

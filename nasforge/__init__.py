@@ -9,7 +9,7 @@ from nasforge.errors import ArchError, ConfigError, DataError, NasforgeError, Sp
 from nasforge.evaluators import BaseEvaluator, ClassificationEvaluator, EvalContext, TrialError
 from nasforge.executors import LocalPoolExecutor, SequentialExecutor
 from nasforge.experiment import Callback, Experiment
-from nasforge.export import export_model, load_model
+from nasforge.export import Predictor, export_model, load, load_model
 from nasforge.multiobjective import Constraint
 from nasforge.oneshot import OneShotStrategy
 from nasforge.space import Arch, InputChoice, LayerChoice, ModelSpace, Repeat, choice, hparam, label_scope
@@ -54,6 +54,7 @@ __all__ = [
     "Objective",
     "OneShotStrategy",
     "ParEGO",
+    "Predictor",
     "Proposal",
     "RandomSearch",
     "RayExecutor",
@@ -71,6 +72,7 @@ __all__ = [
     "export_model",
     "hparam",
     "label_scope",
+    "load",
     "load_experiment",
     "load_model",
 ]

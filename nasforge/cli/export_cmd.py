@@ -32,7 +32,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         "--time-budget",
         type=float,
         metavar="S",
-        help="seconds the retraining may take, shared by an ensemble's members; epochs are cut to fit "
+        help="seconds the retraining may take, for all of an ensemble's members: each trains its epochs, and "
+        "those that no longer fit are left out with a warning; a single network's epochs are cut to fit "
         "(default: the config's export.time_budget, else no limit)",
     )
     which = p.add_mutually_exclusive_group()

@@ -10,7 +10,7 @@ from nasforge.errors import NasforgeError
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from nasforge.cli import bench_cmd, export_cmd, inspect_cmds, pareto_cmds, report_cmds, run
+    from nasforge.cli import bench_cmd, export_cmd, inspect_cmds, pareto_cmds, predict_cmd, report_cmds, run
 
     parser = argparse.ArgumentParser(prog="nasforge", description="Neural Architecture Search on PyTorch.")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
@@ -19,6 +19,7 @@ def build_parser() -> argparse.ArgumentParser:
     inspect_cmds.add_parsers(sub)
     pareto_cmds.add_parsers(sub)
     export_cmd.add_parser(sub)
+    predict_cmd.add_parsers(sub)
     report_cmds.add_parsers(sub)
     bench_cmd.add_parser(sub)
     return parser

@@ -11,7 +11,7 @@ import os
 import threading
 from abc import ABC, abstractmethod
 from collections import OrderedDict
-from collections.abc import Callable, Hashable
+from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -148,6 +148,22 @@ class BaseDataset(ABC):
         for a table, `input_shape`) may differ from `load()`'s. Datasets without fitted preprocessing return
         `load()`."""
         return self.load()
+
+
+def image_preprocessing(
+    shape: Sequence[int], pixel_max: float, scale: float, shift: float, classes: Sequence[str]
+) -> dict[str, Any]:
+    """`info["preprocessing"]` of images stored as raw pixels in 0..`pixel_max` and fed as `x * scale - shift`
+    (float32): what an exported model needs to read raw images (`nasforge.export.inputs.ImageInputs`)."""
+    return {
+        "kind": "image",
+        "input": f"float32 (N, {', '.join(map(str, shape))}): raw pixels (0..{pixel_max:g}) * scale - shift",
+        "shape": list(shape),
+        "pixel_max": pixel_max,
+        "scale": scale,
+        "shift": shift,
+        "classes": list(classes),
+    }
 
 
 # Loaded splits can be hundreds of megabytes, so only the most recently used few stay alive.

@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from nasforge.data.base import ArrayData, BaseDataset, DataSplits, cached_load
+from nasforge.data.base import ArrayData, BaseDataset, DataSplits, cached_load, image_preprocessing
 from nasforge.data.split import check_optional_size, check_seed, check_size, resolve_size, stratified_split
 from nasforge.errors import DataError
 
@@ -18,6 +18,7 @@ __all__ = ["Digits"]
 # Pixel statistics of all 1,797 images (values 0..16); fixed so that every split is scaled the same.
 MEAN = 4.8842
 STD = 6.0168
+CLASSES = tuple(str(d) for d in range(10))
 
 
 class Digits(BaseDataset):
@@ -80,4 +81,5 @@ class Digits(BaseDataset):
             num_classes=10,
             input_shape=(1, 8, 8),
             name=self.name,
+            info={"preprocessing": image_preprocessing((1, 8, 8), 16, 1.0 / STD, MEAN / STD, CLASSES)},
         )

@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from nasforge.data.base import ArrayData, BaseDataset, DataSplits, cached_load
+from nasforge.data.base import ArrayData, BaseDataset, DataSplits, cached_load, image_preprocessing
 from nasforge.data.idx import read_idx
 from nasforge.data.split import check_seed, check_size, resolve_size, stratified_split
 from nasforge.errors import ConfigError, DataError
@@ -27,6 +27,7 @@ __all__ = ["FashionMNIST", "download_fashion_mnist", "fashion_mnist_search_dirs"
 # Pixel statistics of the training images scaled to [0, 1].
 MEAN = 0.2860
 STD = 0.3530
+CLASSES = ("T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot")
 
 FILES = {
     "train_images": "train-images-idx3-ubyte",
@@ -185,6 +186,7 @@ class FashionMNIST(BaseDataset):
             num_classes=10,
             input_shape=(1, 28, 28),
             name=self.name,
+            info={"preprocessing": image_preprocessing((1, 28, 28), 255, 1.0 / (255.0 * STD), MEAN / STD, CLASSES)},
         )
 
 

@@ -111,6 +111,8 @@ class JapaneseVowels(BaseDataset):
             name=self.name,
             info={
                 "preprocessing": {
+                    "kind": "lpc_frames",
+                    "classes": [f"speaker {i}" for i in range(1, 10)],
                     "mean": mean.tolist(),
                     "std": std.tolist(),
                     "max_frames": MAX_FRAMES,

@@ -226,7 +226,16 @@ class SpokenDigits(BaseDataset):
         )
         return cached_load(key, self._build)
 
-    def _build(self) -> DataSplits:
+    def waveforms(self, part: str = "test") -> tuple[np.ndarray, list[str]]:
+        """The raw waveforms of one part (`train`, `valid` or `test`), as the model heard them before they
+        became spectrograms ((N, window) float32 at `sample_rate`), and their digits' names: what an exported
+        model's `predict` takes."""
+        waves, table, parts = self._waves()
+        if part not in parts:
+            raise ConfigError(f"`part` of SpokenDigits.waveforms must be one of {sorted(parts)}, but got {part!r}.")
+        return waves[parts[part]].numpy(), [DIGITS[d] for d in table[parts[part], 3]]
+
+    def _waves(self) -> tuple[torch.Tensor, np.ndarray, dict[str, np.ndarray]]:
         with np.load(self.generate()) as raw:
             audio, lengths, table = raw["audio"], raw["lengths"], raw["table"]
         starts = np.concatenate([[0], np.cumsum(lengths)[:-1]])
@@ -234,6 +243,12 @@ class SpokenDigits(BaseDataset):
         test_idx, valid_idx, train_idx = self._voice_split(table[:, 0], np.random.default_rng(self.seed))
         window = round(self.duration * self.sample_rate)
         waves = self._augment(audio, starts, lengths, window, np.random.default_rng([self.seed, 1]))
+        return waves, table, {"train": train_idx, "valid": valid_idx, "test": test_idx}
+
+    def _build(self) -> DataSplits:
+        waves, table, parts = self._waves()
+        test_idx, valid_idx, train_idx = parts["test"], parts["valid"], parts["train"]
+        window = waves.shape[1]
         hop = max(1, round(0.016 * self.sample_rate))
         n_fft = 1 << (round(0.032 * self.sample_rate) - 1).bit_length()
         feats = torch.cat(

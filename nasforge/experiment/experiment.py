@@ -365,8 +365,10 @@ class Experiment:
         each of those archs that many times from scratch, with seeds `seed`, `seed + 1`, ..., and averages
         them all (bagging over training randomness: on small data one arch's retrains differ by as much as
         its neighbours do); the best member is then the chosen arch at `seed`, the network a single export
-        gives. Members are retrained one after another, each within an equal share of what is left of
-        `time_budget` (so time a fast member leaves goes to the ones after it).
+        gives. Members are retrained one after another within `time_budget`, each for the epochs it is owed
+        (`epochs`, else its trial's): those that no longer fit at their epochs are left out with a warning,
+        and the rest share the time left (`nasforge.experiment.members`); `export.json`'s `retrain` records
+        each member's epochs and time.
         With any other evaluator nothing is retrained, so the seeds count once.
 
         After `run(total_time=...)` the retrain gets what is left of that budget less the export's reserve

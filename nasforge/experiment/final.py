@@ -9,7 +9,6 @@ and tests it once; the network is then written in the asked formats, each checke
 from __future__ import annotations
 
 import json
-import time
 import warnings
 from collections.abc import Sequence
 from pathlib import Path
@@ -18,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 from nasforge.data.split import check_seed
 from nasforge.errors import ConfigError, StorageError
 from nasforge.evaluators.base import RetrainableEvaluator
+from nasforge.experiment.members import retrain_members
 from nasforge.multiobjective.objectives import feasible
 from nasforge.strategies.base import arch_key
 from nasforge.trial import TrialRecord, TrialState
@@ -75,24 +75,15 @@ def export_trial(
     if trainer is None:
         ensemble_seeds = 1  # untrained copies of one arch would be the same network
     runs = [(r, seed + i) for r in ensemble_members(exp, chosen, ensemble) for i in range(ensemble_seeds)]
-    networks, results = [], []
     if job is not None:
         job.mark("retrain_start")
         left = job.retrain_time()
         time_budget = left if time_budget is None else min(time_budget, left)
-    started = time.monotonic()
-    for i, (record, member_seed) in enumerate(runs):
-        if trainer is not None:
-            n_epochs = epochs if epochs is not None else int(record.metrics.get("epochs", 1))
-            # an equal share of what is left: time a fast member did not use goes to the ones after it
-            budget = None
-            if time_budget is not None:
-                budget = max(time_budget - (time.monotonic() - started), 0.0) / (len(runs) - i)
-            network, final = trainer.train_final(space, record.arch, n_epochs, member_seed, log, budget)
-        else:
-            network, final = space.freeze(record.arch), {}
-        networks.append(network)
-        results.append(final)
+    retrain: dict[str, Any] | None = None
+    if trainer is not None:
+        runs, networks, results, retrain = retrain_members(trainer, space, runs, epochs, log, time_budget)
+    else:
+        networks, results = [space.freeze(r.arch) for r, _ in runs], [{} for _ in runs]
     if job is not None:
         job.mark("retrain_end")
     members: list[dict[str, Any]] | None = None
@@ -127,7 +118,7 @@ def export_trial(
             shape = tuple(example.shape[1:])
         metrics["latency_ms"] = exp.latency.measure_model(model, shape).median_ms
     folder = export_model(
-        model, space, chosen.arch, path, metrics, input_shape, preprocessing, wanted, example, members
+        model, space, chosen.arch, path, metrics, input_shape, preprocessing, wanted, example, members, retrain
     )
     if job is not None:  # the account, once the formats are written and checked
         job.mark("export_end")

@@ -11,18 +11,25 @@ from nasforge.export.exporter import (
     space_spec,
     write_metrics,
 )
+from nasforge.export.inputs import INPUT_KINDS, BaseInputs, inputs_for
+from nasforge.export.predictor import Predictor, load
 from nasforge.export.standalone import ExportError, load_standalone, standalone_source
 
 __all__ = [
     "DEFAULT_FORMATS",
     "FORMATS",
+    "INPUT_KINDS",
+    "BaseInputs",
     "Ensemble",
     "ExportError",
+    "Predictor",
     "check_ensemble_seeds",
     "check_ensemble_size",
     "check_formats",
     "check_time_budget",
     "export_model",
+    "inputs_for",
+    "load",
     "load_model",
     "load_standalone",
     "space_from_spec",

@@ -25,6 +25,7 @@ from torch import nn
 
 from nasforge.errors import ConfigError, NasforgeError
 from nasforge.export.ensemble import Ensemble
+from nasforge.export.folder_readme import write_readme
 from nasforge.export.standalone import ExportError
 from nasforge.space import Arch, ModelSpace
 
@@ -117,6 +118,7 @@ def export_model(
     formats: Sequence[str] | str = DEFAULT_FORMATS,
     example: torch.Tensor | None = None,
     members: Sequence[Mapping[str, Any]] | None = None,
+    retrain: Mapping[str, Any] | None = None,
 ) -> Path:
     """Write `model` (a frozen network of `space` for `arch`) to the folder `path`.
 
@@ -129,7 +131,8 @@ def export_model(
     (`model.torchscript.pt`), `onnx` (`model.onnx`, batch axis dynamic; needs the `onnx` extra) and `python`
     (`model.py`, the network in plain PyTorch). Every file is run on `example` (a batch the network accepts;
     default zeros of `input_shape`) and must give the network's logits within `TOLERANCE`; the differences
-    are recorded in `export.json`.
+    are recorded in `export.json`, with `retrain` (how the network was trained: per member, its epochs and
+    time) when given. A `README.md` says what each file is and how to use the model.
     """
     wanted = check_formats(formats)
     out = Path(path)
@@ -174,7 +177,10 @@ def export_model(
                 )
             manifest["files"][fmt] = file
             manifest["max_abs_diff"][fmt] = diff
+    if retrain:
+        manifest["retrain"] = dict(retrain)
     (out / "export.json").write_text(json.dumps(manifest, indent=2) + "\n")
+    write_readme(out)
     return out
 
 

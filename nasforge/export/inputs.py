@@ -17,7 +17,7 @@ import wave
 from abc import ABC, abstractmethod
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 import torch
@@ -33,6 +33,8 @@ class BaseInputs(ABC):
 
     #: what `encode` accepts, for error messages and the export's README
     accepts = "arrays"
+    #: the JSON Schema of one input of a served request (`nasforge serve`, `GET /schema`)
+    json_item: ClassVar[dict[str, Any]] = {"type": "array", "description": "nested lists of numbers"}
 
     def __init__(self, preprocessing: Mapping[str, Any], input_shape: Sequence[int]) -> None:
         self.preprocessing = dict(preprocessing)
@@ -63,6 +65,19 @@ class BaseInputs(ABC):
         if path.suffix.lower() != ".npy":
             raise DataError(f"{str(path)!r} must be a .npy array of inputs for this model ({self.accepts}).")
         return list(_load_npy(path))
+
+    def request_schema(self) -> dict[str, Any]:
+        """The JSON Schema (draft 2020-12) of a `POST /predict` body for this model."""
+        return {
+            "$schema": "https://json-schema.org/draft/2020-12/schema",
+            "title": "nasforge predict request",
+            "type": "object",
+            "required": ["inputs"],
+            "properties": {
+                "inputs": {"type": "array", "minItems": 1, "items": self.json_item, "description": self.accepts}
+            },
+            "additionalProperties": False,
+        }
 
     def from_json(self, value: list[Any]) -> Any:
         """A JSON request's `inputs` (a list) as what `encode` accepts: by default nested number lists."""
@@ -174,6 +189,7 @@ class TextInputs(BaseInputs):
     """Texts (strings), tokenized by the exported tokenizer into `max_length` ids."""
 
     accepts = "texts (strings)"
+    json_item: ClassVar[dict[str, Any]] = {"type": "string", "minLength": 0}
 
     def __init__(self, preprocessing: Mapping[str, Any], input_shape: Sequence[int]) -> None:
         super().__init__(preprocessing, input_shape)
@@ -214,6 +230,12 @@ class TextInputs(BaseInputs):
 class TableInputs(BaseInputs):
     """Table rows (mappings from column name to raw value, a pandas DataFrame, or a CSV file), encoded by the
     exported column encoding."""
+
+    json_item: ClassVar[dict[str, Any]] = {
+        "type": "object",
+        "description": "a row: column name to raw value",
+        "additionalProperties": {"type": ["string", "number", "boolean", "null"]},
+    }
 
     @property
     def accepts(self) -> str:  # type: ignore[override]

@@ -1,6 +1,6 @@
-"""Serve an exported model over HTTP with the standard library: `POST /predict`, `GET /health`.
+"""Serve an exported model over HTTP with the standard library: `POST /predict`, `GET /health`, `GET /schema`.
 
-A request is JSON `{"inputs": [...]}`: a batch of raw inputs as JSON holds them (texts as strings, table
+A request is JSON `{"inputs": [...]}` (its JSON Schema, for this model's kind of input, at `GET /schema`): a batch of raw inputs as JSON holds them (texts as strings, table
 rows as objects from column name to value, images, waveforms and feature arrays as nested lists of
 numbers). The answer is `{"predictions": [...], "probabilities": [[...], ...], "classes": [...]}`. A bad
 request gets status 400 and `{"error": "..."}`, one line that says what was expected. The server listens
@@ -49,11 +49,17 @@ class _Handler(BaseHTTPRequestHandler):
         pass  # one line per request on stderr would drown the command's own output
 
     def do_GET(self) -> None:
-        if self.path.rstrip("/") == "/health":
+        route = self.path.rstrip("/")
+        if route == "/health":
             inputs = self.model.inputs
             self._send(HTTPStatus.OK, {"status": "ok", "classes": self.model.classes, "accepts": inputs.accepts})
+        elif route == "/schema":
+            self._send(HTTPStatus.OK, self.model.inputs.request_schema())
         else:
-            self._send(HTTPStatus.NOT_FOUND, {"error": f"No route GET {self.path}; use GET /health or POST /predict."})
+            self._send(
+                HTTPStatus.NOT_FOUND,
+                {"error": f"No route GET {self.path}; use GET /health, GET /schema or POST /predict."},
+            )
 
     def do_POST(self) -> None:
         if self.path.rstrip("/") != "/predict":
@@ -90,10 +96,15 @@ class _Handler(BaseHTTPRequestHandler):
             request = json.loads(self.rfile.read(length))
         except (json.JSONDecodeError, UnicodeDecodeError) as exc:
             raise _BadRequest(f'The request body is not JSON ({exc}); send {{"inputs": [...]}}.') from None
-        if not isinstance(request, dict) or not isinstance(request.get("inputs"), list) or not request["inputs"]:
+        if (
+            not isinstance(request, dict)
+            or not isinstance(request.get("inputs"), list)
+            or not request["inputs"]
+            or set(request) != {"inputs"}
+        ):
             raise _BadRequest(
                 f'The request must be a JSON object {{"inputs": [...]}} with a non-empty list of {self.model.inputs.accepts}, '
-                f"but got {json.dumps(request)[:80]}."
+                f"but got {json.dumps(request)[:80]} (GET /schema gives its JSON Schema)."
             )
         return request
 

@@ -134,6 +134,20 @@ def test_the_server_predicts_batches_and_answers_bad_requests_with_400(
         assert status == 400 and "\n" not in answer["error"]
         assert re.search(message, answer["error"]), answer
     assert post(server + "/other", {"inputs": [1]})[0] == 404
+    assert post(server + "/predict", {"inputs": images[:1].tolist(), "extra": 1})[0] == 400
+
+
+def test_the_server_publishes_the_json_schema_its_requests_follow(server: str, images: np.ndarray) -> None:
+    with urllib.request.urlopen(server + "/schema", timeout=30) as response:
+        schema = json.loads(response.read())
+    assert schema["required"] == ["inputs"] and schema["additionalProperties"] is False
+    items = schema["properties"]["inputs"]
+    assert items["type"] == "array" and items["minItems"] == 1 and items["items"]["type"] == "array"
+    import jsonschema  # a real validator agrees (a dev dependency)
+
+    jsonschema.validate({"inputs": images[:2].tolist()}, schema)
+    with pytest.raises(jsonschema.ValidationError):
+        jsonschema.validate({"inputs": []}, schema)
 
 
 def test_serve_command_listens_on_loopback_at_a_free_port(digits_export: Export, images: np.ndarray) -> None:

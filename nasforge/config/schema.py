@@ -210,8 +210,8 @@ def _zero_cost_filter(options: Mapping[str, Any]) -> Any:
 
 
 def evaluator_section(cfg: Mapping[str, Any]) -> tuple[str, dict[str, Any]]:
-    """The evaluator's name in `nasforge.evaluators.EVALUATORS` (`train`, the default, or `proxy`: zero-cost
-    scores) and its options."""
+    """The evaluator's name in `nasforge.evaluators.EVALUATORS` (`train`, the default; `proxy`: zero-cost
+    scores; `federated`: trained over a federation of clients) and its options."""
     from nasforge.evaluators import EVALUATORS
 
     ev = dict(cfg.get("evaluator", {}))
@@ -223,6 +223,7 @@ def evaluator_section(cfg: Mapping[str, Any]) -> tuple[str, dict[str, Any]]:
 def validate(config: Mapping[str, Any]) -> dict[str, Any]:
     """Check a configuration's structure and names without building anything heavy."""
     from nasforge.data import DATASETS
+    from nasforge.evaluators import EVALUATORS
     from nasforge.evaluators.training import TrainConfig
     from nasforge.executors import executor_class
     from nasforge.strategies import DEFAULT_STRATEGY, STRATEGIES, multi_objective_names
@@ -243,6 +244,8 @@ def validate(config: Mapping[str, Any]) -> dict[str, Any]:
     if ev_name == "proxy":
         _typecheck("evaluator", ev, PROXY_EVALUATOR_KEYS)
         ProxyScorer(**{k: v for k, v in ev.items() if k in ("proxy", "batch_size", "input_shape", "seed")})
+    elif ev_name != "train":  # any other evaluator (e.g. federated) is checked against its own signature
+        _check_signature(EVALUATORS.get(ev_name), ev, f"evaluator {ev_name!r}")
     else:
         types = {"int": int, "float": (int, float), "str": str}
         ev_schema: dict[str, Any] = {

@@ -149,14 +149,24 @@ def run_federation(
     try:
         thread = threading.Thread(target=simulate, name="flower-simulation", daemon=True)
         thread.start()
-        while (result := inbox.get()) is not None:
+        # Whatever stops this thread (TrialPruned from a report, a trial timeout's signal, Ctrl-C) ends the
+        # rounds after the current one and is raised once the simulation has shut Ray down, never before.
+        while True:
+            try:
+                result = inbox.get()
+            except BaseException as exc:
+                raised = raised or exc
+                continue
+            if result is None:
+                break
             keep = False
-            if raised is None:
-                try:
+            try:
+                if raised is None:
                     keep = on_round(result) if on_round is not None else True
-                except BaseException as exc:  # e.g. TrialPruned: stop, then raise it here
-                    raised = exc
-            answers.put(keep)
+            except BaseException as exc:
+                raised = exc
+            finally:
+                answers.put(keep)
         thread.join()
     finally:
         flwr_log.setLevel(level)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+from collections.abc import Callable
 from typing import Any
 
 import torch
@@ -20,7 +21,7 @@ from nasforge.evaluators.training import TrainConfig, augment_batch, evaluate_mo
 from nasforge.federated.data import FederatedData
 from nasforge.space import Arch, ModelSpace
 
-__all__ = ["REPLY_METRICS", "ClientTask", "local_train", "make_client_app"]
+__all__ = ["REPLY_METRICS", "ClientTask", "Resolver", "local_train", "make_client_app"]
 
 #: the only metrics a client's reply may carry
 REPLY_METRICS = frozenset({"num-examples", "train_loss", "acc", "loss"})
@@ -87,44 +88,59 @@ def _number(value: object) -> float:
     raise TypeError(f"a number was expected in the server's config, but got {value!r}")
 
 
-def make_client_app(task: ClientTask) -> Any:
-    """A Flower `ClientApp` for `task`: `train` messages (arrays + config `lr`, `proximal-mu`, `full`,
-    `server-round`) train locally and reply with the new arrays; `evaluate` messages score the received
-    arrays on the client's validation part."""
+#: how a client finds what to do with a message: the simulation's fixed task, or one a deployed client
+#: builds from the run's configuration and the arch the message names (`nasforge.federated.deploy`)
+Resolver = Callable[[Any, Any], ClientTask]
+
+
+def _fixed(task: ClientTask) -> Resolver:
+    def resolve(msg: Any, context: Any) -> ClientTask:
+        return task
+
+    return resolve
+
+
+def make_client_app(task: ClientTask | Resolver) -> Any:
+    """A Flower `ClientApp` for `task` (or for the task `task(message, context)` resolves): `train` messages
+    (arrays + config `lr`, `proximal-mu`, `full`, `server-round`) train locally and reply with the new
+    arrays; `evaluate` messages score the received arrays on the client's validation part."""
     from flwr.app import ArrayRecord, Context, Message, MetricRecord, RecordDict
     from flwr.clientapp import ClientApp
 
+    resolve: Resolver = task if not isinstance(task, ClientTask) else _fixed(task)
     app = ClientApp()
 
-    def model_from(msg: Message) -> nn.Module:
+    def model_from(msg: Message, job: ClientTask) -> nn.Module:
         torch.set_num_threads(1)  # clients run side by side, one core each
-        model = task.space.freeze(task.arch)
+        model = job.space.freeze(job.arch)
         model.load_state_dict(msg.content.array_records["arrays"].to_torch_state_dict())
         return model
 
     @app.train()
     def train(msg: Message, context: Context) -> Message:
+        job = resolve(msg, context)
         cid = client_id(context.node_config)
         config = msg.content.config_records["config"]
-        part, _ = task.data.client(cid, full=bool(config.get("full", False)))
-        model = model_from(msg)
+        part, _ = job.data.client(cid, full=bool(config.get("full", False)))
+        model = model_from(msg, job)
         rnd = int(_number(config.get("server-round", 1)))
         loss = local_train(
             model,
             part,
-            task.config,
-            learning_rate=_number(config.get("lr", task.config.learning_rate)),
+            job.config,
+            learning_rate=_number(config.get("lr", job.config.learning_rate)),
             proximal_mu=_number(config.get("proximal-mu", 0.0)),
-            seed=hash((task.seed, rnd, cid)) % (2**31),
+            seed=hash((job.seed, rnd, cid)) % (2**31),
         )
         metrics = MetricRecord({"num-examples": len(part), "train_loss": loss if math.isfinite(loss) else 0.0})
         return Message(RecordDict({"arrays": ArrayRecord(model.state_dict()), "metrics": metrics}), reply_to=msg)
 
     @app.evaluate()
     def evaluate(msg: Message, context: Context) -> Message:
+        job = resolve(msg, context)
         cid = client_id(context.node_config)
-        _, valid = task.data.client(cid)
-        model = model_from(msg)
+        _, valid = job.data.client(cid)
+        model = model_from(msg, job)
         res = evaluate_model(model, valid, torch.device("cpu"))
         metrics = MetricRecord({"num-examples": len(valid), "acc": res["acc"], "loss": res["loss"]})
         return Message(RecordDict({"metrics": metrics}), reply_to=msg)

@@ -116,6 +116,25 @@ class FederatedEvaluator(RetrainableEvaluator):
                 )
         train_settings.setdefault("schedule", "cosine")
         self.config = TrainConfig(epochs=_positive_int(local_epochs, "local_epochs"), **train_settings)
+        self._grid: Any = None
+
+    def attach(self, grid: Any) -> None:
+        """Train on a deployed federation's `grid` (inside a Flower `ServerApp`, `nasforge.federated.deploy`)
+        instead of a simulation: the clients are the SuperNodes connected to the SuperLink."""
+        self._grid = grid
+
+    def __getstate__(self) -> dict[str, Any]:
+        state = dict(self.__dict__)
+        state["_grid"] = None  # a live connection stays in the server's process
+        return state
+
+    def _federate(self, task: ClientTask, rounds: int, **kwargs: Any) -> Any:
+        from nasforge.federated.run import run_federation, run_on_grid
+
+        settings = self._settings(kwargs.pop("fraction_evaluate", None))
+        if self._grid is not None:
+            return run_on_grid(self._grid, task, settings, rounds, **kwargs)
+        return run_federation(task, settings, rounds, **kwargs)
 
     def prepare(self) -> None:
         self.data.parts()
@@ -157,8 +176,6 @@ class FederatedEvaluator(RetrainableEvaluator):
         )
 
     def _evaluate(self, ctx: EvalContext) -> dict[str, float]:
-        from nasforge.federated.run import run_federation
-
         rounds = self.rounds if ctx.budget is None else max(1, math.ceil(ctx.budget))
         task = ClientTask(ctx.space, ctx.arch, self.data, self.train_config(ctx.arch), seed=ctx.seed)
         model = ctx.space.freeze(ctx.arch)
@@ -166,13 +183,13 @@ class FederatedEvaluator(RetrainableEvaluator):
         last: dict[str, float] = {
             "params": float(count_params(model)),
             "flops": float(count_flops(model, shape)),
-            "clients": float(self.data.size()),
         }
         start = time.perf_counter()
 
         def on_round(result: Any) -> bool:
             accs = result.client_acc
             last.update(
+                clients=float(len(accs)) if self._grid is not None else float(self.data.size()),
                 val_acc=result.val_acc,
                 val_loss=result.val_loss,
                 client_acc_mean=statistics.fmean(accs) if accs else math.nan,
@@ -188,7 +205,7 @@ class FederatedEvaluator(RetrainableEvaluator):
             return True
 
         try:
-            run_federation(task, self._settings(), rounds, on_round=on_round)
+            self._federate(task, rounds, on_round=on_round)
         except (RuntimeError, FloatingPointError) as exc:
             raise TrialError(f"federated training failed: {exc}") from None
         if "val_acc" not in last or math.isnan(last["val_acc"]):
@@ -206,8 +223,6 @@ class FederatedEvaluator(RetrainableEvaluator):
     ) -> tuple[nn.Module, dict[str, float]]:
         """Train `arch` federatedly for `epochs` rounds (or `time_budget` seconds), the clients training on
         all their samples, validation parts included; then test the global model once on the test split."""
-        from nasforge.federated.run import run_federation
-
         task = ClientTask(space, arch, self.data, self.train_config(arch), seed=seed)
         started = time.perf_counter()
 
@@ -220,13 +235,8 @@ class FederatedEvaluator(RetrainableEvaluator):
             return True
 
         try:
-            fed = run_federation(
-                task,
-                self._settings(fraction_evaluate=0.0),
-                epochs,
-                on_round=on_round,
-                full=True,
-                time_budget=time_budget,
+            fed = self._federate(
+                task, epochs, fraction_evaluate=0.0, on_round=on_round, full=True, time_budget=time_budget
             )
         except (RuntimeError, FloatingPointError) as exc:
             raise TrialError(f"federated retraining of the best arch failed: {exc}") from None

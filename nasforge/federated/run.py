@@ -23,7 +23,7 @@ import torch
 from nasforge.federated.client import ClientTask, make_client_app
 from nasforge.federated.server import RoundResult
 
-__all__ = ["Federation", "FederationSettings", "run_federation"]
+__all__ = ["Federation", "FederationSettings", "run_federation", "run_on_grid", "serve"]
 
 
 @dataclass(frozen=True)
@@ -51,39 +51,25 @@ class Federation:
     train_loss: float
 
 
-def run_federation(
+def serve(
+    grid: Any,
     task: ClientTask,
     settings: FederationSettings,
     rounds: int,
-    on_round: Callable[[RoundResult], bool] | None = None,
+    num_clients: int,
+    gate: Callable[[RoundResult], bool],
     watch: Callable[[str, Any], None] | None = None,
     full: bool = False,
-    time_budget: float | None = None,
-) -> Federation:
-    """Train `task.arch` for up to `rounds` rounds over `task.data`'s clients. `on_round(result)`, in this
-    thread, returns False to stop after that round (an exception it raises stops the rounds too and is
-    raised here once the federation has shut down); `time_budget` seconds stop it as well. With `full`,
-    clients train on their validation parts too (the final model). `watch(direction, message)` sees every
-    message the server sends and receives (tests)."""
-    from flwr.app import ArrayRecord, ConfigRecord, Context
-    from flwr.serverapp import Grid, ServerApp
-    from flwr.simulation import run_simulation
+) -> Any:
+    """Run the metered FedAvg / FedProx for `task` on `grid` (a simulation's or a SuperLink's), in this
+    thread, until `rounds` rounds are done or `gate(result)` returns False; the `Meter`. Each message's
+    config names the arch (`arch`, JSON) and the seed, so a deployed client can build the network itself."""
+    from flwr.app import ArrayRecord, ConfigRecord
 
-    from nasforge.federated.server import BoundaryError, Meter, MeteredFedAvg, MeteredFedProx, StopFederation
+    from nasforge.federated.server import Meter, MeteredFedAvg, MeteredFedProx, StopFederation
 
-    num_clients = task.data.size()  # loads the data here first, so a data error is raised in this thread
     torch.manual_seed(task.seed)
-    model = task.space.freeze(task.arch)
-    state = model.state_dict()
-    start = time.perf_counter()
-    inbox: queue.Queue[RoundResult | None] = queue.Queue()
-    answers: queue.Queue[bool] = queue.Queue()
-
-    def gate(result: RoundResult) -> bool:  # in the server's thread
-        inbox.put(result)
-        keep = answers.get()
-        return keep and (time_budget is None or time.perf_counter() - start < time_budget)
-
+    state = task.space.freeze(task.arch).state_dict()
     meter = Meter(
         param_shapes={k: tuple(v.shape) for k, v in state.items()},
         rounds=rounds,
@@ -106,17 +92,91 @@ def run_federation(
         strategy: MeteredFedAvg = MeteredFedProx(meter, proximal_mu=settings.proximal_mu, **common)
     else:
         strategy = MeteredFedAvg(meter, **common)
+    named: dict[str, str | int | bool] = {"arch": task.arch.to_json(), "seed": task.seed}
+    with contextlib.suppress(StopFederation):  # stopped early: the last aggregated arrays stand
+        strategy.start(
+            grid=grid,
+            initial_arrays=ArrayRecord(state),
+            num_rounds=rounds,
+            train_config=ConfigRecord({**named, "full": full}),
+            evaluate_config=ConfigRecord(dict(named)),
+        )
+    return meter
+
+
+def _outcome(meter: Any, start: float) -> Federation:
+    if meter.errors:
+        raise RuntimeError(f"a client failed: {meter.errors[0]}")
+    arrays = meter.arrays
+    return Federation(
+        rounds=tuple(meter.results),
+        bytes_sent=meter.bytes_sent,
+        bytes_received=meter.bytes_received,
+        state_dict=arrays.to_torch_state_dict() if arrays is not None else None,
+        wall_time=time.perf_counter() - start,
+        train_loss=meter.train_loss,
+    )
+
+
+def run_on_grid(
+    grid: Any,
+    task: ClientTask,
+    settings: FederationSettings,
+    rounds: int,
+    on_round: Callable[[RoundResult], bool] | None = None,
+    full: bool = False,
+    time_budget: float | None = None,
+) -> Federation:
+    """Like `run_federation`, on a deployed federation's `grid` (inside a `ServerApp`): the clients are the
+    SuperNodes connected now, and `on_round` runs in this, the server's, thread."""
+    start = time.perf_counter()
+
+    def gate(result: RoundResult) -> bool:
+        keep = on_round(result) if on_round is not None else True
+        return keep and (time_budget is None or time.perf_counter() - start < time_budget)
+
+    num_clients = len(list(grid.get_node_ids()))
+    if num_clients < 1:
+        raise RuntimeError("no SuperNode is connected to the SuperLink; start the clients first.")
+    return _outcome(serve(grid, task, settings, rounds, num_clients, gate, full=full), start)
+
+
+def run_federation(
+    task: ClientTask,
+    settings: FederationSettings,
+    rounds: int,
+    on_round: Callable[[RoundResult], bool] | None = None,
+    watch: Callable[[str, Any], None] | None = None,
+    full: bool = False,
+    time_budget: float | None = None,
+) -> Federation:
+    """Train `task.arch` for up to `rounds` rounds over `task.data`'s clients in Flower's simulation.
+    `on_round(result)`, in this thread, returns False to stop after that round (an exception it raises
+    stops the rounds too and is raised here once the federation has shut down); `time_budget` seconds stop
+    it as well. With `full`, clients train on their validation parts too (the final model).
+    `watch(direction, message)` sees every message the server sends and receives (tests)."""
+    from flwr.app import Context
+    from flwr.serverapp import Grid, ServerApp
+    from flwr.simulation import run_simulation
+
+    from nasforge.federated.server import BoundaryError
+
+    num_clients = task.data.size()  # loads the data here first, so a data error is raised in this thread
+    start = time.perf_counter()
+    inbox: queue.Queue[RoundResult | None] = queue.Queue()
+    answers: queue.Queue[bool] = queue.Queue()
+
+    def gate(result: RoundResult) -> bool:  # in the server's thread
+        inbox.put(result)
+        keep = answers.get()
+        return keep and (time_budget is None or time.perf_counter() - start < time_budget)
+
     server = ServerApp()
+    meters: list[Any] = []
 
     @server.main()
     def main(grid: Grid, context: Context) -> None:
-        with contextlib.suppress(StopFederation):  # stopped early: the last aggregated arrays stand
-            strategy.start(
-                grid=grid,
-                initial_arrays=ArrayRecord(state),
-                num_rounds=rounds,
-                train_config=ConfigRecord({"full": full}),
-            )
+        meters.append(serve(grid, task, settings, rounds, num_clients, gate, watch=watch, full=full))
 
     failure: list[BaseException] = []
 
@@ -150,10 +210,16 @@ def run_federation(
         thread = threading.Thread(target=simulate, name="flower-simulation", daemon=True)
         thread.start()
         # Whatever stops this thread (TrialPruned from a report, a trial timeout's signal, Ctrl-C) ends the
-        # rounds after the current one and is raised once the simulation has shut Ray down, never before.
+        # rounds after the current one and is raised once the simulation has shut Ray down; a second Ctrl-C
+        # does not wait.
         while True:
             try:
                 result = inbox.get()
+            except KeyboardInterrupt:
+                if isinstance(raised, KeyboardInterrupt):
+                    raise
+                raised = raised or KeyboardInterrupt()
+                continue
             except BaseException as exc:
                 raised = raised or exc
                 continue
@@ -172,18 +238,10 @@ def run_federation(
         flwr_log.setLevel(level)
     if raised is not None:
         raise raised
-    if meter.errors:
-        raise RuntimeError(f"a client failed: {meter.errors[0]}")
     if failure and isinstance(failure[0], BoundaryError):
         raise failure[0]
     if failure:
         raise RuntimeError(f"the Flower simulation failed: {failure[0]}") from failure[0]
-    arrays = meter.arrays
-    return Federation(
-        rounds=tuple(meter.results),
-        bytes_sent=meter.bytes_sent,
-        bytes_received=meter.bytes_received,
-        state_dict=arrays.to_torch_state_dict() if arrays is not None else None,
-        wall_time=time.perf_counter() - start,
-        train_loss=meter.train_loss,
-    )
+    if not meters:
+        raise RuntimeError("the Flower simulation ended before its server ran")
+    return _outcome(meters[0], start)

@@ -56,6 +56,7 @@ def test_clients_split_the_pool_by_speaker_with_their_own_validation_part() -> N
         train, valid = fed.client(cid)
         assert len(train) == len(train_idx) and len(valid) == len(valid_idx)
     assert sorted(seen) == list(range(450))  # every train + valid sample, once; test samples on no client
+    assert splits.test is not None
     test_rows = {row.numpy().tobytes() for row in splits.test.x}
     client_rows = {row.numpy().tobytes() for cid in range(5) for part in fed.client(cid) for row in part.x}
     assert client_rows == pool_rows(splits) and not client_rows & test_rows

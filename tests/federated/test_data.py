@@ -99,3 +99,31 @@ def test_text_by_movie_names_each_sample_s_movie(tmp_path) -> None:  # type: ign
     assert groups["by"] == "movie" and len(groups["train"]) == len(splits.train)
     fed = FederatedData(data, GroupPartitioner(), num_clients=None)
     assert fed.size() == len(set(groups["train"]) | set(groups["valid"]))
+
+
+def test_a_user_column_names_each_row_s_client(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from nasforge.data import CSVDataset
+
+    rows = ["user,height,weight,label"] + [
+        f"u{i % 5},{150 + i % 40},{50 + i % 30},{'a' if i % 3 else 'b'}" for i in range(150)
+    ]
+    path = tmp_path / "table.csv"
+    path.write_text("\n".join(rows) + "\n")
+    data = CSVDataset(str(path), label="label", group_column="user")
+    splits = data.load()
+    assert splits.input_shape == (2,)  # the user column names the client; it is not a feature
+    groups = splits.info["sample_groups"]
+    assert (
+        groups["by"] == "user"
+        and len(groups["train"]) == len(splits.train)
+        and len(groups["valid"]) == len(splits.valid)
+    )
+    fed = FederatedData(data, GroupPartitioner(), num_clients=None)
+    assert fed.size() == 5
+    for cid in range(5):  # each client holds one user's rows, and every row of that user
+        train_idx, valid_idx = fed.parts()[cid]
+        pooled = groups["train"] + groups["valid"]
+        users = {pooled[i] for i in [*train_idx, *valid_idx]}
+        assert len(users) == 1 and len(train_idx) + len(valid_idx) == pooled.count(users.pop())
+    with pytest.raises(ConfigError, match="group_column"):
+        CSVDataset(str(path), label="label", group_column="label")

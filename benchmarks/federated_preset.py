@@ -48,6 +48,8 @@ def preset_run(seed: int, folder: Path) -> dict[str, Any]:
     store = get_storage(str(folder / "nas.db"))
     trials = store.get_trials(store.require_experiment("federated-spoken-digits").id)
     done = [t for t in trials if t.state is TrialState.COMPLETE]
+    # a trial still running at the search's deadline is cut after its current round: its rounds count too
+    cut = [t for t in trials if t.state is TrialState.PRUNED and t.metrics]
     keys = ("val_acc", "client_acc_mean", "client_acc_std", "client_acc_min", "rounds", "comm_bytes", "train_time")
     metrics = json.loads((folder / "out" / "metrics.json").read_text())
     return {
@@ -57,7 +59,11 @@ def preset_run(seed: int, folder: Path) -> dict[str, Any]:
         "best_val_acc": max((t.metrics["val_acc"] for t in done), default=None),
         "trials": len(trials),
         "completed": len(done),
-        "per_trial": [{k: t.metrics.get(k) for k in keys} for t in done],
+        "cut_at_deadline": len(cut),
+        "per_trial": [{"state": t.state.value, **{k: t.metrics.get(k) for k in keys}} for t in [*done, *cut]],
+        "job_s": metrics.get("job_time"),
+        "search_s": metrics.get("job_search_time"),
+        "retrain_s": metrics.get("job_retrain_time"),
         "wall_s": wall,
         "stdout_tail": out.stdout[-1500:],
     }
@@ -69,15 +75,16 @@ def summarize(runs: list[dict[str, Any]]) -> dict[str, Any]:
         return {"runs": len(runs), "failed": len(runs)}
     trials = [t for r in ok for t in r["per_trial"]]
 
-    def mean(values: list[float]) -> float:
-        return statistics.fmean(values)
+    def mean(values: list[float]) -> float | None:
+        return statistics.fmean(values) if values else None
 
     return {
         "runs": len(runs),
         "failed": len(runs) - len(ok),
         "mean_wall_s": mean([r["wall_s"] for r in ok]),
         "mean_test_acc": mean([r["test_acc"] for r in ok if r["test_acc"] is not None]),
-        "mean_trials": mean([r["completed"] for r in ok]),
+        "mean_completed_trials": mean([r["completed"] for r in ok]),
+        "mean_cut_trials": mean([r["cut_at_deadline"] for r in ok]),
         "mean_trial_s": mean([t["train_time"] for t in trials]),
         "mean_trial_comm_bytes": mean([t["comm_bytes"] for t in trials]),
         "mean_trial_rounds": mean([t["rounds"] for t in trials]),

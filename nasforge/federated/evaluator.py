@@ -263,6 +263,13 @@ class FederatedEvaluator(RetrainableEvaluator):
         model.eval()
         return {"test_acc": res["acc"], "test_loss": res["loss"]}
 
+    @property
+    def preprocessing(self) -> dict[str, Any] | None:
+        """How raw input becomes the model's input (log-mel settings and scaling, a vocabulary...): the
+        dataset's, which every client applies to its own samples."""
+        prep = self.dataset.load().info.get("preprocessing")
+        return dict(prep) if prep else None
+
     def example_input(self, n: int = 16) -> torch.Tensor | None:
         test = self.data.test()
         return None if test is None else test.x[:n]

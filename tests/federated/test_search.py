@@ -13,7 +13,8 @@ from nasforge.config import build_experiment
 from nasforge.trial import TrialState
 
 
-@pytest.mark.slow  # each trial starts a Flower simulation (Ray processes): about half a minute on one core
+@pytest.mark.slow  # each trial starts a Flower simulation (Ray and its client processes)
+@pytest.mark.timeout(1800)  # three such starts on a busy single core can take several minutes each
 def test_a_multi_fidelity_search_spends_rounds_as_its_budget(tmp_path: Path) -> None:
     config = {
         "name": "federated-test",
@@ -28,6 +29,7 @@ def test_a_multi_fidelity_search_spends_rounds_as_its_budget(tmp_path: Path) -> 
             "fraction": 0.5,
             "batch_size": 64,
             "learning_rate": 0.05,
+            "workers": 1,
         },
     }
     experiment = build_experiment(config, storage=f"sqlite:///{tmp_path / 'fed.db'}")

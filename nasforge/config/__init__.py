@@ -52,7 +52,7 @@ option of some strategies, which only resample an arch they proposed before.)
 YAML 1.1 reads `1.5e6` and `1e-3` as text; here they are read as numbers.
 """
 
-from nasforge.config.build import build_experiment, load_experiment, wrap_strategy
+from nasforge.config.build import build_experiment, build_parts, load_experiment, wrap_strategy
 from nasforge.config.files import _Loader, apply_overrides, load_file, load_preset, preset_names, preset_summary
 from nasforge.config.schema import (
     MIDDLEWARE_KEYS,
@@ -88,6 +88,7 @@ __all__ = [
     "add_flags",
     "apply_overrides",
     "build_experiment",
+    "build_parts",
     "constraint_list",
     "flag_values",
     "job_budget",

@@ -9,7 +9,7 @@ from typing import Any
 from nasforge.config.schema import Config, evaluator_section, named_section, parse_config, split_middleware
 from nasforge.errors import StorageError
 
-__all__ = ["build_experiment", "load_experiment", "wrap_strategy"]
+__all__ = ["build_experiment", "build_parts", "load_experiment", "wrap_strategy"]
 
 
 class _ParamLimit:
@@ -56,14 +56,12 @@ def wrap_strategy(strategy: Any, middleware: Mapping[str, Any], space: Any) -> A
     return strategy
 
 
-def build_experiment(config: Mapping[str, Any] | Config, storage: Any = None) -> Any:
-    """An `Experiment` from a configuration (a mapping, validated here, or a `Config` that `parse_config`
-    validated); the dataset is loaded here, so missing data fails before anything is written to the storage."""
+def build_parts(config: Mapping[str, Any] | Config) -> tuple[Any, Any, Any]:
+    """The dataset, the space (its shape and data-given arguments filled from the loaded data) and the
+    evaluator of a configuration: what a process that evaluates archs needs, without a strategy or a storage
+    (a federation's client builds these from the run's configuration)."""
     from nasforge.data import DATASETS
     from nasforge.evaluators import EVALUATORS
-    from nasforge.executors import executor_class
-    from nasforge.experiment import Experiment
-    from nasforge.strategies import DEFAULT_STRATEGY, STRATEGIES
     from nasforge.zoo import SPACES
 
     conf = config if isinstance(config, Config) else parse_config(config)
@@ -82,11 +80,26 @@ def build_experiment(config: Mapping[str, Any] | Config, storage: Any = None) ->
         if key in params:
             space_kw.setdefault(key, value)
     space = SPACES.create(space_name, **space_kw)
+    ev_name, ev = evaluator_section(cfg)
+    evaluator: Any = EVALUATORS.get(ev_name)(dataset=dataset, **ev)
+    return dataset, space, evaluator
+
+
+def build_experiment(config: Mapping[str, Any] | Config, storage: Any = None) -> Any:
+    """An `Experiment` from a configuration (a mapping, validated here, or a `Config` that `parse_config`
+    validated); the dataset is loaded here, so missing data fails before anything is written to the storage."""
+    from nasforge.executors import executor_class
+    from nasforge.experiment import Experiment
+    from nasforge.strategies import DEFAULT_STRATEGY, STRATEGIES
+
+    conf = config if isinstance(config, Config) else parse_config(config)
+    cfg = conf.raw
+    _, space, evaluator = build_parts(conf)
+    space_name, _ = named_section("space", cfg["space"])
+    data_name, _ = named_section("dataset", cfg["dataset"])
     strat_name, strat_kw = named_section("strategy", cfg.get("strategy", DEFAULT_STRATEGY), DEFAULT_STRATEGY)
     strat_kw, middleware = split_middleware(STRATEGIES.get(strat_name), strat_kw, f"strategy {strat_name!r}")
     strategy = wrap_strategy(STRATEGIES.create(strat_name, **strat_kw), middleware, space)
-    ev_name, ev = evaluator_section(cfg)
-    evaluator: Any = EVALUATORS.get(ev_name)(dataset=dataset, **ev)
     exec_name, exec_kw = named_section("executor", cfg.get("executor", {"name": "sequential"}), "sequential")
     executor = executor_class(exec_name)(**exec_kw)
     top, estimation = conf.top, conf.estimation

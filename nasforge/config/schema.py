@@ -114,8 +114,8 @@ def split_middleware(factory: Any, kwargs: Mapping[str, Any], what: str) -> tupl
 
 
 def evaluator_section(cfg: Mapping[str, Any]) -> tuple[str, dict[str, Any]]:
-    """The evaluator's name in `nasforge.evaluators.EVALUATORS` (`train`, the default, or `proxy`: zero-cost
-    scores) and its options."""
+    """The evaluator's name in `nasforge.evaluators.EVALUATORS` (`train`, the default; `proxy`: zero-cost
+    scores; `federated`: trained over a federation of clients; ...) and its options."""
     from nasforge.evaluators import EVALUATORS
 
     ev = dict(cfg.get("evaluator", {}))
@@ -150,6 +150,10 @@ def parse_config(config: Mapping[str, Any]) -> Config:
         from nasforge.estimation.scorer import ProxyScorer
 
         ProxyScorer(**ProxyEvaluatorSection.parse("evaluator", ev).given())
+    elif ev_name != "train":  # any other evaluator (federated, translation, ...): its own signature is its schema
+        from nasforge.evaluators import EVALUATORS
+
+        _check_signature(EVALUATORS.get(ev_name), ev, f"evaluator {ev_name!r}")
     else:
         TrainEvaluatorSection.parse("evaluator", ev)
     exec_name, exec_kw = named_section("executor", cfg.get("executor", {"name": "sequential"}), "sequential")

@@ -84,6 +84,9 @@ class DataSplits:
     built from a config receives every entry whose key names one of its arguments (e.g. `vocab_size` for a
     text space), and `info["preprocessing"]` (JSON: a tokenizer's vocabulary, feature scaling) is written
     beside an exported model as `preprocessing.json`, since the model alone cannot read raw input.
+    `info["sample_groups"]`, where the data has them, names who each sample comes from: `{"by": "voice",
+    "train": [one name per sample], "valid": [...], "test": [...]}` (a speaker, a movie, a user's column),
+    which a federated split (`nasforge.federated`) follows.
     """
 
     train: ArrayData

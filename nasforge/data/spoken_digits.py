@@ -259,7 +259,8 @@ class SpokenDigits(BaseDataset):
         std = feats[train_idx].std(dim=(0, 2), keepdim=True).clamp_min(1e-6)
         feats = (feats - mean) / std
         everything = ArrayData(feats, labels)
-        voices = self.voices()
+        names = [f"{accent}+{variant}" for accent, variant in self.voices()]
+        named = (("train", train_idx), ("valid", valid_idx), ("test", test_idx))
         return DataSplits(
             train=everything.subset(train_idx),
             valid=everything.subset(valid_idx),
@@ -268,10 +269,9 @@ class SpokenDigits(BaseDataset):
             input_shape=(self.n_mels, num_frames(window, hop)),
             name=self.name,
             info={
-                "voices": {
-                    part: sorted({f"{voices[v][0]}+{voices[v][1]}" for v in np.unique(table[idx, 0])})
-                    for part, idx in (("train", train_idx), ("valid", valid_idx), ("test", test_idx))
-                },
+                # who speaks each sample: a federation's clients are sets of speakers (`nasforge.federated`)
+                "sample_groups": {"by": "voice", **{part: [names[v] for v in table[idx, 0]] for part, idx in named}},
+                "voices": {part: sorted({names[v] for v in np.unique(table[idx, 0])}) for part, idx in named},
                 "preprocessing": {
                     "kind": "log_mel",
                     "sample_rate": self.sample_rate,

@@ -53,6 +53,8 @@ class CSVDataset(BaseDataset):
       times in training; rarer ones, and levels first seen later, share an "other" column.
     - Labels of any type map to 0..K-1 in sorted order (`info["classes"]` keeps the originals); rows
       without a label are left out, with a warning.
+    - `group_column` names who each row comes from (a user, a site): not a feature, it goes to
+      `info["sample_groups"]`, so that a federated search (`nasforge.federated`) makes each its own client.
     - `test_size` rows are held out first (None for no test set; or a separate file `test_path`), then
       `valid_size` of the rest; both stratified by class and fixed by `seed`. `delimiter` is sniffed
       from `,` `;` tab `|` unless given.
@@ -80,6 +82,7 @@ class CSVDataset(BaseDataset):
         max_categories: int = 20,
         min_frequency: int = 5,
         na_values: Sequence[str] | None = None,
+        group_column: str | None = None,
     ) -> None:
         owner = "CSVDataset"
         self.path = _check_text(path, "path", owner)
@@ -99,6 +102,12 @@ class CSVDataset(BaseDataset):
                     f"`{arg}` of {owner} names the label column {self.label!r}; the label is never a feature, "
                     f"so leave it out of `{arg}`."
                 )
+        self.group_column = None if group_column is None else _check_text(group_column, "group_column", owner)
+        if self.group_column is not None and self.group_column == self.label:
+            raise ConfigError(
+                f"`group_column` of {owner} names the label column {self.label!r}; name the column of "
+                "who each row comes from (a user, a site)."
+            )
         self.valid_size = check_size(valid_size, "valid_size", owner)
         self.test_size = check_optional_size(test_size, "test_size", owner)
         self.seed = check_seed(seed, owner)
@@ -146,6 +155,7 @@ class CSVDataset(BaseDataset):
             self.max_categories,
             self.min_frequency,
             self.na_values,
+            self.group_column,
         )
         # the files' size and time of change are in the key, so an edited CSV is read again
         return ("csv", _file_key(self.path), _file_key(self.test_path) if self.test_path else None, *options)
@@ -153,7 +163,8 @@ class CSVDataset(BaseDataset):
     def _build(self, refit: bool = False) -> DataSplits:
         header, rows = read_table(self.path, self.delimiter)
         features = self._select(header)
-        cells = _columns(header, rows, [*features, self.label])
+        group = [self.group_column] if self.group_column is not None else []
+        cells = _columns(header, rows, [*features, self.label, *group])
         labels, keep = self._labels(cells[self.label], self.path)
         cells = {name: [values[i] for i in keep] for name, values in cells.items()}
         classes = _classes(labels)
@@ -218,6 +229,23 @@ class CSVDataset(BaseDataset):
 
         test = part(test_cells, test_codes) if test_cells is not None and test_codes is not None else None
         train = part(train_cells, codes[train_idx])
+        info: dict[str, Any] = {
+            "preprocessing": preprocessing,
+            "classes": list(classes),
+            "feature_names": encoding["features"],
+        }
+        if self.group_column is not None:  # who each row comes from: a federation's clients (`nasforge.federated`)
+            by = self.group_column
+            info["sample_groups"] = {
+                "by": by,
+                "train": [to_text(v) for v in train_cells[by]],
+                "valid": [to_text(v) for v in _take(cells, valid_idx)[by]],
+                **(
+                    {"test": [to_text(v) for v in test_cells[by]]}
+                    if test_cells is not None and by in test_cells
+                    else {}
+                ),
+            }
         return DataSplits(
             train=train,
             valid=part(_take(cells, valid_idx), codes[valid_idx]),
@@ -225,7 +253,7 @@ class CSVDataset(BaseDataset):
             num_classes=len(classes),
             input_shape=(train.x.shape[1],),
             name=self.name,
-            info={"preprocessing": preprocessing, "classes": list(classes), "feature_names": encoding["features"]},
+            info=info,
         )
 
     def _select(self, header: list[str]) -> list[str]:
@@ -236,15 +264,16 @@ class CSVDataset(BaseDataset):
                 f"`label` {self.label!r} of CSVDataset is not a column of {self.path!r}.{hint} "
                 f"Its columns are: {', '.join(header[:30])}{' ...' if len(header) > 30 else ''}."
             )
-        for arg in ("columns", "drop", "categorical", "numeric"):
-            for name in getattr(self, arg) or ():
+        for arg in ("columns", "drop", "categorical", "numeric", "group_column"):
+            names = getattr(self, arg)
+            for name in [names] if isinstance(names, str) else names or ():
                 if name not in header:
                     raise ConfigError(
                         f"`{arg}` of CSVDataset names {name!r}, which is not a column of {self.path!r}."
                         f"{suggest(name, header)} Its columns are: {', '.join(header[:30])}."
                     )
         features = list(self.columns) if self.columns is not None else [h for h in header if h != self.label]
-        features = [f for f in features if f not in self.drop]
+        features = [f for f in features if f not in self.drop and f != self.group_column]
         if not features:
             raise ConfigError(
                 f"CSVDataset({self.path!r}) has no feature columns left: the file has {header} and "

@@ -301,6 +301,8 @@ class TextCSV(BaseDataset):
             "tokenizer": tokenizer.to_dict(),
         }
         info: dict[str, Any] = {"vocab_size": tokenizer.vocab_size, "preprocessing": preprocessing}
+        if parts.groups is not None:  # e.g. the movie of each review: a federation's clients (`nasforge.federated`)
+            info["sample_groups"] = {"by": self.group_column, **parts.groups}
         if self.vectors is not None and isinstance(tokenizer, Tokenizer):
             info["vectors"], info["vectors_found"] = aligned_vectors(
                 self.vectors, tokenizer.vocab, tokenizer.vocab_size, seed=self.seed

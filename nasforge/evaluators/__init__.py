@@ -10,6 +10,11 @@ from nasforge.registry import Registry
 EVALUATORS: Registry[BaseEvaluator] = Registry("evaluator")
 EVALUATORS.add("train", ClassificationEvaluator, "Train each arch on the dataset (the default).")
 EVALUATORS.add("proxy", ProxyEvaluator, "Score each arch by zero-cost proxies, without training.")
+EVALUATORS.add_lazy(
+    "federated",
+    "nasforge.federated.evaluator:FederatedEvaluator",
+    "Train each arch over a federation of clients with Flower (FedAvg / FedProx); the `federated` extra.",
+)
 
 __all__ = [
     "EVALUATORS",

@@ -34,7 +34,14 @@ CASES: dict[str, Callable[[], tuple[BaseEvaluator, ModelSpace]]] = {
     "train": lambda: (EVALUATORS.create("train", dataset=Digits(), epochs=1, train_fraction=0.3), CNN),
     "proxy": lambda: (EVALUATORS.create("proxy", proxy=("synflow", "params"), dataset=Digits()), CNN),
     "nb201": lambda: (NB201Evaluator("cifar10"), NB201Space(C=4, N=1)),
+    # every client trains each round, so a seed gives the same result (Flower draws a partial sample at random)
+    "federated": lambda: (
+        EVALUATORS.create("federated", dataset=Digits(), num_clients=2, rounds=1, fraction=1.0, batch_size=64),
+        CNN,
+    ),
 }
+#: cases whose every evaluation starts processes (Flower's simulation starts Ray): slow tests
+SLOW = {"federated"}
 
 
 def test_every_registered_evaluator_has_a_case() -> None:
@@ -42,7 +49,10 @@ def test_every_registered_evaluator_has_a_case() -> None:
     assert not missing, f"add a case for {missing} to CASES"
 
 
-@pytest.fixture(params=sorted(CASES), scope="module")
+@pytest.fixture(
+    params=[pytest.param(name, marks=pytest.mark.slow) if name in SLOW else name for name in sorted(CASES)],
+    scope="module",
+)
 def case(request: pytest.FixtureRequest) -> tuple[BaseEvaluator, ModelSpace]:
     evaluator, space = CASES[request.param]()
     evaluator.prepare()

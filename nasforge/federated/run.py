@@ -1,0 +1,247 @@
+"""`run_federation`: train one arch over a federation with Flower's simulation runtime.
+
+Flower moves the parameters: its `ServerApp` runs the metered strategy in a thread of this process, its
+simulation runtime runs the `ClientApp` in Ray worker processes (one core each), one per client it samples.
+The caller's thread sees each round's result through `on_round` (so `EvalContext.report`, stopping rules
+included, runs where the evaluator runs) and may stop the rounds there.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import math
+import queue
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+
+from nasforge.federated.client import ClientTask, make_client_app
+from nasforge.federated.server import RoundResult
+
+__all__ = ["Federation", "FederationSettings", "run_federation", "run_on_grid", "serve"]
+
+
+@dataclass(frozen=True)
+class FederationSettings:
+    """How the server runs the rounds: `fraction` of the clients train each round (at least one),
+    `fraction_evaluate` of them score the global model after it; `proximal_mu` > 0 makes it FedProx;
+    `workers` clients run at a time (Ray processes of one core each)."""
+
+    fraction: float = 0.5
+    fraction_evaluate: float = 1.0
+    proximal_mu: float = 0.0
+    workers: int = 1
+    schedule: str = "cosine"
+
+
+@dataclass(frozen=True)
+class Federation:
+    """The outcome: each round's result, the bytes each way, the final global parameters, the wall time."""
+
+    rounds: tuple[RoundResult, ...]
+    bytes_sent: int
+    bytes_received: int
+    state_dict: dict[str, torch.Tensor] | None
+    wall_time: float
+    train_loss: float
+
+
+def serve(
+    grid: Any,
+    task: ClientTask,
+    settings: FederationSettings,
+    rounds: int,
+    num_clients: int,
+    gate: Callable[[RoundResult], bool],
+    watch: Callable[[str, Any], None] | None = None,
+    full: bool = False,
+) -> Any:
+    """Run the metered FedAvg / FedProx for `task` on `grid` (a simulation's or a SuperLink's), in this
+    thread, until `rounds` rounds are done or `gate(result)` returns False; the `Meter`. Each message's
+    config names the arch (`arch`, JSON) and the seed, so a deployed client can build the network itself."""
+    from flwr.app import ArrayRecord, ConfigRecord
+
+    from nasforge.federated.server import Meter, MeteredFedAvg, MeteredFedProx, StopFederation
+
+    torch.manual_seed(task.seed)
+    state = task.space.freeze(task.arch).state_dict()
+    meter = Meter(
+        param_shapes={k: tuple(v.shape) for k, v in state.items()},
+        rounds=rounds,
+        learning_rate=task.config.learning_rate,
+        schedule=settings.schedule,
+        gate=gate,
+        watch=watch,
+    )
+    per_round = max(1, math.ceil(settings.fraction * num_clients))
+    per_eval = 0 if settings.fraction_evaluate == 0 else max(1, math.ceil(settings.fraction_evaluate * num_clients))
+    common: dict[str, Any] = {
+        # Flower samples int(fraction * n) nodes but at least the minimum: the minimum sets the count exactly
+        "fraction_train": per_round / num_clients,
+        "fraction_evaluate": per_eval / num_clients,
+        "min_train_nodes": per_round,
+        "min_evaluate_nodes": per_eval,
+        "min_available_nodes": num_clients,
+    }
+    if settings.proximal_mu > 0:
+        strategy: MeteredFedAvg = MeteredFedProx(meter, proximal_mu=settings.proximal_mu, **common)
+    else:
+        strategy = MeteredFedAvg(meter, **common)
+    named: dict[str, str | int | bool] = {"arch": task.arch.to_json(), "seed": task.seed}
+    with contextlib.suppress(StopFederation):  # stopped early: the last aggregated arrays stand
+        strategy.start(
+            grid=grid,
+            initial_arrays=ArrayRecord(state),
+            num_rounds=rounds,
+            train_config=ConfigRecord({**named, "full": full}),
+            evaluate_config=ConfigRecord(dict(named)),
+        )
+    return meter
+
+
+def _outcome(meter: Any, start: float) -> Federation:
+    if meter.errors:
+        raise RuntimeError(f"a client failed: {meter.errors[0]}")
+    arrays = meter.arrays
+    return Federation(
+        rounds=tuple(meter.results),
+        bytes_sent=meter.bytes_sent,
+        bytes_received=meter.bytes_received,
+        state_dict=arrays.to_torch_state_dict() if arrays is not None else None,
+        wall_time=time.perf_counter() - start,
+        train_loss=meter.train_loss,
+    )
+
+
+def run_on_grid(
+    grid: Any,
+    task: ClientTask,
+    settings: FederationSettings,
+    rounds: int,
+    on_round: Callable[[RoundResult], bool] | None = None,
+    full: bool = False,
+    time_budget: float | None = None,
+) -> Federation:
+    """Like `run_federation`, on a deployed federation's `grid` (inside a `ServerApp`): the clients are the
+    SuperNodes connected now, and `on_round` runs in this, the server's, thread."""
+    start = time.perf_counter()
+
+    def gate(result: RoundResult) -> bool:
+        keep = on_round(result) if on_round is not None else True
+        return keep and (time_budget is None or time.perf_counter() - start < time_budget)
+
+    num_clients = len(list(grid.get_node_ids()))
+    if num_clients < 1:
+        raise RuntimeError("no SuperNode is connected to the SuperLink; start the clients first.")
+    return _outcome(serve(grid, task, settings, rounds, num_clients, gate, full=full), start)
+
+
+def run_federation(
+    task: ClientTask,
+    settings: FederationSettings,
+    rounds: int,
+    on_round: Callable[[RoundResult], bool] | None = None,
+    watch: Callable[[str, Any], None] | None = None,
+    full: bool = False,
+    time_budget: float | None = None,
+) -> Federation:
+    """Train `task.arch` for up to `rounds` rounds over `task.data`'s clients in Flower's simulation.
+    `on_round(result)`, in this thread, returns False to stop after that round (an exception it raises
+    stops the rounds too and is raised here once the federation has shut down); `time_budget` seconds stop
+    it as well. With `full`, clients train on their validation parts too (the final model).
+    `watch(direction, message)` sees every message the server sends and receives (tests)."""
+    from flwr.app import Context
+    from flwr.serverapp import Grid, ServerApp
+    from flwr.simulation import run_simulation
+
+    from nasforge.federated.server import BoundaryError
+
+    num_clients = task.data.size()  # loads the data here first, so a data error is raised in this thread
+    start = time.perf_counter()
+    inbox: queue.Queue[RoundResult | None] = queue.Queue()
+    answers: queue.Queue[bool] = queue.Queue()
+
+    def gate(result: RoundResult) -> bool:  # in the server's thread
+        inbox.put(result)
+        keep = answers.get()
+        return keep and (time_budget is None or time.perf_counter() - start < time_budget)
+
+    server = ServerApp()
+    meters: list[Any] = []
+
+    @server.main()
+    def main(grid: Grid, context: Context) -> None:
+        meters.append(serve(grid, task, settings, rounds, num_clients, gate, watch=watch, full=full))
+
+    failure: list[BaseException] = []
+
+    def simulate() -> None:
+        try:
+            run_simulation(
+                server_app=server,
+                client_app=make_client_app(task),
+                num_supernodes=num_clients,
+                backend_config={
+                    "client_resources": {"num_cpus": 1, "num_gpus": 0.0},
+                    "init_args": {
+                        "num_cpus": settings.workers,
+                        "num_gpus": 0,
+                        "logging_level": "error",
+                        "log_to_driver": False,
+                        "include_dashboard": False,
+                    },
+                },
+            )
+        except BaseException as exc:  # handed to the caller's thread
+            failure.append(exc)
+        finally:
+            inbox.put(None)
+
+    flwr_log = logging.getLogger("flwr")
+    level = flwr_log.level
+    flwr_log.setLevel(logging.ERROR)  # a line per round and message otherwise
+    raised: BaseException | None = None
+    try:
+        thread = threading.Thread(target=simulate, name="flower-simulation", daemon=True)
+        thread.start()
+        # Whatever stops this thread (TrialPruned from a report, a trial timeout's signal, Ctrl-C) ends the
+        # rounds after the current one and is raised once the simulation has shut Ray down; a second Ctrl-C
+        # does not wait.
+        while True:
+            try:
+                result = inbox.get()
+            except KeyboardInterrupt:
+                if isinstance(raised, KeyboardInterrupt):
+                    raise
+                raised = raised or KeyboardInterrupt()
+                continue
+            except BaseException as exc:
+                raised = raised or exc
+                continue
+            if result is None:
+                break
+            keep = False
+            try:
+                if raised is None:
+                    keep = on_round(result) if on_round is not None else True
+            except BaseException as exc:
+                raised = exc
+            finally:
+                answers.put(keep)
+        thread.join()
+    finally:
+        flwr_log.setLevel(level)
+    if raised is not None:
+        raise raised
+    if failure and isinstance(failure[0], BoundaryError):
+        raise failure[0]
+    if failure:
+        raise RuntimeError(f"the Flower simulation failed: {failure[0]}") from failure[0]
+    if not meters:
+        raise RuntimeError("the Flower simulation ended before its server ran")
+    return _outcome(meters[0], start)

@@ -31,7 +31,7 @@ from nasforge.errors import SpaceError
 from nasforge.oneshot.supernet import MixedOp, Supernet, SupernetMode
 from nasforge.space import Arch, ModelSpace
 from nasforge.space.arch import Value
-from nasforge.space.entangle import OPTIONAL_ATTR, Switch, Widest
+from nasforge.space.entangle import CHUNKS_ATTR, OPTIONAL_ATTR, Switch, Widest
 from nasforge.space.mode import build_candidate, full_label, label_scope
 from nasforge.space.primitives import Repeat
 
@@ -81,6 +81,7 @@ class _Slot(NamedTuple):
     attr: str
     cut: tuple[slice, ...]
     kernels: tuple[tuple[str, int], ...]
+    chunks: int = 1  # equal parts stacked along dimension 0 (q, k, v; an LSTM's gates), each cut apart
 
 
 class _Plan(NamedTuple):
@@ -91,6 +92,14 @@ class _Plan(NamedTuple):
 def _tensor_of(module: nn.Module, attr: str) -> torch.Tensor | None:
     found = module._parameters.get(attr)
     return found if found is not None else module._buffers.get(attr)
+
+
+def _chunks(module: nn.Module, attr: str) -> int:
+    """Equal parts stacked along dimension 0 of `module.attr`: an LSTM's 4 gates, a GRU's 3, or as `stacked`
+    marked (an attention's q, k and v)."""
+    if isinstance(module, nn.RNNBase) and attr.startswith(("weight_ih", "weight_hh", "bias_ih", "bias_hh")):
+        return {"LSTM": 4, "GRU": 3}.get(module.mode, 1)
+    return int(getattr(module, CHUNKS_ATTR, 1)) if attr in ("weight", "bias") else 1
 
 
 def _centre(w: torch.Tensor, k: int) -> torch.Tensor:
@@ -281,7 +290,10 @@ class EntangledSupernet(Supernet):
             source = _tensor_of(slot.owner, slot.attr)
             if source is None:  # a module changed after the plan was made
                 raise SpaceError(f"Supernet tensor {slot.attr!r} of {type(slot.owner).__name__} has gone.")
-            t = source[slot.cut] if slot.cut else source
+            if slot.chunks > 1:
+                t = torch.cat([part[slot.cut] for part in source.chunk(slot.chunks)])
+            else:
+                t = source[slot.cut] if slot.cut else source
             for key, k in slot.kernels:
                 t = (_centre(t, k).flatten(-2) @ self.kernel_transforms[key]).unflatten(-1, (k, k))
             out[name] = t
@@ -332,6 +344,14 @@ class EntangledSupernet(Supernet):
                 f"{list(big)}: a choice that sets this size must grow it with its value (a width or a kernel size)."
             )
         conv = isinstance(module, nn.modules.conv._ConvNd) and attr == "weight"
+        chunks = _chunks(module, attr)
+        if chunks > 1:
+            if big[0] % chunks or small[0] % chunks:
+                raise SpaceError(
+                    f"Subnet tensor {name!r} stacks {chunks} parts, but its first dimension ({small[0]}, the "
+                    f"supernet's {big[0]}) does not split into {chunks} equal parts."
+                )
+            big, small = (big[0] // chunks, *big[1:]), (small[0] // chunks, *small[1:])
         index: list[slice] = []
         kernels: list[tuple[str, int]] = []
         for d, (b, s) in enumerate(zip(big, small, strict=True)):
@@ -351,4 +371,4 @@ class EntangledSupernet(Supernet):
             else:
                 index.append(slice((b - s) // 2, (b - s) // 2 + s))
         full = all(i.start in (0, None) and i.stop in (None, b) for i, b in zip(index, big, strict=True))
-        return _Slot(module, attr, () if full else tuple(index), tuple(kernels))
+        return _Slot(module, attr, () if full else tuple(index), tuple(kernels), chunks if not full else 1)

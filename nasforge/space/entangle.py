@@ -23,10 +23,12 @@ from torch import nn
 from nasforge.errors import SpaceError
 from nasforge.space.arch import Value
 
-__all__ = ["OPTIONAL_ATTR", "Switch", "Widest", "optional"]
+__all__ = ["CHUNKS_ATTR", "OPTIONAL_ATTR", "Switch", "Widest", "optional", "stacked"]
 
 #: attribute of a module built by `optional` around a `Switch`: (label, name of the bypassed inner module)
 OPTIONAL_ATTR = "_nas_optional"
+#: attribute of a layer marked by `stacked`: how many equal parts its output dimension stacks
+CHUNKS_ATTR = "_nas_chunks"
 
 
 class Widest(int):
@@ -103,3 +105,11 @@ def optional(flag: bool | Switch, make: Callable[[], nn.Module], inner: nn.Modul
         object.__setattr__(wrapper, OPTIONAL_ATTR, (flag.label, attr))
         return wrapper
     return make() if flag else inner
+
+
+def stacked(layer: nn.Module, parts: int) -> nn.Module:
+    """Mark `layer` (e.g. an attention's query-key-value `nn.Linear(d, 3 * d)`) as stacking `parts` equal
+    parts along its output dimension, so a narrower subnet takes the leading rows of each part rather than
+    the leading rows of the whole. Returns `layer` itself; a frozen network is unchanged."""
+    object.__setattr__(layer, CHUNKS_ATTR, parts)
+    return layer

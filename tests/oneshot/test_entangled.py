@@ -14,6 +14,8 @@ from nasforge.oneshot import EntangledSupernet
 from nasforge.ops import Residual
 from nasforge.space import ModelSpace, choice
 from nasforge.zoo.cnn import SmallImageCNN
+from nasforge.zoo.mlp import MLPSpace
+from nasforge.zoo.text import TextClassifierSpace
 
 X = torch.randn(3, 1, 10, 10, generator=torch.Generator().manual_seed(1))
 
@@ -155,3 +157,33 @@ def test_frozen_cnn_networks_are_built_as_before() -> None:
     plain = space.freeze({**arch, "stage0/blocks/0/residual": False})
     assert not isinstance(plain.stages[0][1][0], Residual)
     assert isinstance(space.freeze({**arch, "stage0/blocks/0/residual": True}).stages[0][1][0], Residual)
+
+
+def test_the_text_space_shares_embedding_widths_heads_and_recurrent_gates() -> None:
+    space = TextClassifierSpace(
+        input_shape=(12,), vocab_size=50, embed_dims=(8, 4, 16), ops=("lstm", "gru", "transformer"), depths=(1, 2)
+    )
+    supernet = shaken(EntangledSupernet(space)).eval()
+    x = torch.randint(0, 50, (3, 12), generator=torch.Generator().manual_seed(0)).float()
+    rng = np.random.default_rng(0)
+    ops = set()
+    for _ in range(8):
+        arch = supernet.sample(rng)
+        ops.add(arch["blocks/0/op"])
+        assert torch.equal(supernet.run(arch, x), supernet.extract(arch).eval()(x)), dict(arch)
+    assert ops == {"lstm", "gru", "transformer"}
+    arch = supernet.arch_of({"embed_dim": 8, "blocks": 1, "blocks/0/op": "transformer"}, rng)
+    qkv = supernet.extract(arch).blocks[0].qkv.weight  # q, k and v each take the leading rows of their part
+    big = supernet.net.blocks.blocks[0].candidates[2].qkv.weight
+    assert torch.equal(qkv, torch.cat([part[:8, :8] for part in big.chunk(3)]))
+
+
+def test_a_space_that_steers_structure_by_other_choices_works_once_they_are_pinned() -> None:
+    with pytest.raises(SpaceError, match="'residual'"):
+        EntangledSupernet(MLPSpace(input_shape=(7,)))
+    supernet = EntangledSupernet(MLPSpace(input_shape=(7,)), fixed={"residual": True, "norm": "batch"}).eval()
+    x = torch.randn(3, 7)
+    rng = np.random.default_rng(0)
+    for _ in range(5):
+        arch = supernet.sample(rng)
+        assert arch["norm"] == "batch" and torch.equal(supernet.run(arch, x), supernet.extract(arch).eval()(x))

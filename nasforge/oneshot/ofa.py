@@ -10,19 +10,21 @@ budget only, each scored by its validation accuracy with its own recalibrated ba
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from pathlib import Path
 from typing import Any
 
 import torch
 import torch.nn.functional as F
 
 from nasforge.cost.flops import count_flops
-from nasforge.errors import ConfigError
+from nasforge.data import ArrayData
+from nasforge.errors import ConfigError, StorageError
 from nasforge.oneshot.base import BaseOneShot, SearchContext, batches, check_float, check_int
 from nasforge.oneshot.entangled import EntangledSupernet
 from nasforge.space import Arch, ModelSpace
 from nasforge.space.arch import Value
 
-__all__ = ["OFA"]
+__all__ = ["OFA", "subnet_accuracy"]
 
 #: random stream (see `SearchContext.generator`) of the batches that recalibrate batch norm while searching
 _CALIBRATION_STREAM = 7
@@ -173,22 +175,23 @@ class OFA(BaseOneShot):
         norms on `calib_batches` training batches (the same batches for every subnet)."""
         gen = ctx.generator(self.epochs, _CALIBRATION_STREAM)
         stream = batches(ctx.train, self.batch_size, gen)
-        calib = [next(stream)[0] for _ in range(self.calib_batches)]
-        was_training = supernet.training
-        supernet.eval()
+        calibration = [next(stream)[0] for _ in range(self.calib_batches)]
+        valid = ctx.valid.subset(torch.arange(min(self.eval_size, len(ctx.valid)), device=ctx.device))
+        return subnet_accuracy(supernet, arch, calibration, valid)
+
+    def load_supernet(self, space: ModelSpace, checkpoint: str | Path) -> EntangledSupernet:
+        """The supernet a search with these settings trained, read from its checkpoint: to score, extract and
+        specialise subnets for other budgets without training again."""
+        supernet = self.supernet(space)
         try:
-            stats = supernet.recalibrate(arch, calib)
-            valid = ctx.valid
-            n = min(self.eval_size, len(valid))
-            correct = 0
-            with torch.no_grad():
-                for start in range(0, n, 500):
-                    stop = min(start + 500, n)
-                    logits = supernet.run(arch, valid.x[start:stop], stats)
-                    correct += int((logits.argmax(1) == valid.y[start:stop]).sum())
-        finally:
-            supernet.train(was_training)
-        return correct / max(n, 1)
+            payload = torch.load(checkpoint, map_location="cpu", weights_only=True)
+            supernet.load_state_dict(payload["supernet"])
+        except Exception as exc:
+            raise StorageError(
+                f"Cannot load an {type(self).__name__} supernet of this space from {str(checkpoint)!r} "
+                f"({type(exc).__name__}: {exc}); give the checkpoint of a search with the same space and settings."
+            ) from exc
+        return supernet
 
     def _feasible(self, supernet: EntangledSupernet, make: Callable[[], Arch]) -> Arch | None:
         """A subnet from `make` within the budget, trying up to 50 times (None if none fits)."""
@@ -239,3 +242,22 @@ class OFA(BaseOneShot):
             derive_flops=float(flops),
         )
         return best
+
+
+@torch.no_grad()
+def subnet_accuracy(
+    supernet: EntangledSupernet, arch: Mapping[str, Value], calibration: list[torch.Tensor], valid: ArrayData
+) -> float:
+    """Accuracy of subnet `arch` of a trained supernet on `valid`, its batch norms recalibrated on the input
+    batches `calibration` first (the supernet's own statistics are not changed)."""
+    was_training = supernet.training
+    supernet.eval()
+    try:
+        stats = supernet.recalibrate(arch, calibration)
+        correct = 0
+        for start in range(0, len(valid), 500):
+            logits = supernet.run(arch, valid.x[start : start + 500], stats)
+            correct += int((logits.argmax(1) == valid.y[start : start + 500]).sum())
+    finally:
+        supernet.train(was_training)
+    return correct / max(len(valid), 1)

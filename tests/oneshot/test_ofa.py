@@ -12,7 +12,7 @@ import torch
 from nasforge.config import build_experiment, load_preset
 from nasforge.cost.flops import count_flops, count_params
 from nasforge.data import ArrayData
-from nasforge.errors import ConfigError
+from nasforge.errors import ConfigError, StorageError
 from nasforge.oneshot import OFA, OneShotStrategy
 from nasforge.strategies import STRATEGIES
 from nasforge.trial import TrialState
@@ -77,6 +77,11 @@ def test_a_stopped_search_resumes_to_the_same_result(tmp_path: Path) -> None:
     assert second.arch == whole.arch and second.info == whole.info
     keep = ("epoch", "train_loss", "student_loss")
     assert [{k: h[k] for k in keep} for h in second.history] == [{k: h[k] for k in keep} for h in whole.history]
+    # the trained supernet is read back for specialising without training again: the same weights both ways
+    a, b = (OFA(**options).load_supernet(space, p).state_dict() for p in (tmp_path / "whole.pt", path))
+    assert all(torch.equal(a[k], b[k]) for k in a)
+    with pytest.raises(StorageError, match="Cannot load an OFA supernet of this space"):
+        OFA(**options).load_supernet(SmallImageCNN(input_shape=(1, 8, 8), depths=(1,)), path)
 
 
 def test_ofa_is_a_strategy_with_checked_options() -> None:

@@ -13,6 +13,7 @@ split. The record holds every arch's two figures per seed and the tau per seed; 
 from __future__ import annotations
 
 import argparse
+import json
 import resource
 import tempfile
 import time
@@ -30,12 +31,24 @@ from nasforge.evaluators.base import EvalContext
 from nasforge.oneshot import OFA
 from nasforge.oneshot.base import batches
 from nasforge.oneshot.ofa import subnet_accuracy
+from nasforge.space import Arch
 from nasforge.zoo.cnn import SmallImageCNN
 
 
 def cpu_seconds() -> float:
     own = resource.getrusage(resource.RUSAGE_SELF)
     return own.ru_utime + own.ru_stime
+
+
+def reusable(args: argparse.Namespace) -> dict[tuple[int, str], float]:
+    """(seed, arch id) -> stand-alone accuracy from `--reuse-standalone`, if it ran the same recipe."""
+    if args.reuse_standalone is None:
+        return {}
+    old = json.loads(args.reuse_standalone.read_text())
+    same = ("dataset", "standalone_epochs")
+    if any(old["config"][k] != getattr(args, k) for k in same):
+        raise SystemExit(f"{args.reuse_standalone} ran another stand-alone recipe ({same}); it cannot be reused.")
+    return {(run["seed"], Arch(row["arch"]).id): row["standalone_acc"] for run in old["runs"] for row in run["subnets"]}
 
 
 def main() -> None:
@@ -48,6 +61,12 @@ def main() -> None:
     parser.add_argument("--batch-size", type=int, default=64)
     parser.add_argument("--calib-batches", type=int, default=8)
     parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument(
+        "--reuse-standalone",
+        type=Path,
+        help="an earlier record of this benchmark whose stand-alone accuracies are taken where the seed, the arch "
+        "and the stand-alone settings are the same (they do not depend on the supernet)",
+    )
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
 
@@ -55,7 +74,10 @@ def main() -> None:
     splits = dataset.load()
     space = SmallImageCNN(input_shape=tuple(splits.input_shape))
     evaluator = ClassificationEvaluator(dataset, epochs=args.standalone_epochs, device="cpu")
-    record = Record("supernet_ranking", area="supernet", config=vars(args))
+    record = Record(
+        "supernet_ranking", area="supernet", config={**vars(args), "reuse_standalone": str(args.reuse_standalone)}
+    )
+    known = reusable(args)
     taus, rhos = [], []
     for seed in args.seeds:
         method = OFA(
@@ -81,7 +103,9 @@ def main() -> None:
         for i, arch in enumerate(archs):
             inherited = subnet_accuracy(supernet, arch, calibration, splits.valid)
             start_cpu = cpu_seconds()
-            alone = evaluator.evaluate(EvalContext(space, space.validate(arch), seed=seed))["val_acc"]
+            alone = known.get((seed, arch.id))
+            if alone is None:
+                alone = evaluator.evaluate(EvalContext(space, space.validate(arch), seed=seed))["val_acc"]
             rows.append(
                 {
                     "arch_index": i,

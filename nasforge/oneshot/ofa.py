@@ -44,14 +44,14 @@ class OFA(BaseOneShot):
     `kernel_transform` learns OFA's kernel transform matrices for kernel-size choices.
     Search: `population` subnets per generation for `generations` rounds, children by crossover and per
     decision mutation (`mutation_prob`) of the `parents` best; each subnet is scored on the first `eval_size`
-    validation samples after recalibrating its batch norms on `calib_batches` training batches. `max_params`
-    and `max_flops` (per sample, `nasforge.cost.count_flops`) bound the subnets searched.
+    validation samples after recalibrating its batch norms on `calib_batches` training batches. `max_subnet_params`
+    and `max_subnet_flops` (per sample, `nasforge.cost.count_flops`) bound the subnets searched.
 
     >>> from nasforge.data import ArrayData
     >>> from nasforge.zoo.cnn import SmallImageCNN
     >>> space = SmallImageCNN(depths=(1, 2), widths=((8, 16),), stem_widths=(8,), input_shape=(1, 8, 8))
     >>> data = ArrayData(torch.randn(32, 1, 8, 8), torch.randint(0, 10, (32,)))
-    >>> method = OFA(epochs=1, batch_size=16, population=4, generations=2, max_params=3000, device="cpu")
+    >>> method = OFA(epochs=1, batch_size=16, population=4, generations=2, max_subnet_params=3000, device="cpu")
     >>> result = method.search(space, data, data)
     >>> result.info["derive_params"] <= 3000
     True
@@ -76,8 +76,8 @@ class OFA(BaseOneShot):
         mutation_prob: float = 0.2,
         eval_size: int = 1000,
         calib_batches: int = 4,
-        max_params: int | None = None,
-        max_flops: int | None = None,
+        max_subnet_params: int | None = None,
+        max_subnet_flops: int | None = None,
         seed: int = 0,
         fixed: Mapping[str, Value] | str | None = None,
         device: str = "auto",
@@ -98,8 +98,8 @@ class OFA(BaseOneShot):
         self.mutation_prob = check_float(owner, "mutation_prob", mutation_prob)
         self.eval_size = check_int(owner, "eval_size", eval_size)
         self.calib_batches = check_int(owner, "calib_batches", calib_batches)
-        self.max_params = _check_budget(owner, "max_params", max_params)
-        self.max_flops = _check_budget(owner, "max_flops", max_flops)
+        self.max_subnet_params = _check_budget(owner, "max_subnet_params", max_subnet_params)
+        self.max_subnet_flops = _check_budget(owner, "max_subnet_flops", max_subnet_flops)
 
     def supernet(self, space: ModelSpace) -> EntangledSupernet:
         return EntangledSupernet(space, fixed=self.fixed, kernel_transform=self.kernel_transform)
@@ -114,8 +114,8 @@ class OFA(BaseOneShot):
         if not self._within(supernet, self._smallest)[0]:
             params, flops = self._cost(supernet, self._smallest)
             raise ConfigError(
-                f"No subnet fits the budget of {type(self).__name__} (max_params={self.max_params}, max_flops="
-                f"{self.max_flops}): the smallest has {params} parameters and {flops} FLOPs. Raise the budget."
+                f"No subnet fits the budget of {type(self).__name__} (max_subnet_params={self.max_subnet_params}, max_subnet_flops="
+                f"{self.max_subnet_flops}): the smallest has {params} parameters and {flops} FLOPs. Raise the budget."
             )
 
     def _entangled(self, ctx: SearchContext) -> EntangledSupernet:
@@ -162,11 +162,11 @@ class OFA(BaseOneShot):
         return sum(p.numel() for p in net.parameters()), count
 
     def _within(self, supernet: EntangledSupernet, arch: Arch) -> tuple[bool, int, int]:
-        if self.max_params is None and self.max_flops is None:
+        if self.max_subnet_params is None and self.max_subnet_flops is None:
             return True, 0, 0
-        params, flops = self._cost(supernet, arch, flops=self.max_flops is not None)
-        ok = (self.max_params is None or params <= self.max_params) and (
-            self.max_flops is None or flops <= self.max_flops
+        params, flops = self._cost(supernet, arch, flops=self.max_subnet_flops is not None)
+        ok = (self.max_subnet_params is None or params <= self.max_subnet_params) and (
+            self.max_subnet_flops is None or flops <= self.max_subnet_flops
         )
         return ok, params, flops
 

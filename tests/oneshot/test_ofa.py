@@ -41,26 +41,26 @@ def test_sandwich_training_moves_the_shared_weights_and_reports_both_losses() ->
     assert set(result.arch) == set(space.validate(result.arch)) and start  # a valid arch of the space
 
 
-@pytest.mark.parametrize("budget", ["max_params", "max_flops"])
+@pytest.mark.parametrize("budget", ["max_subnet_params", "max_subnet_flops"])
 def test_the_found_subnet_keeps_to_the_budget(budget: str) -> None:
     torch.set_num_threads(1)
     space, data = tiny()
     nets = [space.freeze(space.random(i)) for i in range(12)]
-    costs = sorted(count_params(n) if budget == "max_params" else count_flops(n, (1, 8, 8)) for n in nets)
+    costs = sorted(count_params(n) if budget == "max_subnet_params" else count_flops(n, (1, 8, 8)) for n in nets)
     limit = costs[3]  # most random subnets are over it
     result = OFA(**{**SMALL, "epochs": 1}, **{budget: limit}).search(space, data, data)
     assert result is not None
     found = space.freeze(result.arch)
-    assert (count_params(found) if budget == "max_params" else count_flops(found, (1, 8, 8))) <= limit
+    assert (count_params(found) if budget == "max_subnet_params" else count_flops(found, (1, 8, 8))) <= limit
     assert result.info["derive_params"] == count_params(found)
 
 
 def test_a_budget_below_the_smallest_subnet_is_a_clear_error_before_training() -> None:
     space, data = tiny()
-    with pytest.raises(ConfigError, match=r"No subnet fits the budget of OFA \(max_params=10.*smallest has \d+"):
-        OFA(**SMALL, max_params=10).search(space, data, data)
-    with pytest.raises(ConfigError, match="`max_flops` of OFA must be an int >= 1"):
-        OFA(max_flops=0)
+    with pytest.raises(ConfigError, match=r"No subnet fits the budget of OFA \(max_subnet_params=10.*smallest has \d+"):
+        OFA(**SMALL, max_subnet_params=10).search(space, data, data)
+    with pytest.raises(ConfigError, match="`max_subnet_flops` of OFA must be an int >= 1"):
+        OFA(max_subnet_flops=0)
     with pytest.raises(ConfigError, match="`distill` of OFA must be true or false"):
         OFA(distill="yes")  # type: ignore[arg-type]
 
@@ -85,9 +85,9 @@ def test_a_stopped_search_resumes_to_the_same_result(tmp_path: Path) -> None:
 
 
 def test_ofa_is_a_strategy_with_checked_options() -> None:
-    strategy = STRATEGIES.create("ofa", epochs=2, max_params=5000)
+    strategy = STRATEGIES.create("ofa", epochs=2, max_subnet_params=5000)
     assert isinstance(strategy, OneShotStrategy) and isinstance(strategy.method, OFA)
-    with pytest.raises(ConfigError, match="Did you mean 'max_params'"):
+    with pytest.raises(ConfigError, match="Did you mean 'max_subnet_params'"):
         STRATEGIES.create("ofa", max_param=5000)
 
 

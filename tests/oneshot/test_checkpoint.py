@@ -11,7 +11,7 @@ import torch
 
 from nasforge.data import ArrayData
 from nasforge.errors import StorageError
-from nasforge.oneshot import DARTS, DARTSPT, ENAS, GDAS, OFA, SPOS, BaseOneShot, BetaDARTS, DrNAS
+from nasforge.oneshot import DARTS, DARTSPT, ENAS, GDAS, SPOS, BaseOneShot, BetaDARTS, DrNAS
 from nasforge.zoo.nb201 import NB201Space
 
 SMALL: dict[str, Any] = {"epochs": 3, "batch_size": 8, "device": "cpu"}
@@ -24,7 +24,6 @@ METHODS: dict[str, Any] = {
     "darts_pt": lambda: DARTSPT(eval_size=16, **SMALL),
     "spos": lambda: SPOS(population=4, generations=2, eval_size=16, **SMALL),
     "enas": lambda: ENAS(policy_steps=3, **SMALL),
-    "ofa": lambda: OFA(population=4, generations=2, eval_size=16, random_subnets=1, **SMALL),
 }
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from nasforge.oneshot.base import BaseOneShot
 from nasforge.oneshot.darts import DARTS, DARTSPT, GDAS, BetaDARTS, DrNAS
 from nasforge.oneshot.enas import ENAS
+from nasforge.oneshot.ofa import OFA
 from nasforge.oneshot.spos import SPOS
 from nasforge.registry import Registry
 
@@ -19,6 +20,7 @@ ONESHOT_METHODS.add("drnas", DrNAS)
 ONESHOT_METHODS.add("darts_pt", DARTSPT)
 ONESHOT_METHODS.add("spos", SPOS)
 ONESHOT_METHODS.add("enas", ENAS)
+ONESHOT_METHODS.add("ofa", OFA)
 
 #: the method behind the name `oneshot`: the one that held up best on NAS-Bench-201 (README, "One-shot")
 DEFAULT_ONESHOT = "drnas"

@@ -250,7 +250,7 @@ class Supernet(nn.Module):
         bn_affine: bool = False,
     ) -> None:
         super().__init__()
-        mode = SupernetMode(kind, fixed)
+        mode = self._make_mode(kind, fixed)
         self.kind = kind
         self.net = space.build(mode)
         if not bn_affine:
@@ -264,6 +264,10 @@ class Supernet(nn.Module):
             raise SpaceError(f"`fixed` of Supernet has labels {sorted(unknown)} that are not decisions of this space.")
         self._fixed = dict(mode.fixed)
         self.pinned: dict[str, Value] = dict(mode.pinned)
+
+    def _make_mode(self, kind: str, fixed: Mapping[str, Value] | str | None) -> SupernetMode:
+        """The construction mode of this supernet (a subclass builds its own, e.g. with shared widths)."""
+        return SupernetMode(kind, fixed)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         self.state.new_forward()

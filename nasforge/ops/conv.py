@@ -5,6 +5,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from nasforge.space.entangle import Switch, optional
+
 
 class ConvBNReLU(nn.Sequential):
     """Conv -> BatchNorm -> ReLU with 'same' padding."""
@@ -71,6 +73,12 @@ class Residual(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.body(x) + self.shortcut(x)
+
+
+def residual_if(flag: bool | Switch, body: nn.Module, c_in: int, c_out: int) -> nn.Module:
+    """`Residual(body, c_in, c_out)` when `flag` holds, else `body` itself; a searched `flag` written this way
+    (rather than with a Python `if`) is shared by a weight-entangled supernet (`nasforge.space.optional`)."""
+    return optional(flag, lambda: Residual(body, c_in, c_out), body, "body")
 
 
 class GlobalPoolHead(nn.Module):

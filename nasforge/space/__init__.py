@@ -2,6 +2,7 @@
 
 from nasforge.space.arch import Arch
 from nasforge.space.decision import Condition, Decision
+from nasforge.space.entangle import Switch, Widest, optional
 from nasforge.space.mode import BaseMode, DiscoverMode, FreezeMode, label_scope
 from nasforge.space.model_space import ModelSpace
 from nasforge.space.primitives import ChosenInputs, InputChoice, LayerChoice, Repeat, choice, hparam
@@ -18,7 +19,10 @@ __all__ = [
     "LayerChoice",
     "ModelSpace",
     "Repeat",
+    "Switch",
+    "Widest",
     "choice",
     "hparam",
     "label_scope",
+    "optional",
 ]

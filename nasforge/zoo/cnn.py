@@ -8,7 +8,7 @@ import torch
 from torch import nn
 
 from nasforge.errors import SpaceError
-from nasforge.ops import ConvBNReLU, GlobalPoolHead, MBConv, Residual, SepConv
+from nasforge.ops import ConvBNReLU, GlobalPoolHead, MBConv, SepConv, residual_if
 from nasforge.space import LayerChoice, ModelSpace, Repeat, choice, hparam, label_scope
 
 #: Width options per stage; each block picks its own, the first option is the default.
@@ -90,6 +90,4 @@ def _block(state: dict[str, int], widths: Sequence[int], ops: Sequence[str]) -> 
     }
     op = LayerChoice({name: factories[name] for name in ops}, label="op")
     state["c"] = c_out
-    if choice("residual", [True, False]):
-        return Residual(op, c_in, c_out)
-    return op
+    return residual_if(choice("residual", [True, False]), op, c_in, c_out)

@@ -17,6 +17,7 @@ from torch import nn
 
 from nasforge.errors import SpaceError
 from nasforge.space import LayerChoice, ModelSpace, Repeat, choice, hparam
+from nasforge.space.entangle import stacked
 
 __all__ = ["BLOCKS", "POOLINGS", "TextClassifierSpace"]
 
@@ -339,7 +340,7 @@ class TransformerBlock(nn.Module):
         self.heads = heads
         self.pos = nn.Parameter(torch.randn(1, max_length, dim) * 0.02)
         self.norm1 = nn.LayerNorm(dim)
-        self.qkv = nn.Linear(dim, 3 * dim)
+        self.qkv = stacked(nn.Linear(dim, 3 * dim), 3)  # a narrower subnet shares q, k and v apart
         self.proj = nn.Linear(dim, dim)
         self.norm2 = nn.LayerNorm(dim)
         self.ff = nn.Sequential(nn.Linear(dim, ff_mult * dim), nn.GELU(), nn.Linear(ff_mult * dim, dim))

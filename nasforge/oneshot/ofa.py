@@ -1,0 +1,263 @@
+"""Once-for-All / BigNAS: train one weight-entangled supernet of a space (widths, kernels, depths and layer
+choices all shared), then search it for the best subnet under a parameter or FLOPs budget.
+
+Training follows BigNAS's sandwich rule: each step trains the largest subnet on the labels, then the smallest
+and `random_subnets` uniformly drawn ones on the largest's predictions (in-place distillation), and takes
+one SGD step on the summed gradients. The search is evolutionary (as SPOS's), over subnets within the
+budget only, each scored by its validation accuracy with its own recalibrated batch-norm statistics.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+
+from nasforge.cost.flops import count_flops
+from nasforge.data import ArrayData
+from nasforge.errors import ConfigError, StorageError
+from nasforge.oneshot.base import BaseOneShot, SearchContext, batches, check_float, check_int
+from nasforge.oneshot.entangled import EntangledSupernet
+from nasforge.space import Arch, ModelSpace
+from nasforge.space.arch import Value
+
+__all__ = ["OFA", "subnet_accuracy"]
+
+#: random stream (see `SearchContext.generator`) of the batches that recalibrate batch norm while searching
+_CALIBRATION_STREAM = 7
+
+
+def _check_budget(owner: str, name: str, value: Any) -> int | None:
+    if value is None:
+        return None
+    return check_int(owner, name, value)
+
+
+class OFA(BaseOneShot):
+    """A weight-entangled supernet trained by the sandwich rule, then searched under a budget.
+
+    Training: `random_subnets` random subnets besides the largest and the smallest per step; `distill`
+    teaches every subnet but the largest from the largest's predictions (else from the labels);
+    `kernel_transform` learns OFA's kernel transform matrices for kernel-size choices.
+    Search: `population` subnets per generation for `generations` rounds, children by crossover and per
+    decision mutation (`mutation_prob`) of the `parents` best; each subnet is scored on the first `eval_size`
+    validation samples after recalibrating its batch norms on `calib_batches` training batches. `max_subnet_params`
+    and `max_subnet_flops` (per sample, `nasforge.cost.count_flops`) bound the subnets searched.
+
+    >>> from nasforge.data import ArrayData
+    >>> from nasforge.zoo.cnn import SmallImageCNN
+    >>> space = SmallImageCNN(depths=(1, 2), widths=((8, 16),), stem_widths=(8,), input_shape=(1, 8, 8))
+    >>> data = ArrayData(torch.randn(32, 1, 8, 8), torch.randint(0, 10, (32,)))
+    >>> method = OFA(epochs=1, batch_size=16, population=4, generations=2, max_subnet_params=3000, device="cpu")
+    >>> result = method.search(space, data, data)
+    >>> result.info["derive_params"] <= 3000
+    True
+    """
+
+    kind = "path"
+    bn_affine = True
+
+    def __init__(
+        self,
+        epochs: int = 10,
+        batch_size: int = 64,
+        learning_rate: float = 0.05,
+        momentum: float = 0.9,
+        weight_decay: float = 3e-5,
+        random_subnets: int = 2,
+        distill: bool = True,
+        kernel_transform: bool = False,
+        population: int = 20,
+        generations: int = 5,
+        parents: int = 5,
+        mutation_prob: float = 0.2,
+        eval_size: int = 1000,
+        calib_batches: int = 4,
+        max_subnet_params: int | None = None,
+        max_subnet_flops: int | None = None,
+        seed: int = 0,
+        fixed: Mapping[str, Value] | str | None = None,
+        device: str = "auto",
+        augment: str = "none",
+    ) -> None:
+        super().__init__(epochs, batch_size, seed, fixed, device, augment)
+        owner = type(self).__name__
+        self._weight_settings(learning_rate, momentum, weight_decay)
+        self.random_subnets = check_int(owner, "random_subnets", random_subnets, low=0)
+        for name, flag in (("distill", distill), ("kernel_transform", kernel_transform)):
+            if not isinstance(flag, bool):
+                raise ConfigError(f"`{name}` of {owner} must be true or false, but got {flag!r}.")
+        self.distill = distill
+        self.kernel_transform = kernel_transform
+        self.population = check_int(owner, "population", population, low=2)
+        self.generations = check_int(owner, "generations", generations)
+        self.parents = check_int(owner, "parents", parents)
+        self.mutation_prob = check_float(owner, "mutation_prob", mutation_prob)
+        self.eval_size = check_int(owner, "eval_size", eval_size)
+        self.calib_batches = check_int(owner, "calib_batches", calib_batches)
+        self.max_subnet_params = _check_budget(owner, "max_subnet_params", max_subnet_params)
+        self.max_subnet_flops = _check_budget(owner, "max_subnet_flops", max_subnet_flops)
+
+    def supernet(self, space: ModelSpace) -> EntangledSupernet:
+        return EntangledSupernet(space, fixed=self.fixed, kernel_transform=self.kernel_transform)
+
+    # --- training: the sandwich rule ---------------------------------------------------------------------------
+    def _init(self, ctx: SearchContext) -> None:
+        self._weight_optimizer(ctx)
+        supernet = self._entangled(ctx)
+        self._largest = supernet.extreme(largest=True)
+        self._smallest = supernet.extreme(largest=False)
+        self._input_shape = tuple(ctx.train.x.shape[1:])
+        if not self._within(supernet, self._smallest)[0]:
+            params, flops = self._cost(supernet, self._smallest)
+            raise ConfigError(
+                f"No subnet fits the budget of {type(self).__name__} (max_subnet_params={self.max_subnet_params}, max_subnet_flops="
+                f"{self.max_subnet_flops}): the smallest has {params} parameters and {flops} FLOPs. Raise the budget."
+            )
+
+    def _entangled(self, ctx: SearchContext) -> EntangledSupernet:
+        supernet = ctx.supernet
+        if not isinstance(supernet, EntangledSupernet):
+            raise ConfigError(f"{type(self).__name__} trains an EntangledSupernet, but got {type(supernet).__name__}.")
+        return supernet
+
+    def _epoch(self, ctx: SearchContext, epoch: int) -> dict[str, float]:
+        supernet = self._entangled(ctx)
+        data = ctx.batches("train", epoch)
+        weights = supernet.weight_parameters()
+        opt = ctx.optimizers["weights"]
+        supernet.train()
+        total, taught = 0.0, 0.0
+        for _ in range(ctx.steps):
+            x, y = next(data)
+            opt.zero_grad(set_to_none=True)
+            logits = supernet.run(self._largest, x)
+            loss = F.cross_entropy(logits, y)
+            loss.backward(inputs=weights)
+            total += float(loss.detach())
+            soft = F.softmax(logits.detach(), dim=1)
+            students = [self._smallest, *(supernet.sample(ctx.rng) for _ in range(self.random_subnets))]
+            for arch in students:
+                out = supernet.run(arch, x)
+                if self.distill:
+                    student_loss = -(soft * F.log_softmax(out, dim=1)).sum(1).mean()
+                else:
+                    student_loss = F.cross_entropy(out, y)
+                student_loss.backward(inputs=weights)
+                taught += float(student_loss.detach()) / len(students)
+            torch.nn.utils.clip_grad_norm_(weights, 5.0)
+            opt.step()
+            ctx.optimizers["schedule"].step()
+        return {"train_loss": total / ctx.steps, "student_loss": taught / ctx.steps}
+
+    # --- specialisation: evolution over the subnets within the budget ------------------------------------------
+    def _cost(self, supernet: EntangledSupernet, arch: Arch, flops: bool = True) -> tuple[int, int]:
+        """Parameters and FLOPs (0 unless `flops`) of subnet `arch`, counted on the meta device."""
+        with torch.device("meta"):
+            net = supernet.space.freeze(arch)
+        count = count_flops(net, self._input_shape) if flops else 0
+        return sum(p.numel() for p in net.parameters()), count
+
+    def _within(self, supernet: EntangledSupernet, arch: Arch) -> tuple[bool, int, int]:
+        if self.max_subnet_params is None and self.max_subnet_flops is None:
+            return True, 0, 0
+        params, flops = self._cost(supernet, arch, flops=self.max_subnet_flops is not None)
+        ok = (self.max_subnet_params is None or params <= self.max_subnet_params) and (
+            self.max_subnet_flops is None or flops <= self.max_subnet_flops
+        )
+        return ok, params, flops
+
+    def score(self, supernet: EntangledSupernet, arch: Arch, ctx: SearchContext) -> float:
+        """Validation accuracy of subnet `arch` on the first `eval_size` samples, after recalibrating its batch
+        norms on `calib_batches` training batches (the same batches for every subnet)."""
+        gen = ctx.generator(self.epochs, _CALIBRATION_STREAM)
+        stream = batches(ctx.train, self.batch_size, gen)
+        calibration = [next(stream)[0] for _ in range(self.calib_batches)]
+        valid = ctx.valid.subset(torch.arange(min(self.eval_size, len(ctx.valid)), device=ctx.device))
+        return subnet_accuracy(supernet, arch, calibration, valid)
+
+    def load_supernet(self, space: ModelSpace, checkpoint: str | Path) -> EntangledSupernet:
+        """The supernet a search with these settings trained, read from its checkpoint: to score, extract and
+        specialise subnets for other budgets without training again."""
+        supernet = self.supernet(space)
+        try:
+            payload = torch.load(checkpoint, map_location="cpu", weights_only=True)
+            supernet.load_state_dict(payload["supernet"])
+        except Exception as exc:
+            raise StorageError(
+                f"Cannot load an {type(self).__name__} supernet of this space from {str(checkpoint)!r} "
+                f"({type(exc).__name__}: {exc}); give the checkpoint of a search with the same space and settings."
+            ) from exc
+        return supernet
+
+    def _feasible(self, supernet: EntangledSupernet, make: Callable[[], Arch]) -> Arch | None:
+        """A subnet from `make` within the budget, trying up to 50 times (None if none fits)."""
+        for _ in range(50):
+            arch = make()
+            if self._within(supernet, arch)[0]:
+                return arch
+        return None
+
+    def _derive(self, ctx: SearchContext) -> Arch:
+        supernet = self._entangled(ctx)
+        rng = ctx.rng
+        scored: dict[str, tuple[float, Arch]] = {}
+
+        def add(arch: Arch | None) -> None:
+            if arch is not None and arch.id not in scored:
+                scored[arch.id] = (self.score(supernet, arch, ctx), arch)
+
+        add(self._smallest)
+        if self._within(supernet, self._largest)[0]:
+            add(self._largest)
+        for _ in range(self.population):
+            add(self._feasible(supernet, lambda: supernet.sample(rng)))
+        labels = supernet._search_labels
+        for _ in range(self.generations - 1):
+            top = [a for _, a in sorted(scored.values(), key=lambda item: -item[0])[: self.parents]]
+            for i in range(self.population):
+                a = top[int(rng.integers(len(top)))]
+                b = top[int(rng.integers(len(top)))]
+                if i % 2 and len(top) > 1:
+
+                    def child(a: Arch = a, b: Arch = b) -> Arch:
+                        picks = {k: (a if rng.random() < 0.5 else b).get(k, a.get(k)) for k in {*a, *b}}
+                        return supernet.arch_of({k: v for k, v in picks.items() if v is not None}, rng)
+                else:
+
+                    def child(a: Arch = a, b: Arch = b) -> Arch:
+                        keep = {k: v for k, v in a.items() if k not in labels or rng.random() >= self.mutation_prob}
+                        return supernet.arch_of(keep, rng)
+
+                add(self._feasible(supernet, child))
+        accuracy, best = max(scored.values(), key=lambda item: item[0])
+        params, flops = self._cost(supernet, best)
+        ctx.extra.update(
+            derive_evaluated=float(len(scored)),
+            derive_best_supernet_acc=accuracy,
+            derive_params=float(params),
+            derive_flops=float(flops),
+        )
+        return best
+
+
+@torch.no_grad()
+def subnet_accuracy(
+    supernet: EntangledSupernet, arch: Mapping[str, Value], calibration: list[torch.Tensor], valid: ArrayData
+) -> float:
+    """Accuracy of subnet `arch` of a trained supernet on `valid`, its batch norms recalibrated on the input
+    batches `calibration` first (the supernet's own statistics are not changed)."""
+    was_training = supernet.training
+    supernet.eval()
+    try:
+        stats = supernet.recalibrate(arch, calibration)
+        correct = 0
+        for start in range(0, len(valid), 500):
+            logits = supernet.run(arch, valid.x[start : start + 500], stats)
+            correct += int((logits.argmax(1) == valid.y[start : start + 500]).sum())
+    finally:
+        supernet.train(was_training)
+    return correct / max(len(valid), 1)

@@ -223,6 +223,7 @@ def evaluator_section(cfg: Mapping[str, Any]) -> tuple[str, dict[str, Any]]:
 def validate(config: Mapping[str, Any]) -> dict[str, Any]:
     """Check a configuration's structure and names without building anything heavy."""
     from nasforge.data import DATASETS
+    from nasforge.evaluators import EVALUATORS
     from nasforge.evaluators.training import TrainConfig
     from nasforge.executors import executor_class
     from nasforge.strategies import DEFAULT_STRATEGY, STRATEGIES, multi_objective_names
@@ -243,6 +244,8 @@ def validate(config: Mapping[str, Any]) -> dict[str, Any]:
     if ev_name == "proxy":
         _typecheck("evaluator", ev, PROXY_EVALUATOR_KEYS)
         ProxyScorer(**{k: v for k, v in ev.items() if k in ("proxy", "batch_size", "input_shape", "seed")})
+    elif ev_name != "train":  # another registered evaluator: its own signature says what it takes
+        _check_signature(EVALUATORS.get(ev_name), ev, f"evaluator {ev_name!r}")
     else:
         types = {"int": int, "float": (int, float), "str": str}
         ev_schema: dict[str, Any] = {

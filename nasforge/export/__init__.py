@@ -12,12 +12,14 @@ from nasforge.export.exporter import (
     write_metrics,
 )
 from nasforge.export.standalone import ExportError, load_standalone, standalone_source
+from nasforge.export.translator import Translator, load_translator
 
 __all__ = [
     "DEFAULT_FORMATS",
     "FORMATS",
     "Ensemble",
     "ExportError",
+    "Translator",
     "check_ensemble_seeds",
     "check_ensemble_size",
     "check_formats",
@@ -25,6 +27,7 @@ __all__ = [
     "export_model",
     "load_model",
     "load_standalone",
+    "load_translator",
     "space_from_spec",
     "space_spec",
     "standalone_source",

@@ -17,7 +17,7 @@ from nasforge.data.subword import SubwordTokenizer
 from nasforge.errors import ConfigError
 from nasforge.evaluators.training import NonFiniteLoss, TrainConfig, make_optimizer, progress_lr
 
-__all__ = ["corpus_scores", "fit_seq2seq", "greedy_translate", "seq2seq_loss", "trim"]
+__all__ = ["corpus_scores", "fit_seq2seq", "seq2seq_loss", "translate_rows", "trim"]
 
 
 def trim(x: torch.Tensor) -> torch.Tensor:
@@ -132,19 +132,23 @@ def mean_loss(model: nn.Module, data: torch.Tensor, device: torch.device, batch_
 
 
 @torch.no_grad()
-def greedy_translate(
+def translate_rows(
     model: nn.Module,
     sources: torch.Tensor,
     tokenizer: SubwordTokenizer,
     slots: Sequence[dict[int, str]],
     device: torch.device,
     batch_size: int = 128,
+    beam: int = 1,
 ) -> list[str]:
-    """The detokenised greedy translations of the (N, L) source id rows, placeholders restored."""
+    """The detokenised translations of the (N, L) source id rows, placeholders restored: greedy, or beam
+    search with `beam` hypotheses."""
     model.eval()
-    translate: Any = getattr(model, "translate", None)
+    translate: Any = getattr(model, "translate" if beam == 1 else "beam_search", None)
     if not callable(translate):
-        raise ConfigError(f"Translating needs a model with a `translate(src)` method, but got {type(model).__name__}.")
+        raise ConfigError(
+            f"Translating needs a seq2seq model (`translate`, `beam_search`), but got {type(model).__name__}."
+        )
     # sorted by length, so that a batch stops decoding soon after its longest sentence ends
     order = torch.argsort((sources != 0).sum(1), stable=True).tolist()
     out: list[str] = [""] * len(sources)
@@ -152,7 +156,8 @@ def greedy_translate(
         rows = order[i : i + batch_size]
         src = sources[rows].to(device)
         used = int((src != 0).any(0).nonzero().max()) + 1 if bool((src != 0).any()) else 1
-        ids = translate(src[:, :used], max_steps=2 * used + 8)
+        kwargs = {"max_steps": 2 * used + 8} if beam == 1 else {"max_steps": 2 * used + 8, "beam": beam}
+        ids = translate(src[:, :used], **kwargs)
         for row, hyp in zip(rows, ids.cpu(), strict=True):
             out[row] = tokenizer.decode(hyp.tolist())
     return [restore(text, slot) for text, slot in zip(out, slots, strict=True)]

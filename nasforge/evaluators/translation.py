@@ -18,7 +18,7 @@ from nasforge.data.translation import ParallelDataset
 from nasforge.errors import ConfigError
 from nasforge.evaluators.base import EvalContext, RetrainableEvaluator, TrialError
 from nasforge.evaluators.classification import resolve_device
-from nasforge.evaluators.seq2seq_training import corpus_scores, fit_seq2seq, greedy_translate, mean_loss
+from nasforge.evaluators.seq2seq_training import corpus_scores, fit_seq2seq, mean_loss, translate_rows
 from nasforge.evaluators.training import NonFiniteLoss, TrainConfig
 from nasforge.space import Arch, ModelSpace
 
@@ -41,8 +41,9 @@ class TranslationEvaluator(RetrainableEvaluator):
     Metrics: `val_bleu` and `val_chrf` (sacrebleu, on detokenised output with placeholders restored),
     `val_loss` (per target token), `train_loss`, `params`, `flops` (one teacher-forced pass over a
     max-length pair), `steps`, `epochs`, `train_time`, `cpu_time`. The final model (`train_final`: train +
-    valid) is tested on the test part: `test_bleu`, `test_chrf`, `test_loss`, and `test_copy_bleu`, the BLEU
-    of copying the source, the floor any model must beat.
+    valid) is tested on the test part, translated by beam search (`test_beam` hypotheses; 1: greedy):
+    `test_bleu`, `test_chrf`, `test_loss`, and `test_copy_bleu`, the BLEU of copying the source, the floor any
+    model must beat.
     """
 
     def __init__(
@@ -52,6 +53,7 @@ class TranslationEvaluator(RetrainableEvaluator):
         trial_time: float | None = None,
         train_fraction: float = 1.0,
         valid_limit: int = 400,
+        test_beam: int = 4,
         device: str = "auto",
         learning_rate: float = 2e-3,
         batch_size: int = 64,
@@ -81,7 +83,12 @@ class TranslationEvaluator(RetrainableEvaluator):
         self.steps = steps
         self.trial_time = None if trial_time is None else float(trial_time)
         self.train_fraction = float(train_fraction)
+        if not isinstance(test_beam, int) or isinstance(test_beam, bool) or test_beam < 1:
+            raise ConfigError(
+                f"`test_beam` of TranslationEvaluator must be an int >= 1 (1: greedy), but got {test_beam!r}."
+            )
         self.valid_limit = valid_limit
+        self.test_beam = test_beam
         self.device = device
         self.config = TrainConfig(
             epochs=1,
@@ -107,6 +114,7 @@ class TranslationEvaluator(RetrainableEvaluator):
             "trial_time": self.trial_time,
             "train_fraction": self.train_fraction,
             "valid_limit": self.valid_limit,
+            "test_beam": self.test_beam,
             "training": dataclasses.asdict(self.config),
         }
 
@@ -141,8 +149,9 @@ class TranslationEvaluator(RetrainableEvaluator):
             torch.randperm(n, generator=torch.Generator().manual_seed(_SUBSET_SEED))[: self.valid_limit].tolist()
         )
 
-    def score(self, model: nn.Module, part: str, rows: list[int] | None = None) -> dict[str, float]:
-        """BLEU, chrF and loss of `model` on the `part` ("valid" or "test") pairs at `rows` (default all)."""
+    def score(self, model: nn.Module, part: str, rows: list[int] | None = None, beam: int = 1) -> dict[str, float]:
+        """BLEU, chrF and loss of `model` on the `part` ("valid" or "test") pairs at `rows` (default all),
+        translating greedily or, with `beam` > 1, by beam search."""
         splits = self.dataset.load()
         data = splits.valid if part == "valid" else splits.test
         if data is None:
@@ -152,7 +161,8 @@ class TranslationEvaluator(RetrainableEvaluator):
         x = data.x[idx]
         device = resolve_device(self.device)
         model.to(device)
-        hyps = greedy_translate(model, x[:, 0], self.dataset.tokenizer(), [parts.slots[part][i] for i in idx], device)
+        slots = [parts.slots[part][i] for i in idx]
+        hyps = translate_rows(model, x[:, 0], self.dataset.tokenizer(), slots, device, beam=beam)
         scores = corpus_scores(hyps, [parts.targets[part][i] for i in idx])
         return {"bleu": scores["bleu"], "chrf": scores["chrf"], "loss": mean_loss(model, x, device)}
 
@@ -222,10 +232,11 @@ class TranslationEvaluator(RetrainableEvaluator):
         return model, result
 
     def test_metrics(self, model: nn.Module) -> dict[str, float]:
-        """`test_bleu`, `test_chrf`, `test_loss` of the final model, and `test_copy_bleu` (the source copied)."""
+        """`test_bleu`, `test_chrf` (beam search with `test_beam` hypotheses), `test_loss` of the final model,
+        and `test_copy_bleu` (the source copied)."""
         if self.dataset.load().test is None:
             return {}
-        test = self.score(model, "test")
+        test = self.score(model, "test", beam=self.test_beam)
         model.cpu().eval()
         parts = self.dataset.parts()
         copy = corpus_scores(parts.sources["test"], parts.targets["test"])

@@ -22,14 +22,14 @@ __all__ = ["Translator", "load_translator"]
 
 class Translator:
     """Translates strings with `model` (a frozen `seq2seq` network) and the `tokenizer` it was trained with:
-    placeholders protected, greedy decoding, placeholders put back.
+    placeholders protected, beam search with `beam` hypotheses (1: greedy decoding), placeholders put back.
 
     >>> translate = load_translator("nasforge-out/translation")  # doctest: +SKIP
     >>> translate("Cannot open %s")  # doctest: +SKIP
     "Impossible d'ouvrir %s"
     """
 
-    def __init__(self, model: nn.Module, tokenizer: SubwordTokenizer, max_length: int) -> None:
+    def __init__(self, model: nn.Module, tokenizer: SubwordTokenizer, max_length: int, beam: int = 4) -> None:
         if not callable(getattr(model, "translate", None)):
             raise NasforgeError(
                 f"A Translator needs a seq2seq network with `translate`, but got {type(model).__name__}."
@@ -37,6 +37,7 @@ class Translator:
         self.model = model.eval()
         self.tokenizer = tokenizer
         self.max_length = max_length
+        self.beam = beam  # 1: greedy decoding
 
     def translate(self, texts: Sequence[str]) -> list[str]:
         """The translations of `texts`; a source longer than `max_length` tokens is cut there."""
@@ -45,7 +46,11 @@ class Translator:
         for i, (src, _) in enumerate(protected):
             row = [*self.tokenizer.encode(src)[: self.max_length - 1], EOS]
             ids[i, : len(row)] = row
-        out = self.model.translate(torch.from_numpy(ids))  # type: ignore[operator]
+        batch = torch.from_numpy(ids)
+        if self.beam > 1 and callable(getattr(self.model, "beam_search", None)):
+            out = self.model.beam_search(batch, beam=self.beam)  # type: ignore[operator]
+        else:
+            out = self.model.translate(batch)  # type: ignore[operator]
         return [
             restore(self.tokenizer.decode(row.tolist()), slots) for row, (_, slots) in zip(out, protected, strict=True)
         ]

@@ -168,3 +168,39 @@ class Seq2SeqSpace(ModelSpace):
             if bool(done.all()):
                 break
         return out[:, 1:]
+
+    @torch.no_grad()
+    def beam_search(
+        self, src: torch.Tensor, beam: int = 4, max_steps: int | None = None, alpha: float = 0.6
+    ) -> torch.Tensor:
+        """Beam search: for each source, of the `beam` best hypotheses the one with the highest log-probability
+        divided by the GNMT length penalty ((5 + length) / 6) ** alpha (Wu et al. 2016); ids as `translate`."""
+        if not isinstance(beam, int) or isinstance(beam, bool) or beam < 1:
+            raise SpaceError(f"`beam` of beam_search must be an int >= 1, but got {beam!r}.")
+        steps = min(self.max_length - 1, max_steps if max_steps is not None else self.max_length - 1)
+        ids = src.long()
+        n = ids.shape[0]
+        memory, pad = self.encode_source(ids)
+        memory, pad = memory.repeat_interleave(beam, 0), pad.repeat_interleave(beam, 0)
+        seqs = torch.full((n * beam, 1), BOS, dtype=torch.long, device=ids.device)
+        scores = torch.full((n, beam), -math.inf, device=ids.device)
+        scores[:, 0] = 0.0  # one live hypothesis to start from, so the first step picks distinct tokens
+        scores = scores.view(-1)
+        done = torch.zeros(n * beam, dtype=torch.bool, device=ids.device)
+        for _ in range(steps):
+            logp = F.log_softmax(self.next_logits(memory, pad, seqs)[:, -1].float(), dim=-1)
+            vocab = logp.shape[-1]
+            # a finished hypothesis only grows by padding, at no cost; a live one never by padding
+            logp = torch.where(done[:, None], torch.full_like(logp, -math.inf), logp)
+            logp[:, PAD] = torch.where(done, torch.zeros_like(scores), torch.full_like(scores, -math.inf))
+            top, index = (scores[:, None] + logp).view(n, beam * vocab).topk(beam, dim=1)
+            origin = (torch.arange(n, device=ids.device)[:, None] * beam + index // vocab).view(-1)
+            token = (index % vocab).view(-1)
+            seqs = torch.cat([seqs[origin], token[:, None]], dim=1)
+            scores = top.view(-1)
+            done = done[origin] | (token == EOS)
+            if bool(done.all()):
+                break
+        lengths = (seqs[:, 1:] != PAD).sum(1).clamp(min=1).to(scores.dtype)
+        best = (scores / ((5.0 + lengths) / 6.0) ** alpha).view(n, beam).argmax(1)
+        return seqs[torch.arange(n, device=ids.device) * beam + best, 1:]

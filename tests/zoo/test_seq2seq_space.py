@@ -86,3 +86,27 @@ def test_bad_arguments_name_what_must_hold() -> None:
         Seq2SeqSpace(ops=("lstm",))
     with pytest.raises(SpaceError, match="`decoder_depths`"):
         Seq2SeqSpace(decoder_depths=(0,))
+
+
+def test_beam_search_of_one_is_greedy_and_a_wider_one_returns_whole_hypotheses() -> None:
+    torch.manual_seed(0)
+    net = SPACE.freeze(SPACE.default_arch()).eval()
+    src = batch(4)[:, 0]
+    greedy = net.translate(src, max_steps=6)
+    assert torch.equal(net.beam_search(src, beam=1, max_steps=6, alpha=0.0)[:, : greedy.shape[1]], greedy)
+
+    def logprob(out: torch.Tensor) -> torch.Tensor:  # of each whole hypothesis, up to its end id
+        tgt = torch.cat([torch.full((len(out), 1), 2), out], dim=1)
+        with torch.no_grad():
+            memory, pad = net.encode_source(src.long())
+            logp = torch.log_softmax(net.next_logits(memory, pad, tgt[:, :-1]), -1)
+        picked = logp.gather(2, tgt[:, 1:, None])[..., 0]
+        return (picked * (tgt[:, 1:] != 0)).sum(1)
+
+    wide = net.beam_search(src, beam=4, max_steps=6, alpha=0.0)
+    assert wide.shape[0] == 4 and bool(torch.isfinite(logprob(wide)).all())
+    for row in wide.tolist():  # nothing but padding after the end of sentence
+        if 3 in row:
+            assert all(t == 0 for t in row[row.index(3) + 1 :])
+    with pytest.raises(SpaceError, match="`beam`"):
+        net.beam_search(src, beam=0)

@@ -8,8 +8,9 @@ same recipe for the same time, and against copying the source, on the held-out p
    down to the searched model's parameter count: the (depth, width) pair of the grid below whose count is
    closest. It trains with the searched arch's optimiser settings (learning rate, batch size, weight decay,
    label smoothing): the same recipe.
-3. For each seed, both are retrained on train + valid for `--final-time` seconds and tested once on the test
-   packages (beam search, `--beam` hypotheses); copying the source is scored too.
+3. For each seed, both are retrained on train + valid for `--final-time` seconds (or, with `--final-steps`,
+   for that many batches each: equal work where the machine's speed changes under other load) and tested
+   once on the test packages (beam search, `--beam` hypotheses); copying the source is scored too.
 
     OMP_NUM_THREADS=1 taskset -c 1 python benchmarks/translation_baseline.py --search-time 300 --final-time 120
 
@@ -30,7 +31,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from benchmarks.records import Record
 
 DEPTHS = (1, 2, 3)
-WIDTHS = tuple(range(32, 513, 8))
+WIDTHS = tuple(range(32, 513, 16))
 
 
 def search(args: argparse.Namespace) -> tuple[Any, Any, dict[str, Any]]:
@@ -79,11 +80,30 @@ def handmade(space: Any, searched_params: int, arch: dict[str, Any]) -> tuple[An
     return base, {"depth": depth, "width": width}
 
 
+def retrain(evaluator: Any, space: Any, arch: Any, seed: int, args: argparse.Namespace) -> tuple[Any, dict[str, Any]]:
+    """`arch` retrained on train + valid for the time (or the steps) given, and its test metrics."""
+    if args.final_steps is None:
+        return evaluator.train_final(space, arch, epochs=1000, seed=seed, time_budget=args.final_time)
+    import torch
+
+    from nasforge.evaluators.seq2seq_training import fit_seq2seq
+
+    splits = evaluator.dataset.load()
+    torch.manual_seed(seed)
+    model = space.freeze(arch)
+    rows = torch.cat([splits.train.x, splits.valid.x])
+    cfg = evaluator.train_config(arch)
+    metrics = fit_seq2seq(model, rows, cfg, torch.device("cpu"), args.final_steps, seed)
+    metrics.update(evaluator.test_metrics(model))
+    return model.eval(), metrics
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--search-time", type=float, default=480.0, help="seconds of search (the preset: 480)")
     parser.add_argument("--trial-time", type=float, default=60.0, help="seconds of training per trial")
     parser.add_argument("--final-time", type=float, default=240.0, help="seconds of retraining per model and seed")
+    parser.add_argument("--final-steps", type=int, default=None, help="batches of retraining instead of seconds")
     parser.add_argument("--workers", type=int, default=1)
     parser.add_argument("--beam", type=int, default=4, help="beam width of the test translations (1: greedy)")
     parser.add_argument("--search-seed", type=int, default=0)
@@ -109,7 +129,7 @@ def main() -> None:
     models = {"searched": (space, arch), "handmade": (base_space, base_arch)}
     for seed in args.seeds:
         for method, (sp, ar) in models.items():
-            model, metrics = evaluator.train_final(sp, ar, epochs=1000, seed=seed, time_budget=args.final_time)
+            model, metrics = retrain(evaluator, sp, ar, seed, args)
             run = {"method": method, "seed": seed, "params": count_params(model)}
             run.update({k: metrics[k] for k in ("test_bleu", "test_chrf", "test_loss", "steps", "train_time")})
             record.add_run(run)

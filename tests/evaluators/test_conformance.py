@@ -38,7 +38,11 @@ CASES: dict[str, Callable[[], tuple[BaseEvaluator, ModelSpace]]] = {
     "nb201": lambda: (NB201Evaluator("cifar10"), NB201Space(C=4, N=1)),
     "translation": lambda: (
         EVALUATORS.create(
-            "translation", dataset=GettextCorpus(packages=SMALL_CATALOGS, vocab_size=800), steps=3, valid_limit=8
+            "translation",
+            dataset=GettextCorpus(packages=SMALL_CATALOGS, vocab_size=800),
+            steps=3,
+            valid_limit=8,
+            test_beam=1,
         ),
         Seq2SeqSpace(vocab_size=800, max_length=40, embed_dims=(16,), encoder_depths=(1,), decoder_depths=(1,)),
     ),

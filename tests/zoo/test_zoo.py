@@ -12,7 +12,8 @@ from nasforge.errors import SpaceError
 from nasforge.zoo import SPACES, SmallImageCNN
 
 
-@pytest.mark.parametrize("name", SPACES.names())
+# spaces of classifiers; `seq2seq` maps sentences to sentences (tests/zoo/test_seq2seq_space.py)
+@pytest.mark.parametrize("name", [n for n in SPACES.names() if n != "seq2seq"])
 @pytest.mark.parametrize("shape", [(1, 28, 28), (3, 32, 32), (1, 8, 8)])
 def test_random_archs_build_and_run(name: str, shape: tuple[int, ...]) -> None:
     params = inspect.signature(SPACES.get(name)).parameters

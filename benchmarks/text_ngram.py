@@ -8,12 +8,13 @@ benchmarks/text_baseline.py (77.18 %).
 
     OMP_NUM_THREADS=1 python benchmarks/text_ngram.py
 
-Writes docs/domains/text_ngram.json.
+Writes a new record under records/domains/ (benchmarks/records.py).
 """
 
 from __future__ import annotations
 
 import json
+import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -24,7 +25,9 @@ from nasforge.data.text import RottenTomatoes
 from nasforge.evaluators import ClassificationEvaluator, EvalContext
 from nasforge.zoo.text import TextClassifierSpace
 
-OUT = Path(__file__).resolve().parents[1] / "docs" / "domains" / "text_ngram.json"
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from records import Record
+
 BASE = {
     "batch_size": 64, "bigram_buckets": 0, "blocks": 0, "dropout": 0.5, "embed_dim": 128, "embed_dropout": 0.3,
     "learning_rate": 0.003, "ngram_buckets": 0, "optimizer": "adamw", "pool": "max", "weight_decay": 0.1,
@@ -46,7 +49,7 @@ SETTINGS: list[tuple[int, dict[str, Any]]] = [  # (the vocabulary's min_freq, de
 
 def main() -> None:
     torch.set_num_threads(1)
-    rows = []
+    record = Record("text_ngram", area="domains", config={"base": BASE, "settings": SETTINGS})
     for min_freq, change in SETTINGS:
         data = RottenTomatoes(max_length=48, min_freq=min_freq)
         vocab = data.load().info["vocab_size"]
@@ -61,8 +64,9 @@ def main() -> None:
         row = {"min_freq": min_freq, "vocab_size": vocab, "change": change, "val_acc": round(val, 4)}
         row.update(test_acc=round(final["test_acc"], 4), cpu_s=round(time.process_time() - start, 1))
         print(json.dumps(row), flush=True)
-        rows.append(row)
-    OUT.write_text(json.dumps({"base": BASE, "runs": rows}, indent=1) + "\n")
+        record.add_run(row)
+    best = max(record.runs, key=lambda r: r["val_acc"])
+    print(f"record: {record.save(summary={'best_by_val_acc': best})}")
 
 
 if __name__ == "__main__":

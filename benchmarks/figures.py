@@ -132,8 +132,8 @@ def check(root: Path = ROOT) -> list[str]:
     return problems
 
 
-def write(root: Path = ROOT) -> list[Path]:
-    """Rewrite every figure on every page; return the pages that changed."""
+def write(root: Path = ROOT, only: set[str] | None = None) -> list[Path]:
+    """Rewrite every figure (or those named in `only`) on every page; return the pages that changed."""
     gens = generators()
     changed = []
     for page in [root / p.relative_to(ROOT) for p in pages()]:
@@ -144,7 +144,9 @@ def write(root: Path = ROOT) -> list[Path]:
         unknown = sorted(names - set(gens))
         if unknown:
             raise SystemExit(f"{page}: figures {unknown} have no generator in benchmarks/figures*.py")
-        new = render(text, {name: gens[name]().strip("\n") for name in names})
+        made = {m["name"]: m["body"].strip("\n") for m in MARKER.finditer(text)}  # what is there stays
+        made.update({name: gens[name]().strip("\n") for name in names if only is None or name in only})
+        new = render(text, made)
         if new != text:
             page.write_text(new)
             changed.append(page)
@@ -155,6 +157,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--check", action="store_true", help="compare the pages with their records; change nothing")
     parser.add_argument("--show", metavar="NAME", help="print one generated figure")
+    parser.add_argument("--only", nargs="+", metavar="NAME", help="rewrite only these figures")
     parser.add_argument("--root", type=Path, default=ROOT, help="the repository whose pages to check or write")
     args = parser.parse_args(argv)
     if args.show:
@@ -165,7 +168,7 @@ def main(argv: list[str] | None = None) -> int:
         for line in problems:
             print(line)
         return 1 if problems else 0
-    for page in write(args.root):
+    for page in write(args.root, set(args.only) if args.only else None):
         print(f"rewrote {page.relative_to(args.root)}")
     return 0
 

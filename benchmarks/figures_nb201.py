@@ -104,7 +104,7 @@ def nb201_optuna() -> str:
         b = np.array(runs[("optuna TPESampler", d)]["final_test"])
         diff = a.mean() - b.mean()
         se = float(np.sqrt(a.var(ddof=1) / len(a) + b.var(ddof=1) / len(b)))
-        diffs.append(f"{diff:+.2f} ({diff / se:.1f} standard errors)")
+        diffs.append(f"{diff:+.2f} ({diff / se:.1f} unpaired standard errors)")
     return (
         table(head, body)
         + f"\n\n`bo` against Optuna's TPE, difference of the means: {', '.join(diffs)} on CIFAR-10, CIFAR-100 and "

@@ -13,7 +13,7 @@ Then one arch like the preset's best (max-pooled 128-d embeddings, no block, the
 0.01) is trained as a preset trial (4 epochs on the training movies, scored on the validation movies),
 retrained on train + valid and tested once on the held-out movies, for 3 seeds each: without vectors,
 and starting from the dictionary vectors fine-tuned or frozen. TF-IDF + logistic regression on the same
-split: 77.18 % (benchmarks/text_baseline.py).
+split: benchmarks/text_baseline.py.
 
     OMP_NUM_THREADS=1 python benchmarks/text_vectors.py
 

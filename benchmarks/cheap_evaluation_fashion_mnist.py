@@ -28,9 +28,9 @@ lineage, so the best arch of every run is also trained again from scratch as a b
     OMP_NUM_THREADS=1 python benchmarks/cheap_evaluation_fashion_mnist.py \\
         --variants baseline inherit+stop --seeds 0
 
-Results are appended to docs/estimation/cheap_evaluation_fashion_mnist.json (one record per run; rerunning
-a variant, seed and baseline budget replaces its record) and the table is printed from all records. Runs made
-in parallel processes write their own `--out` files; `--merge FILE...` adds them to the main file.
+Each invocation writes a new record under records/estimation/ (benchmarks/records.py), one run per variant and
+seed, and prints their table. Runs made in parallel processes write records of their own; `--table FILE...`
+prints the table of several records' runs together.
 """
 
 from __future__ import annotations
@@ -38,6 +38,7 @@ from __future__ import annotations
 import argparse
 import json
 import subprocess
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -49,7 +50,10 @@ from nasforge.config import build_experiment, load_preset
 from nasforge.evaluators import EvalContext
 from nasforge.trial import TrialState
 
-OUT = Path(__file__).resolve().parents[1] / "docs" / "estimation" / "cheap_evaluation_fashion_mnist.json"
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "benchmarks"))
+from records import Record  # noqa: E402
+
 INHERIT = {"epochs": 0.25, "lr_scale": 0.3, "by_fraction": True}
 STOP = {"name": "median", "min_trials": 5}
 #: per variant: the `estimation` section, and the evaluator's `interim_valid` (validation of the epochs before
@@ -70,7 +74,7 @@ VARIANTS: dict[str, tuple[dict[str, Any], float]] = {
 def run_once(variant: str, seed: int, args: argparse.Namespace, folder: Path) -> dict[str, Any]:
     estimation, interim = VARIANTS[variant]
     git = ["git", "rev-parse", "--short", "HEAD"]
-    commit = subprocess.run(git, capture_output=True, text=True, cwd=OUT.parents[2]).stdout.strip()
+    commit = subprocess.run(git, capture_output=True, text=True, cwd=ROOT).stdout.strip()
     budget = args.budget if variant == "baseline" else args.budget * args.cheap_fraction
     cfg = load_preset("fashion_mnist")
     cfg.update(name=f"{variant}-{seed}", storage=str(folder / "nas.db"), seed=seed)
@@ -203,30 +207,25 @@ def main() -> None:
     p.add_argument(
         "--cheap-fraction", type=float, default=0.5, help="the other variants' budget, a fraction of --budget"
     )
-    p.add_argument("--out", type=Path, default=OUT)
-    p.add_argument("--merge", nargs="*", type=Path, default=[], help="add the records of these files to --out")
-    p.add_argument("--table", action="store_true", help="print the table of --out and stop")
+    p.add_argument("--table", nargs="+", type=Path, help="print the table of these records' runs and stop")
     args = p.parse_args()
-    if args.merge or args.table:
-        records = json.loads(args.out.read_text()) if args.out.exists() else []
-        for path in args.merge:
-            extra = json.loads(path.read_text())
-            keys = {key(r) for r in extra}
-            records = [r for r in records if key(r) not in keys] + extra
-        args.out.write_text(json.dumps(records, indent=1) + "\n")
-        print(table(records))
+    if args.table:
+        runs: list[dict[str, Any]] = []
+        for path in args.table:
+            body = json.loads(path.read_text())
+            runs += body["runs"] if isinstance(body, dict) else body  # a record, or an older list of runs
+        print(table(runs))
         return
+    saved = Record("cheap_evaluation_fashion_mnist", area="estimation", config=vars(args))
     torch.set_num_threads(1)
     for seed in args.seeds:
         for variant in args.variants:
             with tempfile.TemporaryDirectory() as tmp:
                 record = run_once(variant, seed, args, Path(tmp))
             print(json.dumps({k: v for k, v in record.items() if k not in ("curve", "best_arch")}), flush=True)
-            records = json.loads(args.out.read_text()) if args.out.exists() else []
-            records = [r for r in records if key(r) != key(record)] + [record]
-            args.out.parent.mkdir(parents=True, exist_ok=True)
-            args.out.write_text(json.dumps(records, indent=1) + "\n")
-    print(table(json.loads(args.out.read_text())))
+            saved.add_run(record)
+    print(table(saved.runs))
+    print(f"record: {saved.save(summary={'table': table(saved.runs)})}")
 
 
 if __name__ == "__main__":

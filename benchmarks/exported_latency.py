@@ -7,7 +7,8 @@ stored in the storage (backend, threads, batch size, input shape; warm-up and re
     python benchmarks/exported_latency.py nasforge-out/fashion-mnist --experiment NAME --storage nasforge.db
 
 prints one JSON line: the search's measurement of the exported trial, the fresh ones, and whether each meets
-the experiment's latency constraints. Exit status 1 when one does not.
+the experiment's latency constraints, and writes it as a new record under records/multiobjective/
+(benchmarks/records.py). Exit status 1 when one does not.
 """
 
 from __future__ import annotations
@@ -23,6 +24,9 @@ from nasforge import load_model
 from nasforge.cost import LatencySetting, measure_latency
 from nasforge.multiobjective import parse_constraints
 from nasforge.storage import get_storage
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from records import Record
 
 
 def main() -> int:
@@ -55,6 +59,9 @@ def main() -> int:
         "meets": {name: all(c.holds(v) for c in limits) for name, v in (("eager", eager), ("torchscript", scripted))},
     }
     print(json.dumps(out))
+    record = Record("exported_latency", area="multiobjective", config={k: str(v) for k, v in vars(args).items()})
+    record.runs = [out]
+    print(f"record: {record.save(summary={'meets': out['meets']})}")
     return 0 if all(out["meets"].values()) else 1
 
 

@@ -24,7 +24,8 @@ of the space and so separates the strategies.
     python benchmarks/multiobjective_nb201.py --seeds 50
     python benchmarks/multiobjective_nb201.py --seeds 50 --cost latency --datasets cifar10
 
-write docs/multiobjective/nb201_params.json and nb201_latency.json and print the table.
+write a new record under records/multiobjective/ (benchmarks/records.py; nb201_params-*.json or nb201_latency-*.json)
+and print the table.
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ from __future__ import annotations
 import argparse
 import json
 import multiprocessing as mp
+import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -44,8 +46,11 @@ from nasforge.multiobjective import hypervolume, pareto_mask
 from nasforge.tables import NB201Table
 from nasforge.zoo.nb201 import EDGES, OPS, arch_to_str
 
-DOCS = Path(__file__).resolve().parents[1] / "docs" / "multiobjective"
-LATENCY_TABLE = DOCS / "nb201_latency_cpu.csv.gz"  # benchmarks/nb201_latency.py
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from records import Record
+
+# the table benchmarks/nb201_latency.py measured, that the latency figures rest on
+LATENCY_TABLE = Path(__file__).resolve().parents[1] / "records/multiobjective/legacy/nb201_latency_cpu.csv.gz"
 STRATEGIES: dict[str, dict[str, Any]] = {
     "random": {},
     "nsga2": {"population_size": 20},
@@ -158,13 +163,13 @@ def main() -> None:
         help="the minimised objective: parameters from the table, or the CPU latency that "
         "benchmarks/nb201_latency.py measured (CIFAR-10 networks)",
     )
-    p.add_argument("--out", type=Path, help="default: docs/multiobjective/nb201_{cost}.json")
+    p.add_argument("--latency-table", type=Path, default=LATENCY_TABLE, help="a table of nb201_latency.py")
     args = p.parse_args()
     metric = "params" if args.cost == "params" else "latency_ms"
-    args.out = args.out or DOCS / f"nb201_{args.cost}.json"
+    record = Record(f"nb201_{args.cost}", area="multiobjective", config=vars(args))
     objectives = ("max:val_acc", f"min:{metric}")
-    evaluator_kwargs = {"latency_table": str(LATENCY_TABLE)} if args.cost == "latency" else {}
-    rows: list[dict[str, Any]] = json.loads(args.out.read_text()) if args.out.exists() else []
+    evaluator_kwargs = {"latency_table": str(args.latency_table)} if args.cost == "latency" else {}
+    rows: list[dict[str, Any]] = record.runs
     for dataset in args.datasets.split(","):
         for name in args.strategies.split(","):
             start = time.perf_counter()
@@ -188,10 +193,9 @@ def main() -> None:
                 runs = [r.indices for r in run_many(specs, workers=args.processes)]
             row = summarise(name, dataset, metric, runs, time.perf_counter() - start)
             print(json.dumps(row), flush=True)
-            rows = [r for r in rows if (r["strategy"], r["dataset"]) != (name, dataset)] + [row]
-            args.out.parent.mkdir(parents=True, exist_ok=True)
-            args.out.write_text(json.dumps(rows, indent=1) + "\n")
+            record.add_run(row)
     print(table(rows))
+    print(f"record: {record.save(summary={'table': table(rows)})}")
 
 
 def table(rows: list[dict[str, Any]]) -> str:

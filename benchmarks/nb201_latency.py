@@ -10,8 +10,9 @@ second time and prints the rank correlation between the two passes.
 
     OMP_NUM_THREADS=1 python benchmarks/nb201_latency.py [--cells 15625]
 
-writes docs/multiobjective/nb201_latency_cpu.csv.gz (arch_index, latency_ms = median, latency_min_ms) and a
-`.json` beside it with the device and settings. `NB201Evaluator(latency_table=...)` reads it.
+writes a new record under records/multiobjective/ (benchmarks/records.py) with the device and settings, and the
+table beside it, the record's name with `.csv.gz` (arch_index, latency_ms = median, latency_min_ms), which
+`NB201Evaluator(latency_table=...)` reads. `--resume FILE.csv.gz` continues a table that a killed run left.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ import argparse
 import csv
 import gzip
 import json
+import sys
 import time
 from pathlib import Path
 
@@ -30,7 +32,9 @@ from nasforge.cost import LatencySetting, device_key, measure_latency
 from nasforge.tables import NB201Table
 from nasforge.zoo.nb201 import NB201Space, str_to_arch
 
-OUT = Path(__file__).resolve().parents[1] / "docs" / "multiobjective" / "nb201_latency_cpu.csv.gz"
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from records import Record
+
 SHAPE = (3, 32, 32)
 
 
@@ -59,14 +63,16 @@ def main() -> None:
     p.add_argument("--repeats", type=int, default=10)
     p.add_argument("--retest", type=int, default=300, help="cells measured twice, for the test-retest figure")
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--out", type=Path, default=OUT)
+    p.add_argument("--resume", type=Path, default=None, help="a table a killed run left, to continue")
     args = p.parse_args()
     torch.set_num_threads(1)
     setting = LatencySetting(warmup=args.warmup, repeats=args.repeats, threads=1)
     table = NB201Table.load()
     space = NB201Space()
     order = np.random.default_rng(args.seed).permutation(len(table))[: args.cells]
-    rows = read(args.out)
+    record = Record("nb201_latency_cpu", area="multiobjective", config=vars(args))
+    out = record.path.with_suffix(".csv.gz")
+    rows = read(args.resume) if args.resume else {}
     arch_strs = table.arch_strs
 
     def measure(i: int) -> tuple[float, float]:
@@ -77,7 +83,7 @@ def main() -> None:
     for n, i in enumerate(todo, 1):
         rows[i] = measure(i)
         if n % 500 == 0 or n == len(todo):
-            write(args.out, rows)
+            write(out, rows)
             print(f"{len(rows)} cells, {(time.perf_counter() - start) / n * 1e3:.0f} ms per cell", flush=True)
     retest = [int(i) for i in order[: args.retest]]
     again = np.array([measure(i)[0] for i in retest])
@@ -92,8 +98,9 @@ def main() -> None:
         "retest": {"cells": len(retest), "spearman": rho, "median_ratio": ratio},
         "latency_ms": {"min": min(v[0] for v in rows.values()), "max": max(v[0] for v in rows.values())},
     }
-    args.out.with_suffix("").with_suffix(".json").write_text(json.dumps(meta, indent=1) + "\n")
+    record.runs = [{"cell": i, "retest_ms": float(a), "first_ms": float(f)} for i, a, f in zip(retest, again, first)]
     print(json.dumps(meta))
+    print(f"record: {record.save(summary={**meta, 'table': out.name})}")
 
 
 if __name__ == "__main__":

@@ -13,13 +13,16 @@ script says how many mismatches such a sibling explains.
     python benchmarks/nb201_params.py [--limit N] [--dataset c10|c100|in16] [--table PATH]
 
 Without `--table` the table is found as `NB201Table.load()` finds it: `$NASFORGE_NB201` or `$NASFORGE_DATA`
-if set, else the copy that ships with nasforge.
+if set, else the copy that ships with nasforge. Writes a new record under records/bench/ (benchmarks/records.py):
+one run per cell beyond the tolerance, and the counts above as the summary.
 """
 
 from __future__ import annotations
 
 import argparse
+import sys
 import time
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -27,6 +30,9 @@ import torch
 
 from nasforge.tables import NB201Table
 from nasforge.zoo.nb201 import NB201Space, str_to_arch
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from records import Record
 
 DATASETS: dict[str, dict[str, Any]] = {  # constructor arguments of the benchmark's networks
     "c10": {"num_classes": 10},
@@ -58,6 +64,7 @@ def main() -> None:
     parser.add_argument("--dataset", choices=sorted(DATASETS), default="c10")
     parser.add_argument("--table", default=None, help="path of nb201.csv.gz")
     args = parser.parse_args()
+    record = Record("nb201_params", area="bench", config=vars(args))
 
     table = NB201Table.load(args.table)
     expected = table.column(f"{args.dataset}_params_mb") * 1e6
@@ -86,6 +93,22 @@ def main() -> None:
         print(f"max relative error of the cells within 1%: {within.max():.3e}")
     print(f"cells beyond 1%: {len(beyond)}, of which {len(explained)} hold the count of an isomorphic cell")
     print(f"wall time: {elapsed:.1f} s ({1000 * elapsed / n:.2f} ms per cell)")
+    for i in beyond:
+        record.runs.append(
+            {"cell": int(i), "count": int(counts[i]), "table": float(expected[i]), "isomorphic_match": i in explained}
+        )
+    summary = {
+        "cells": n,
+        "max_rel_error": float(rel[worst]),
+        "max_rel_error_within": float(within.max()) if len(within) else None,
+        "tolerance": TOLERANCE,
+        "cells_within": len(within),
+        "cells_beyond": len(beyond),
+        "beyond_explained_by_isomorphic_cell": len(explained),
+        "wall_s": elapsed,
+        "ms_per_cell": 1000 * elapsed / n,
+    }
+    print(f"record: {record.save(summary=summary)}")
 
 
 if __name__ == "__main__":

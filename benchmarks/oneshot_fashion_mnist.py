@@ -12,6 +12,8 @@ CPU time is the process's own user + system time plus that of its finished worke
 
     python benchmarks/oneshot_fashion_mnist.py --seeds 0 1 2
     python benchmarks/oneshot_fashion_mnist.py --baseline --seeds 0
+
+Writes a new record under records/oneshot/ (benchmarks/records.py), one run per seed.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from __future__ import annotations
 import argparse
 import json
 import resource
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -28,6 +31,9 @@ import torch
 import yaml
 
 from nasforge.config import apply_overrides, build_experiment, load_preset
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from records import Record
 
 
 def cpu_seconds() -> float:
@@ -84,21 +90,22 @@ def main() -> None:
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="further config overrides")
     p.add_argument("--seeds", nargs="+", type=int, default=[0])
     p.add_argument("--threads", type=int, default=2, help="torch threads of the driver")
-    p.add_argument("--out", default="docs/oneshot/fashion_mnist.json")
     args = p.parse_args()
     if args.fixed != "defaults":
         args.fixed = yaml.safe_load(args.fixed)
     torch.set_num_threads(args.threads)
-    runs = []
+    record = Record(
+        "oneshot_fashion_mnist_baseline" if args.baseline else "oneshot_fashion_mnist",
+        area="oneshot",
+        config=vars(args),
+    )
     for seed in args.seeds:
         with tempfile.TemporaryDirectory() as tmp:
             run = run_once(args, seed, Path(tmp))
-        runs.append(run)
+        record.add_run(run)
         print(json.dumps({k: v for k, v in run.items() if k not in ("arch", "pinned")}), flush=True)
-    out = Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    config = {k: v for k, v in vars(args).items() if k != "out"}
-    out.write_text(json.dumps({"config": config, "runs": runs}, indent=1))
+    accs = [r["test_acc"] for r in record.runs]
+    print(f"record: {record.save(summary={'mean_test_acc': sum(accs) / len(accs), 'seeds': len(accs)})}")
 
 
 if __name__ == "__main__":

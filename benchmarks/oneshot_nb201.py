@@ -7,14 +7,14 @@ parameter-free operations (none, skip_connect, avg_pool_3x3), the signature of D
 
     python benchmarks/oneshot_nb201.py --seeds 0 1 2
 
-Writes docs/oneshot/results.json and prints a markdown table.
+Writes a new record under records/oneshot/ (benchmarks/records.py) and prints a markdown table.
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import statistics
+import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -26,6 +26,9 @@ from nasforge.data import ArrayData, FashionMNIST
 from nasforge.oneshot import DARTS, DARTSPT, ENAS, GDAS, SPOS, BaseOneShot, BetaDARTS, DrNAS
 from nasforge.tables import NB201Table
 from nasforge.zoo.nb201 import EDGES, NB201Space, arch_to_str
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from records import Record
 
 PARAM_FREE = ("none", "skip_connect", "avg_pool_3x3")
 METHODS = ("darts", "darts2", "gdas", "beta-darts", "drnas", "darts-pt", "spos", "enas")
@@ -104,7 +107,6 @@ def main() -> None:
     p.add_argument("--generations", type=int, default=5)
     p.add_argument("--eval-size", type=int, default=1000)
     p.add_argument("--threads", type=int, default=1)
-    p.add_argument("--out", default="docs/oneshot/results.json")
     args = p.parse_args()
     torch.set_num_threads(args.threads)
 
@@ -112,7 +114,8 @@ def main() -> None:
     table = NB201Table.load()
     acc = table.column("c10_test_acc_200")
     space = NB201Space(num_classes=10, C=args.C, N=args.N, input_shape=(1, args.size, args.size))
-    runs: list[dict[str, Any]] = []
+    record = Record("oneshot_nb201", area="oneshot", config=vars(args))
+    runs: list[dict[str, Any]] = record.runs
     start = time.perf_counter()
     for method in args.methods:
         for seed in args.seeds:
@@ -129,7 +132,7 @@ def main() -> None:
                 "history": result.history,
                 "probabilities": result.probabilities,
             }
-            runs.append(run)
+            record.add_run(run)
             print(
                 f"{method:>10} seed {seed}: {run['c10_test_acc_200']:6.2f}  free={run['param_free_ops']}  "
                 f"{cell}  ({run['search_seconds']} s)",
@@ -155,12 +158,7 @@ def main() -> None:
     for method, s in summary.items():
         print(f"| {method} | {s['mean']:.2f} +- {s['std']:.2f} | {s['mean_param_free_ops']} |")
     print(f"\ntotal search time {total:.0f} s")
-    out = Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    config = {k: v for k, v in vars(args).items() if k != "out"}
-    out.write_text(
-        json.dumps({"config": config, "summary": summary, "runs": runs, "total_seconds": round(total)}, indent=1)
-    )
+    print(f"record: {record.save(summary={'methods': summary, 'total_seconds': round(total)})}")
 
 
 if __name__ == "__main__":

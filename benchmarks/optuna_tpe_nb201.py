@@ -8,13 +8,18 @@ The nasforge strategies run through `nasforge.bench` on the same tables, budgets
 
     pip install optuna
     python benchmarks/optuna_tpe_nb201.py [--seeds 200] [--datasets cifar10,...]
+
+Writes a new record under records/bench/ (benchmarks/records.py): one run per strategy and dataset with every
+seed's final test accuracy, its mean, standard deviation and the wall time.
 """
 
 from __future__ import annotations
 
 import argparse
 import multiprocessing as mp
+import sys
 import time
+from pathlib import Path
 
 import numpy as np
 
@@ -22,6 +27,9 @@ from nasforge.bench import RunSpec, run_many
 from nasforge.evaluators.tabular import NB201_BUDGETS, NB201_DATASETS
 from nasforge.tables import NB201Table
 from nasforge.zoo.nb201 import EDGES, OPS, arch_to_str
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from records import Record
 
 
 def optuna_run(args: tuple[str, int]) -> float:
@@ -53,12 +61,28 @@ def main() -> None:
     parser.add_argument("--processes", type=int, default=2)
     args = parser.parse_args()
     datasets = args.datasets.split(",")
+    record = Record("optuna_tpe_nb201", area="bench", config=vars(args))
     rows = []
+
+    def add(name: str, dataset: str, finals: list[float], wall: float) -> None:
+        rows.append((name, dataset, float(np.mean(finals)), float(np.std(finals)), wall))
+        record.add_run(
+            {
+                "strategy": name,
+                "dataset": dataset,
+                "seeds": len(finals),
+                "mean": rows[-1][2],
+                "std": rows[-1][3],
+                "wall_s": wall,
+                "final_test": [float(f) for f in finals],
+            }
+        )
+
     for dataset in datasets:
         start = time.perf_counter()
         with mp.get_context("spawn").Pool(args.processes) as pool:
             tpe = pool.map(optuna_run, [(dataset, s) for s in range(args.seeds)])
-        rows.append(("optuna TPESampler", dataset, np.mean(tpe), np.std(tpe), time.perf_counter() - start))
+        add("optuna TPESampler", dataset, tpe, time.perf_counter() - start)
         for name, kwargs in (
             ("random", {}),
             ("evolution", {"population_size": 10, "sample_size": 3}),
@@ -68,10 +92,14 @@ def main() -> None:
             start = time.perf_counter()
             res = run_many([RunSpec(name, dataset, s, kwargs) for s in range(args.seeds)], workers=args.processes)
             finals = [r.final_test for r in res]
-            rows.append((f"nasforge {name}", dataset, np.mean(finals), np.std(finals), time.perf_counter() - start))
+            add(f"nasforge {name}", dataset, finals, time.perf_counter() - start)
     print(f"{'strategy':<24} {'dataset':<15} {'test acc (mean +- std)':>23} {'wall s':>7}   ({args.seeds} seeds)")
     for name, dataset, mean, std, wall in rows:
         print(f"{name:<24} {dataset:<15} {mean:>15.2f} +- {std:<5.2f} {wall:>7.1f}")
+    summary = {
+        f"{name}/{dataset}": {"mean": mean, "std": std, "wall_s": wall} for name, dataset, mean, std, wall in rows
+    }
+    print(f"record: {record.save(summary=summary)}")
 
 
 if __name__ == "__main__":

@@ -14,13 +14,13 @@ beside it.
 
     python benchmarks/pool_throughput.py [--trials 16] [--fraction 0.1] [--valid 2000]
 
-writes docs/scale/pool_throughput.json and prints the table.
+writes a new record under records/scale/ (benchmarks/records.py) and prints the table.
 """
 
 from __future__ import annotations
 
 import argparse
-import json
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -35,7 +35,8 @@ from nasforge.executors import BaseExecutor
 from nasforge.trial import TrialRecord, TrialState
 from nasforge.zoo import SmallImageCNN
 
-OUT = Path(__file__).resolve().parents[1] / "docs" / "scale" / "pool_throughput.json"
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from records import Record
 
 
 class Ends(Callback):
@@ -102,8 +103,9 @@ def main() -> None:
         r["speedup_vs_sequential_1"] = r["per_s"] / base["sequential-1"]["per_s"]
         r["speedup_vs_sequential_2"] = r["per_s"] / base["sequential-2"]["per_s"]
         r.pop("archs")
-    OUT.parent.mkdir(parents=True, exist_ok=True)
-    OUT.write_text(json.dumps({"trials": args.trials, "fraction": args.fraction, "rows": rows}, indent=1))
+    record = Record("pool_throughput", area="scale", config=vars(args))
+    record.runs = rows
+    print(f"record: {record.save(summary={'trials': args.trials, 'fraction': args.fraction})}")
     print(f"{args.trials} training trials (Fashion-MNIST, 1 epoch on {args.fraction:.0%} of the training split)")
     print(
         f"{'arm':<14} {'wall s':>7} {'trials/s':>9} {'steady/s':>9} {'mean trial s':>13} {'x seq-1':>8} {'x seq-2':>8}"

@@ -12,7 +12,7 @@ process, on one local Ray instance (loopback, 2 CPUs by default) shared by the t
 Each evaluation reports one intermediate value and returns. Milliseconds per trial are the steady state (first
 to last trial end, over the trials between), start-up is from the call to the first trial's end, total the
 whole call. Then the live reports of `RayExecutor`: trials that report every 50 ms, and how long each report
-takes to reach the driver. Prints a table; writes docs/scale/ray_overhead.json.
+takes to reach the driver. Prints a table; writes a new record under records/scale/ (benchmarks/records.py).
 
     OMP_NUM_THREADS=1 python benchmarks/ray_overhead.py [--trials 2000] [--cpus 2]
 """
@@ -20,7 +20,6 @@ takes to reach the driver. Prints a table; writes docs/scale/ray_overhead.json.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import platform
 import statistics
@@ -41,7 +40,8 @@ from nasforge.space import ModelSpace, choice
 from nasforge.trial import TrialRecord
 
 XS, YS, OPS = [0, 1, 2, 3, 4], [0, 1, 2, 3, 4], ["a", "b", "c"]
-OUT = Path(__file__).resolve().parents[1] / "docs" / "scale" / "ray_overhead.json"
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from records import Record  # noqa: E402
 
 
 class SmallSpace(ModelSpace):
@@ -171,7 +171,6 @@ def main() -> None:
     parser.add_argument("--trials", type=int, default=2000)
     parser.add_argument("--cpus", type=int, default=2, help="CPUs of the local Ray instance")
     parser.add_argument("--report-trials", type=int, default=20, help="trials of the report latency check")
-    parser.add_argument("--out", type=Path, default=OUT)
     args = parser.parse_args()
     import ray
 
@@ -205,13 +204,13 @@ def main() -> None:
         f"{latency['reports']} reports, delay median {latency['median_ms']:.1f} ms, p95 {latency['p95_ms']:.1f} ms, "
         f"max {latency['max_ms']:.1f} ms"
     )
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    record = {
+    record = Record("ray_overhead", area="scale", config=vars(args))
+    record.runs = [{"loop": name, **r} for name, r in rows.items()]
+    summary = {
         "benchmark": "benchmarks/ray_overhead.py",
         "trials": args.trials,
         "ray_cpus": args.cpus,
         "ray_start_s": ray_start,
-        "runs": rows,
         "report_latency": {"trials": args.report_trials, "steps": 10, "every_s": 0.05, **latency},
         "environment": {
             "python": sys.version.split()[0],
@@ -224,8 +223,7 @@ def main() -> None:
             "load_average": os.getloadavg(),
         },
     }
-    args.out.write_text(json.dumps(record, indent=2) + "\n")
-    print(f"wrote {args.out}")
+    print(f"record: {record.save(summary=summary)}")
 
 
 if __name__ == "__main__":

@@ -101,7 +101,7 @@ class Record:
         if summary is not None:
             body["summary"] = dict(summary)
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        self.path.write_text(json.dumps(body, indent=1, sort_keys=False) + "\n")
+        self.path.write_text(json.dumps(body, indent=1, default=str) + "\n")  # default: paths in a config
         return self.path
 
 

@@ -10,20 +10,23 @@ train + valid and tests it once; pass its `metrics.json` (or several, one per se
     OMP_NUM_THREADS=1 nasforge run rotten_tomatoes --storage /tmp/rt.db --name rt
     python benchmarks/text_baseline.py --searched nasforge-out/rotten-tomatoes/metrics.json
 
-Writes docs/domains/text.json.
+Writes a new record under records/domains/ (benchmarks/records.py); earlier records stay as they are.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import sys
 import time
 from pathlib import Path
 from typing import Any
 
 from nasforge.data.text import RottenTomatoes
 
-OUT = Path(__file__).resolve().parents[1] / "docs" / "domains" / "text.json"
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from records import Record
+
 C_GRID = (0.3, 1.0, 3.0, 10.0, 30.0, 100.0)
 NGRAMS = ((1, 1), (1, 2), (1, 3))
 
@@ -62,24 +65,21 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0, help="split seed (the preset uses 0)")
     parser.add_argument("--searched", nargs="*", default=[], help="metrics.json files of exported searched models")
     parser.add_argument("--note", default="", help="how the searched figures were obtained")
-    parser.add_argument("--out", type=Path, default=OUT)
     args = parser.parse_args()
     start = time.perf_counter()
     record: dict[str, Any] = {"dataset": "rotten_tomatoes (fresh vs rotten, split by movie)"}
     record["baseline"] = {"method": "TF-IDF (sublinear tf) + LogisticRegression", **baseline(args.seed)}
     record["baseline"]["seconds"] = round(time.perf_counter() - start, 1)
-    old = json.loads(args.out.read_text()) if args.out.is_file() else {}
     if args.searched:
         record["searched"] = [
             {"file": f, **{k: v for k, v in json.loads(Path(f).read_text()).items()}} for f in args.searched
         ]
         record["searched_note"] = args.note
-    else:  # keep the searched figures from an earlier run
-        for key in ("searched", "searched_note"):
-            if key in old:
-                record[key] = old[key]
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(record, indent=1) + "\n")
+    saved = Record("text_baseline", area="domains", config=vars(args))
+    saved.runs = [{"kind": "baseline", **record["baseline"]}] + [
+        {"kind": "searched", **s} for s in record.get("searched", [])
+    ]
+    print(f"record: {saved.save(summary={k: v for k, v in record.items() if k != 'searched'})}")
     b = record["baseline"]
     print(f"split {b['split']}; majority class on test {b['majority_test_acc']:.4f}")
     print(f"baseline: best on valid {b['best']}; test accuracy {b['test_acc']:.4f}")

@@ -4,16 +4,18 @@ Each setting trains like a `rotten_tomatoes` preset trial (4 epochs on the train
 validation movies), then is retrained on train + valid and tested once on the held-out movies, as the
 preset's export does. The base arch is like the preset's best (max-pooled 128-d embeddings, no block);
 each setting changes some of its decisions. The TF-IDF + logistic-regression baseline on the same split:
-benchmarks/text_baseline.py (77.18 %).
+benchmarks/text_baseline.py.
 
     OMP_NUM_THREADS=1 python benchmarks/text_ngram.py
 
-Writes docs/domains/text_ngram.json.
+Writes a new record under records/domains/ (benchmarks/records.py).
 """
 
 from __future__ import annotations
 
+import argparse
 import json
+import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -24,7 +26,9 @@ from nasforge.data.text import RottenTomatoes
 from nasforge.evaluators import ClassificationEvaluator, EvalContext
 from nasforge.zoo.text import TextClassifierSpace
 
-OUT = Path(__file__).resolve().parents[1] / "docs" / "domains" / "text_ngram.json"
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from records import Record
+
 BASE = {
     "batch_size": 64, "bigram_buckets": 0, "blocks": 0, "dropout": 0.5, "embed_dim": 128, "embed_dropout": 0.3,
     "learning_rate": 0.003, "ngram_buckets": 0, "optimizer": "adamw", "pool": "max", "weight_decay": 0.1,
@@ -45,8 +49,9 @@ SETTINGS: list[tuple[int, dict[str, Any]]] = [  # (the vocabulary's min_freq, de
 
 
 def main() -> None:
+    argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter).parse_args()
     torch.set_num_threads(1)
-    rows = []
+    record = Record("text_ngram", area="domains", config={"base": BASE, "settings": SETTINGS})
     for min_freq, change in SETTINGS:
         data = RottenTomatoes(max_length=48, min_freq=min_freq)
         vocab = data.load().info["vocab_size"]
@@ -61,8 +66,9 @@ def main() -> None:
         row = {"min_freq": min_freq, "vocab_size": vocab, "change": change, "val_acc": round(val, 4)}
         row.update(test_acc=round(final["test_acc"], 4), cpu_s=round(time.process_time() - start, 1))
         print(json.dumps(row), flush=True)
-        rows.append(row)
-    OUT.write_text(json.dumps({"base": BASE, "runs": rows}, indent=1) + "\n")
+        record.add_run(row)
+    best = max(record.runs, key=lambda r: r["val_acc"])
+    print(f"record: {record.save(summary={'best_by_val_acc': best})}")
 
 
 if __name__ == "__main__":

@@ -13,11 +13,11 @@ Then one arch like the preset's best (max-pooled 128-d embeddings, no block, the
 0.01) is trained as a preset trial (4 epochs on the training movies, scored on the validation movies),
 retrained on train + valid and tested once on the held-out movies, for 3 seeds each: without vectors,
 and starting from the dictionary vectors fine-tuned or frozen. TF-IDF + logistic regression on the same
-split: 77.18 % (benchmarks/text_baseline.py).
+split: benchmarks/text_baseline.py.
 
     OMP_NUM_THREADS=1 python benchmarks/text_vectors.py
 
-Writes docs/domains/text_vectors.json.
+Writes a new record under records/domains/ (benchmarks/records.py).
 """
 
 from __future__ import annotations
@@ -43,7 +43,9 @@ from nasforge.data.tokenizer import Tokenizer
 from nasforge.evaluators import ClassificationEvaluator, EvalContext
 from nasforge.zoo.text import TextClassifierSpace
 
-OUT = Path(__file__).resolve().parents[1] / "docs" / "domains" / "text_vectors.json"
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from records import Record
+
 GCIDE = Path("/usr/share/dictd/gcide.dict.dz")
 WORDNET = Path("/usr/share/wordnet")
 BASE = {
@@ -136,14 +138,14 @@ def build_vectors(path: Path, dim: int = 100, vocab: int = 80000, window: int = 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
-    parser.add_argument("--out", type=Path, default=OUT)
     args = parser.parse_args()
     torch.set_num_threads(1)
     path = cache_root() / "vectors" / "dictionaries-100d.txt"
-    record: dict[str, Any] = {"vectors_file": str(path), "base": BASE, "runs": []}
+    record = Record("text_vectors", area="domains", config={**vars(args), "vectors_file": str(path), "base": BASE})
+    vectors_built = None
     if not path.is_file():
-        record["vectors"] = build_vectors(path)
-        print(f"vectors: {record['vectors']}", flush=True)
+        vectors_built = build_vectors(path)
+        print(f"vectors: {vectors_built}", flush=True)
     for name, mode in SETTINGS.items():
         data = RottenTomatoes(max_length=48, min_freq=1, vectors=None if mode is None else path)
         splits = data.load()
@@ -161,13 +163,13 @@ def main() -> None:
             row = {"setting": name, "seed": seed, "val_acc": round(val, 4), "test_acc": round(test, 4)}
             row.update(found=splits.info.get("vectors_found"), cpu_s=round(time.process_time() - start, 1))
             print(json.dumps(row), flush=True)
-            record["runs"].append(row)
-    record["mean_test_acc"] = {
-        name: round(float(np.mean([r["test_acc"] for r in record["runs"] if r["setting"] == name])), 4)
+            record.add_run(row)
+    means = {
+        name: round(float(np.mean([r["test_acc"] for r in record.runs if r["setting"] == name])), 4)
         for name in SETTINGS
     }
-    args.out.write_text(json.dumps(record, indent=1) + "\n")
-    print(record["mean_test_acc"])
+    print(means)
+    print(f"record: {record.save(summary={'mean_test_acc': means, 'vectors': vectors_built})}")
 
 
 if __name__ == "__main__":

@@ -19,14 +19,14 @@ accuracy at 10 % of the budget shows what a warm start buys early.
     OMP_NUM_THREADS=1 .venv/bin/python benchmarks/warm_start_nb201.py \\
         --seeds 200 --bo-seeds 30
 
-Writes docs/estimation/warm_start_nb201.json and prints markdown tables.
+Writes a new record under records/estimation/ (benchmarks/records.py) and prints markdown tables.
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import platform
+import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -38,7 +38,9 @@ from nasforge.bench import RunResult, RunSpec, mean_std, paired_difference, run_
 from nasforge.evaluators.tabular import NB201_BUDGETS
 
 ROOT = Path(__file__).resolve().parents[1]
-OUT = ROOT / "docs" / "estimation" / "warm_start_nb201.json"
+sys.path.insert(0, str(ROOT / "benchmarks"))
+from records import Record  # noqa: E402
+
 STRATEGY_KWARGS: dict[str, dict[str, Any]] = {"evolution": {"population_size": 10, "sample_size": 3}}
 SOURCE_SEED = 100_000  # sources use seeds of their own, so they are not the target's search replayed
 TOP_K = 10
@@ -132,7 +134,6 @@ def main() -> None:
     parser.add_argument("--bo-seeds", type=int, default=30, help="seeds for bo (0: skip bo)")
     parser.add_argument("--strategies", default="random,evolution,local_search", help="cheap strategies to run")
     parser.add_argument("--scenarios", default=",".join(SCENARIOS))
-    parser.add_argument("--out", type=Path, default=OUT)
     args = parser.parse_args()
     if args.seeds < 2 or args.bo_seeds < 0:
         parser.error("--seeds must be at least 2 and --bo-seeds at least 0")
@@ -145,6 +146,7 @@ def main() -> None:
         [("bo", args.bo_seeds)] if args.bo_seeds else []
     )
     rows: list[dict[str, Any]] = []
+    record = Record("warm_start_nb201", area="estimation", config=vars(args))
     start = time.perf_counter()
     for scenario in scenarios:
         run, datasets = SCENARIOS[scenario]
@@ -161,15 +163,13 @@ def main() -> None:
                     f"({seeds} seeds, {time.perf_counter() - start:.0f} s)",
                     flush=True,
                 )
-                save(args, rows, time.perf_counter() - start)
+                save(record, rows, time.perf_counter() - start)
     print(markdown(rows))
-    print(f"Wrote {args.out}")
+    print(f"record: {record.path}")
 
 
-def save(args: argparse.Namespace, rows: list[dict[str, Any]], wall: float) -> None:
+def save(record: Record, rows: list[dict[str, Any]], wall: float) -> None:
     config = {
-        "seeds": args.seeds,
-        "bo_seeds": args.bo_seeds,
         "strategy_kwargs": STRATEGY_KWARGS,
         "top_k": TOP_K,
         "source_seed_offset": SOURCE_SEED,
@@ -177,8 +177,8 @@ def save(args: argparse.Namespace, rows: list[dict[str, Any]], wall: float) -> N
         "torch": torch.__version__,
         "machine": platform.processor() or platform.machine(),
     }
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps({"config": config, "results": rows, "wall_seconds": wall}, indent=1))
+    record.runs = rows
+    record.save(summary={"settings": config, "wall_seconds": wall})
 
 
 if __name__ == "__main__":

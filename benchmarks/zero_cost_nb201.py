@@ -29,16 +29,16 @@ order).
 
     OMP_NUM_THREADS=1 python benchmarks/zero_cost_nb201.py --n 1000 --seed 0
 
-Writes docs/estimation/zero_cost_nb201.json (rewritten every 25 cells, so an interrupted run keeps its
+Writes a new record under records/estimation/ (benchmarks/records.py; rewritten every 25 cells, so an interrupted run keeps its
 cells) and prints a markdown table.
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import math
 import platform
+import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -53,7 +53,9 @@ from nasforge.estimation import PROXIES
 from nasforge.tables import NB201Table, load_naslib_zero_cost
 from nasforge.zoo.nb201 import NB201Space, str_to_arch
 
-OUT = Path(__file__).resolve().parents[1] / "docs" / "estimation" / "zero_cost_nb201.json"
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from records import Record
+
 TARGET = "c10_test_acc_200"
 NASLIB_NAMES = {
     "synflow": "synflow",
@@ -187,7 +189,6 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0, help="seed of the sample, the batch and the initialisations")
     parser.add_argument("--batch", type=int, default=64, help="images in the batch of the data-dependent proxies")
     parser.add_argument("--sample", choices=("naslib-first", "random"), default="naslib-first")
-    parser.add_argument("--out", type=Path, default=OUT)
     args = parser.parse_args()
     if args.n < 3 or args.batch < 2:
         parser.error("--n must be at least 3 and --batch at least 2")
@@ -212,13 +213,14 @@ def main() -> None:
         "machine": platform.processor() or platform.machine(),
     }
     rows: list[dict[str, Any]] = []
+    record = Record("zero_cost_nb201", area="estimation", config=vars(args))
     start = time.perf_counter()
 
     def save() -> dict[str, Any]:
         summary = summarise(rows, naslib)
         summary["wall_seconds"] = time.perf_counter() - start
-        args.out.parent.mkdir(parents=True, exist_ok=True)
-        args.out.write_text(json.dumps(clean({"config": config, "summary": summary, "cells": rows}), indent=1))
+        record.runs = clean(rows)
+        record.save(summary=clean({"settings": config, **summary}))
         return summary
 
     for k, i in enumerate(indices, start=1):
@@ -238,7 +240,7 @@ def main() -> None:
             save()
             print(f"{k}/{len(indices)} cells, {time.perf_counter() - start:.0f} s", flush=True)
     print(markdown(save()))
-    print(f"\nWrote {args.out}")
+    print(f"\nrecord: {record.path}")
 
 
 if __name__ == "__main__":

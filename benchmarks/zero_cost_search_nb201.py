@@ -22,7 +22,8 @@ arch with the best signal). Both arms run the same seeds.
     OMP_NUM_THREADS=1 .venv/bin/python benchmarks/zero_cost_search_nb201.py \
         --seeds 200 --bo-seeds 30 --pool 1000
 
-Writes docs/estimation/zero_cost_search_nb201.json and prints a markdown table.
+Writes a new record under records/estimation/ (benchmarks/records.py; zero_cost_<method>_nb201-*.json) and prints a
+markdown table.
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ import functools
 import json
 import math
 import platform
+import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -47,12 +49,11 @@ from nasforge.tables import NB201Table
 from nasforge.zoo.nb201 import NB201Space, arch_to_str, str_to_arch
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "benchmarks"))
+from records import Record  # noqa: E402
+
 CACHE = ROOT / "benchmarks" / ".cache"
-OUTS = {
-    "warmup": ROOT / "docs" / "estimation" / "zero_cost_search_nb201.json",
-    "filter": ROOT / "docs" / "estimation" / "zero_cost_filter_nb201.json",
-    "features": ROOT / "docs" / "estimation" / "zero_cost_features_nb201.json",
-}
+OUTS = {"warmup": "zero_cost_search_nb201", "filter": "zero_cost_filter_nb201", "features": "zero_cost_features_nb201"}
 DATASETS = ("cifar10", "cifar100", "imagenet16-120")
 STRATEGY_KWARGS: dict[str, dict[str, Any]] = {"evolution": {"population_size": 10, "sample_size": 3}}
 PROXY = "synflow"
@@ -121,7 +122,6 @@ def main() -> None:
     parser.add_argument("--precompute-only", action="store_true", help="fill the score cache and stop")
     parser.add_argument("--method", choices=list(OUTS), default="warmup", help="how the proxy enters (default warmup)")
     parser.add_argument("--keep", type=float, default=0.5, help="fraction the filter lets through (default 0.5)")
-    parser.add_argument("--out", type=Path, default=None, help="default: docs/estimation/zero_cost_<method>_nb201.json")
     args = parser.parse_args()
     if args.seeds < 2 or args.pool < 1 or args.bo_seeds < 0:
         parser.error("--seeds must be at least 2, --pool at least 1 and --bo-seeds at least 0")
@@ -143,7 +143,7 @@ def main() -> None:
         )
     }
     scorer = ProxyScorer(PROXY, lookup=lookup, key=arch_to_str)
-    args.out = args.out or OUTS[args.method]
+    record = Record(OUTS[args.method], area="estimation", config=vars(args))
     wrap: Any = None
     if args.method == "warmup":
         wrap = functools.partial(ZeroCostWarmup, scorer=scorer, pool=args.pool)
@@ -185,13 +185,13 @@ def main() -> None:
                 f"({seeds} seeds, {time.perf_counter() - start:.0f} s)",
                 flush=True,
             )
-            save(args.out, args, cache, rho, rows, runs, time.perf_counter() - start)
+            save(record, args, cache, rho, rows, runs, time.perf_counter() - start)
     print(markdown(rows, args.pool, cache["cpu_seconds_per_cell"], rho, args.method))
-    print(f"\nWrote {args.out}")
+    print(f"\nrecord: {record.path}")
 
 
 def save(
-    out: Path,
+    record: Record,
     args: argparse.Namespace,
     cache: dict[str, Any],
     rho: dict[str, float],
@@ -220,9 +220,8 @@ def save(
         "cpu_seconds_per_run": cache["cpu_seconds_per_cell"] * args.pool,
         "spearman_vs_test_acc_200": rho,
     }
-    out.parent.mkdir(parents=True, exist_ok=True)
-    body = {"config": config, "proxy": proxy, "results": rows, "final_test": runs, "wall_seconds": wall}
-    out.write_text(json.dumps(body, indent=1))
+    record.runs = rows
+    record.save(summary={"settings": config, "proxy": proxy, "final_test": runs, "wall_seconds": wall})
 
 
 if __name__ == "__main__":

@@ -195,8 +195,9 @@ class BetaDARTS(DARTS):
 class DrNAS(DARTS):
     """DARTS with Dirichlet-distributed mixing weights, regularised towards the uniform Dirichlet.
 
-    The default one-shot method (`oneshot`). Its defaults are the settings measured on NAS-Bench-201 on a
-    CPU budget (README, "One-shot on NAS-Bench-201"): 12 epochs, the first third (`warmup_epochs=None`)
+    The default one-shot method (`oneshot`). Its defaults are the settings measured on a NAS-Bench-201 proxy
+    on a CPU budget (a one-cell supernet on 1,500 Fashion-MNIST images at 16x16, the derived cell looked up in
+    the CIFAR-10 table; docs/benchmarks.md, "One-shot on a NAS-Bench-201 proxy"): 12 epochs, the first third (`warmup_epochs=None`)
     training the weights only, then an architecture learning rate of 1e-2; without the warm-up the
     supernet settles on parameter-free operations before its convolutions have learnt anything.
     """

@@ -1,0 +1,326 @@
+"""The figures of multi-objective search, scale, exports, other domains and the main job's CPU speed."""
+
+from __future__ import annotations
+
+import json
+import re
+import statistics
+from typing import Any
+
+from figures import RECORDS, figure, record, table
+
+DATASET_NAMES = {"cifar10": "CIFAR-10", "cifar100": "CIFAR-100", "imagenet16-120": "ImageNet16-120"}
+
+
+# -- multi-objective -------------------------------------------------------------------------------------------
+@figure("mo_params")
+def mo_params() -> str:
+    import multiobjective_nb201 as bench
+
+    return str(bench.table(record("multiobjective/legacy/nb201_params.json")))
+
+
+@figure("mo_params_best")
+def mo_params_best() -> str:
+    rows = record("multiobjective/legacy/nb201_params.json")
+    parts = []
+    for dataset, name in DATASET_NAMES.items():
+        best = max((r for r in rows if r["dataset"] == dataset), key=lambda r: r["signal_nadir"])
+        parts.append(f"{name} {100 * best['signal_nadir']:.2f} % (`{best['strategy']}`)")
+    return ", ".join(parts)
+
+
+@figure("mo_params_imagenet")
+def mo_params_imagenet() -> str:
+    rows = [r for r in record("multiobjective/legacy/nb201_params.json") if r["dataset"] == "imagenet16-120"]
+    return f"{100 * max(r['signal_nadir'] for r in rows):.2f} %"
+
+
+@figure("mo_latency")
+def mo_latency() -> str:
+    import multiobjective_nb201 as bench
+
+    return str(bench.table(record("multiobjective/legacy/nb201_latency.json")))
+
+
+@figure("mo_latency_table")
+def mo_latency_table() -> str:
+    m = record("multiobjective/legacy/nb201_latency_cpu.json")
+    return (
+        f"{m['latency_ms']['min']:.2f} to {m['latency_ms']['max']:.1f} ms over {m['cells']:,} cells. Measured again, "
+        f"{m['retest']['cells']} cells rank with Spearman {m['retest']['spearman']:.3f} against the first pass "
+        f"(median ratio {m['retest']['median_ratio']:.2f})"
+    )
+
+
+@figure("mo_fashion_mnist_latency")
+def mo_fashion_mnist_latency() -> str:
+    log = (RECORDS / "multiobjective/legacy/fashion_mnist_latency.txt").read_text()
+    rejected = re.search(r"(\d+) proposals broke the constraints", log)
+    val = re.search(r"best trial \d+: val_acc=([\d.]+)", log)
+    test = re.search(r"test accuracy of the exported model: ([\d.]+) %", log)
+    fresh = json.loads(log.strip().splitlines()[-1])
+    assert rejected and val and test, "records/multiobjective/legacy/fashion_mnist_latency.txt lacks a line"
+    return (
+        f"{rejected[1]} proposals broke the constraint and were rejected before any training (the strategy is "
+        f"told they failed; they are not stored). The best (validation {val[1]}, test {test[1]} % after "
+        f"retraining) measured {fresh['search_latency_ms']:.3f} ms during the search; before export nasforge "
+        f"measures the chosen model again ({fresh['export_latency_ms']:.3f} ms; had it broken the constraint, the "
+        f"next best would have been taken), and a fresh process measures the exported files at "
+        f"{fresh['fresh_eager_ms']:.2f} ms eager and {fresh['fresh_torchscript_ms']:.2f} ms TorchScript"
+    )
+
+
+# -- scale ---------------------------------------------------------------------------------------------------
+ARMS = {
+    "sequential-1": "one process, 1 torch thread",
+    "sequential-2": "one process, 2 torch threads",
+    "pool-2x1": "`LocalPoolExecutor`, 2 workers x 1 thread",
+}
+
+
+@figure("pool_throughput")
+def pool_throughput() -> str:
+    rows = {r["arm"]: r for r in record("scale/legacy/pool_throughput.json")["rows"]}
+    body = [
+        [
+            name,
+            f"{r['wall_s']:.1f}",
+            f"{r['per_s']:.3f}",
+            f"{r['speedup_vs_sequential_1']:.2f}",
+            f"{r['speedup_vs_sequential_2']:.2f}",
+        ]
+        for arm, name in ARMS.items()
+        for r in [rows[arm]]
+    ]
+    pool, one = rows["pool-2x1"], rows["sequential-1"]
+    return (
+        table(["arm", "wall s", "trials / s", "vs one process, 1 thread", "vs one process, 2 threads"], body)
+        + f"\n\nTwo workers give {pool['speedup_vs_sequential_1']:.2f} times the throughput of one single-threaded "
+        f"process, start-up included ({pool['steady_per_s'] / one['steady_per_s']:.2f} between the first and the "
+        f"last trial's end), and {pool['speedup_vs_sequential_2']:.2f} times that of one process using both cores "
+        f"through torch's own threads."
+    )
+
+
+@figure("ray_overhead")
+def ray_overhead() -> str:
+    r = record("scale/legacy/ray_overhead.json")
+    names = {
+        "nasforge + SequentialExecutor": "nasforge, `SequentialExecutor`",
+        "nasforge + LocalPoolExecutor (2)": "nasforge, `LocalPoolExecutor` (2 workers)",
+        "nasforge + RayExecutor (2 actors)": "nasforge, `RayExecutor` (2 actors)",
+        "Ray Tune (reuse_actors, 2 at once)": "Ray Tune, reused actors",
+    }
+    body = [
+        [
+            name,
+            f"{r['runs'][k]['per_trial_ms']:.2f}",
+            f"{r['runs'][k]['startup_s']:.2f}",
+            f"{r['runs'][k]['total_s']:.1f}",
+        ]
+        for k, name in names.items()
+    ]
+    lat = r["report_latency"]
+    return (
+        table(["loop", "ms / trial", "start-up s", f"{r['trials']:,} trials s"], body)
+        + f"\n\nA report made inside a Ray actor reaches the driver in {lat['median_ms']:.0f} ms (median; p95 "
+        f"{lat['p95_ms']:.0f} ms)."
+    )
+
+
+# -- exports ---------------------------------------------------------------------------------------------------
+@figure("export_agreement")
+def export_agreement() -> str:
+    r = record("ux/legacy/export_agreement.json")
+    names = {
+        "torchscript": "TorchScript (`model.torchscript.pt`)",
+        "onnx": "ONNX Runtime (`model.onnx`)",
+        "python": "plain PyTorch source (`model.py`, imported without nasforge)",
+    }
+    n = r["test_images"]
+    body = []
+    for key, name in names.items():
+        f = r["formats"][key]
+        diff = f["max_abs_logit_diff"]
+        body.append([name, "0" if diff == 0 else f"{diff:.2e}", f"{f['predictions_differing']} of {n:,}"])
+    return (
+        table(["format", "largest logit difference from PyTorch", "predictions that differ"], body)
+        + f"\n\nThe exported model's own test accuracy in that run: {100 * r['test_acc_pytorch']:.2f} %."
+    )
+
+
+# -- other domains ---------------------------------------------------------------------------------------------
+def presets() -> dict[str, Any]:
+    return dict(record("domains/legacy/presets.json")["presets"])
+
+
+def minutes(seconds: float) -> str:
+    return f"{int(seconds) // 60} min {int(seconds) % 60} s"
+
+
+@figure("domains_presets")
+def domains_presets() -> str:
+    p = presets()
+    tab = {r["table"]: r for r in record("domains/legacy/tabular.json")}["credit_data"]
+    speech = {r["preset"]: r for r in record("domains/legacy/speech.json")}
+    text = record("domains/legacy/text.json")["baseline"]
+    rows = [
+        (
+            "tabular",
+            "R's credit_data (891 test rows)",
+            f"logistic regression {100 * tab['logistic_regression']:.2f} %, HistGradientBoosting {100 * tab['hist_gradient_boosting']:.2f} % (*)",
+        ),
+        (
+            "japanese_vowels",
+            "9 speakers (370 utterances)",
+            f"logistic regression on the flattened padded frames {100 * speech['japanese_vowels']['logistic_regression_test_acc']:.2f} % (*)",
+        ),
+        (
+            "spoken_digits",
+            "espeak-ng digits, 18 voices never heard in training (1,080 utterances)",
+            f"logistic regression on the flattened log-mels {100 * speech['spoken_digits']['logistic_regression_test_acc']:.2f} % (*)",
+        ),
+        (
+            "rotten_tomatoes",
+            "fresh / rotten snippets of held-out movies (2,581)",
+            f"TF-IDF (1-2 grams) + logistic regression {100 * text['test_acc']:.2f} %; majority class {100 * text['majority_test_acc']:.2f} %",
+        ),
+    ]
+    body = [
+        [
+            f"`{name}`",
+            data,
+            minutes(p[name]["wall_s"]),
+            p[name]["trials"],
+            f"{p[name]['best_val_acc']:.4f}",
+            f"**{100 * p[name]['test_acc']:.2f} %**",
+            base,
+        ]
+        for name, data, base in rows
+    ]
+    head = [
+        "preset",
+        "data (test part)",
+        "wall time",
+        "trials",
+        "best val_acc",
+        "**test accuracy**",
+        "baseline on the same split",
+    ]
+    return table(head, body)
+
+
+def lexicon() -> dict[str, Any]:
+    return dict(record("domains/legacy/text.json")["lexicon_runs"])
+
+
+@figure("text_searches")
+def text_searches() -> str:
+    lex = lexicon()
+    runs = sorted(lex["runs"], key=lambda r: r["search_seed"])
+    acc = [100 * r["test_acc"] for r in runs]
+    single = [100 * r["best_member_test_acc"] for r in runs]
+    base = 100 * lex["baseline_test_acc"]
+    return (
+        f"over three fresh searches (seeds {', '.join(str(r['search_seed']) for r in runs)}; "
+        f"{', '.join(str(r['trials']) for r in runs)} trials; {', '.join(minutes(r['wall_s']) for r in runs)} with "
+        f"nothing else running) the preset's model scores {', '.join(f'{a:.2f}' for a in acc)} % (mean "
+        f"{statistics.mean(acc):.2f} %) against the TF-IDF + logistic-regression baseline's {base:.2f} %; each "
+        f"exported model is the best arch retrained on train + valid five times (seeds N to N + 4) and averaged, "
+        f"and the single retrain at seed N alone scores {', '.join(f'{a:.2f}' for a in single)} % (mean "
+        f"{statistics.mean(single):.2f} %). The margin, {min(acc) - base:+.2f} to {max(acc) - base:+.2f} points"
+    )
+
+
+@figure("text_headline")
+def text_headline() -> str:
+    lex = lexicon()
+    acc = [100 * r["test_acc"] for r in lex["runs"]]
+    return (
+        f"{min(acc):.2f}-{max(acc):.2f} % over three searches, mean {statistics.mean(acc):.2f} %, against the "
+        f"TF-IDF + logistic-regression baseline's {100 * lex['baseline_test_acc']:.2f} %"
+    )
+
+
+@figure("text_lexicon")
+def text_lexicon() -> str:
+    h = lexicon()["other_runs_this_session"]["hand_set_arch_lexicon"]
+    m = statistics.mean
+    return (
+        f"validation accuracy from {m(h['val_acc_without_seeds_1_3']):.4f} to {m(h['val_acc_with_seeds_1_3']):.4f} "
+        f"(seeds 1-3) and test accuracy from {100 * m(h['test_acc_without']):.2f} to "
+        f"{100 * m(h['test_acc_with']):.2f} % (seeds 0-2)"
+    )
+
+
+@figure("text_not_kept")
+def text_not_kept() -> str:
+    o = lexicon()["other_runs_this_session"]
+    a, b = o["lexicon_with_blocks_seed0"], o["no_lexicon_3x3_seed0"]
+    return (
+        f"the lexicon with blocks still allowed (one search, {a['trials']} trials: {100 * a['test_acc']:.2f} %); "
+        f"three archs with three seeds each at export (`--ensemble 3 --ensemble-seeds 3`, one search without the "
+        f"lexicon: {100 * b['test_acc']:.2f} %)"
+    )
+
+
+@figure("text_before_lexicon")
+def text_before_lexicon() -> str:
+    fresh = [s for s in record("domains/legacy/text.json")["searched"] if "seeds5-fresh" in s["file"]]
+    acc = [100 * s["test_acc"] for s in sorted(fresh, key=lambda s: s["file"])]
+    return f"{statistics.mean(acc):.2f} % over three searches ({', '.join(f'{a:.2f}' for a in acc)} %)"
+
+
+@figure("text_ngram")
+def text_ngram() -> str:
+    runs = record("domains/legacy/text_ngram.json")["runs"]
+    body = [
+        [
+            r["min_freq"],
+            ", ".join(f"{k}={v}" for k, v in r["change"].items()) or "(the base arch)",
+            f"{r['val_acc']:.4f}",
+            f"{100 * r['test_acc']:.2f} %",
+        ]
+        for r in runs
+    ]
+    return table(["min_freq", "change from the base arch", "val_acc", "test accuracy"], body)
+
+
+@figure("text_vectors")
+def text_vectors() -> str:
+    d = record("domains/legacy/text_vectors.json")
+    m = d["mean_test_acc"]
+    found = next(r["found"] for r in d["runs"] if r["found"])
+    return (
+        f"{100 * m['no vectors']:.2f} % without vectors, {100 * m['dictionary vectors, frozen']:.2f} % with them "
+        f"frozen, {100 * m['dictionary vectors, fine-tuned']:.2f} % fine-tuned (means of the test accuracies over "
+        f"seeds {', '.join(str(r['seed']) for r in d['runs'] if r['setting'] == 'no vectors')}). Dictionary vectors "
+        f"found {found:,} of the training words"
+    )
+
+
+# -- the main job's CPU speed ------------------------------------------------------------------------------------
+def cpu_speed(threads: int) -> dict[str, Any]:
+    paths = sorted((RECORDS / "mainjob").glob("cpu_training_speed-*.json"))
+    found = [r for r in (json.loads(p.read_text()) for p in paths) if r and r["config"]["threads"] == threads]
+    return max(found, key=lambda r: r["started"])["summary"]
+
+
+@figure("mainjob_cpu_speed")
+def mainjob_cpu_speed() -> str:
+    two = cpu_speed(2)
+    return (
+        f"an epoch of those above took {two['median_epoch_s_over_limit']:.1f} s (median, 2 threads) against "
+        f"{two['median_epoch_s_under_limit']:.1f} s for those under"
+    )
+
+
+@figure("mainjob_channels_last")
+def mainjob_channels_last() -> str:
+    one, two = cpu_speed(1), cpu_speed(2)
+    return (
+        f"{one['median_speedup']:.2f} times faster training steps (median over the archs, {one['min_speedup']:.2f} "
+        f"to {one['max_speedup']:.2f}) with one thread, {two['median_speedup']:.2f} ({two['min_speedup']:.2f} to "
+        f"{two['max_speedup']:.2f}) with two"
+    )

@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from nasforge.data.placeholders import TOKENS
-from nasforge.data.tokenizer import PAD, TOKENIZERS, UNK, BaseTokenizer, _import
+from nasforge.data.tokenizer import PAD, TOKENIZERS, UNK, SentencePieceTokenizer, _import
 from nasforge.errors import ConfigError
 
 __all__ = ["BOS", "EOS", "SubwordTokenizer"]
@@ -22,9 +22,10 @@ BOS = 2
 EOS = 3
 
 
-class SubwordTokenizer(BaseTokenizer):
+class SubwordTokenizer(SentencePieceTokenizer):
     """A SentencePiece model (`model_type` "unigram" or "bpe") fitted on the training part's source and
-    target sentences together (`pip install sentencepiece`, in the `text` extra).
+    target sentences together (`pip install sentencepiece`, in the `text` extra): the classification
+    tokenizer's model, loading and encoding, trained cased, with begin / end ids and placeholders kept whole.
 
     >>> tok = SubwordTokenizer(vocab_size=64).fit(["open the file ⟪1⟫", "ouvrir le fichier ⟪1⟫"] * 20)
     >>> tok.decode(tok.encode("open the file ⟪1⟫"))
@@ -38,17 +39,11 @@ class SubwordTokenizer(BaseTokenizer):
             raise ConfigError(f"`vocab_size` of SubwordTokenizer must be an int >= 32, but got {vocab_size!r}.")
         if model_type not in ("unigram", "bpe"):
             raise ConfigError(f"`model_type` of SubwordTokenizer must be 'unigram' or 'bpe', but got {model_type!r}.")
-        self.target_size = vocab_size
+        super().__init__(vocab_size)
         self.model_type = model_type
-        self._model: bytes | None = None
-        self._sp: Any = None
 
     def __repr__(self) -> str:
         return f"SubwordTokenizer(vocab_size={self.vocab_size}, model_type={self.model_type!r})"
-
-    @property
-    def vocab_size(self) -> int:
-        return int(self._sp.get_piece_size()) if self._sp is not None else self.target_size
 
     def fit(self, texts: Sequence[str]) -> SubwordTokenizer:
         spm = _import("sentencepiece", "sentencepiece")
@@ -73,15 +68,6 @@ class SubwordTokenizer(BaseTokenizer):
         self._load(model.getvalue())
         return self
 
-    def _load(self, model: bytes) -> None:
-        spm = _import("sentencepiece", "sentencepiece")
-        self._model = model
-        self._sp = spm.SentencePieceProcessor(model_proto=model)
-
-    def encode(self, text: str) -> list[int]:
-        self._check_fitted(self._sp is not None)
-        return list(self._sp.encode(text))
-
     def decode(self, ids: Sequence[int]) -> str:
         """The text of `ids`, stopping at the first end of sentence; padding and begin ids are skipped."""
         self._check_fitted(self._sp is not None)
@@ -95,17 +81,7 @@ class SubwordTokenizer(BaseTokenizer):
         return str(self._sp.decode(kept))
 
     def to_dict(self) -> dict[str, Any]:
-        self._check_fitted(self._model is not None)
-        assert self._model is not None
-        return {
-            "kind": self.kind,
-            "pad_id": PAD,
-            "unk_id": UNK,
-            "bos_id": BOS,
-            "eos_id": EOS,
-            "model_type": self.model_type,
-            "model": base64.b64encode(self._model).decode("ascii"),
-        }
+        return {**super().to_dict(), "bos_id": BOS, "eos_id": EOS, "model_type": self.model_type}
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> SubwordTokenizer:

@@ -243,15 +243,32 @@ def summarize(runs: list[dict[str, Any]], key: str = "test_acc") -> dict[str, An
 BEGIN, END = "<!-- mainjob-table:begin -->", "<!-- mainjob-table:end -->"
 
 
+#: the preset's search strategy at the commits of the records made before a record named it
+#: (`config["preset_strategy"]`): regularized evolution until 3693e36 switched the preset to ASHA
+PRESET_STRATEGY = {"dd0cf4b": "evolution", "dcef677": "evolution", "4690b42": "evolution", "3693e36": "asha"}
+
+
+def label(record: dict[str, Any], run: dict[str, Any]) -> str:
+    """`nasforge (asha)`: a nasforge run names the preset's strategy it ran; other methods their name."""
+    if run["method"] != "nasforge":
+        return str(run["method"])
+    strategy = record.get("config", {}).get("preset_strategy") or PRESET_STRATEGY.get(record["commit"][:7], "?")
+    return f"nasforge ({strategy})"
+
+
+def _order(method: str) -> tuple[int, str]:
+    return METHODS.index(method.split(" ")[0]), method
+
+
 def render_table(records: list[dict[str, Any]]) -> str:
     """The README's main-job table from the records: every run, then the mean per method and core count."""
-    runs = [(r, run) for r in records for run in r["runs"]]
+    runs = [(r, {**run, "method": label(r, run)}) for r in records for run in r["runs"]]
     lines = [
         "| cores | method | seed | **test accuracy** | trials (cut) | search + retrain + export | retrain epochs "
         "| whole job | record |",
         "|---|---|---|---|---|---|---|---|---|",
     ]
-    for record, run in sorted(runs, key=lambda rr: (-rr[1]["cores"], METHODS.index(rr[1]["method"]), rr[1]["seed"])):
+    for record, run in sorted(runs, key=lambda rr: (-rr[1]["cores"], _order(rr[1]["method"]), rr[1]["seed"])):
         name = Path(record["_path"]).name
         if "test_acc" not in run:
             lines.append(f"| {run['cores']} | {run['method']} | {run['seed']} | failed | | | | | `{name}` |")
@@ -271,7 +288,7 @@ def render_table(records: list[dict[str, Any]]) -> str:
     for _, run in runs:
         if "test_acc" in run:
             groups.setdefault((run["cores"], run["method"]), []).append(run)
-    for (cores, method), group in sorted(groups.items(), key=lambda kv: (-kv[0][0], METHODS.index(kv[0][1]))):
+    for (cores, method), group in sorted(groups.items(), key=lambda kv: (-kv[0][0], _order(kv[0][1]))):
         accs = [g["test_acc"] for g in group]
         lines.append(
             f"| {cores} | {method} | {len(group)} | **{100 * sum(accs) / len(accs):.2f} %** | "
@@ -378,7 +395,8 @@ def main() -> None:
     cores = len(os.sched_getaffinity(0))
     kind = "select" if args.select else "peers"
     key = "dev_acc" if args.select else "test_acc"
-    record = Record(f"mainjob_{kind}_{cores}core", area="mainjob", config={**vars(args), "cores": cores})
+    config = {**vars(args), "cores": cores, "preset_strategy": preset()["strategy"]["name"]}
+    record = Record(f"mainjob_{kind}_{cores}core", area="mainjob", config=config)
     print(f"record: {record.path}", flush=True)
     for seed in args.seeds:
         for method in args.methods:

@@ -60,6 +60,7 @@ def test_a_worker_killed_mid_trial_reruns_it() -> None:
     assert results[0].metrics["pid"] == pids[1]  # type: ignore[index]
 
 
+@pytest.mark.slow
 def test_a_frozen_worker_is_found_by_its_silence() -> None:
     def freeze_first(number: int, pid: int) -> None:
         if number == 0:

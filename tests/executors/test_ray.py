@@ -230,6 +230,7 @@ def test_conformance(local_ray: None) -> None:
     assert ray.is_initialized()
 
 
+@pytest.mark.slow
 def test_a_ray_worker_stopped_mid_trial_is_rerun_on_a_new_actor(local_ray: None) -> None:
     """Stop a Ray worker mid-trial (retried): the trial's actor is SIGKILLed at the trial's first report, which
     reached the driver while the trial ran; the trial reruns on the fresh actor started in its place and

@@ -59,7 +59,10 @@ def test_an_unstarted_budget_says_what_starts_it() -> None:
         JobBudget(900).search_deadline()
 
 
-@pytest.mark.parametrize(("kind", "after"), [("sequential", 1.5), ("pool", 10.0)])
+@pytest.mark.parametrize(
+    ("kind", "after"),
+    [("sequential", 1.5), pytest.param("pool", 10.0, marks=pytest.mark.slow)],  # a worker starting: seconds
+)
 def test_a_trial_running_at_its_deadline_is_cut_and_kept_as_pruned(kind: str, after: float) -> None:
     # a pool worker first starts (imports torch): its deadline leaves time for that on a busy machine
     executor = SequentialExecutor() if kind == "sequential" else LocalPoolExecutor(n_workers=1, threads_per_worker=1)

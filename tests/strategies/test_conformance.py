@@ -64,6 +64,11 @@ def drive(strategy: BaseStrategy, n: int, start: int = 0) -> list[str]:
 # one-shot strategies propose a single arch after training a supernet on data: tests/oneshot covers them
 MULTI_TRIAL = [name for name in STRATEGIES.names() if name not in ONESHOT_NAMES]
 names = pytest.mark.parametrize("name", [*MULTI_TRIAL, *WRAPPED])
+#: the slowest strategy per ask (a network ensemble refitted each time): its long drives run with the slow tests
+SLOW_TO_DRIVE = {"bananas"}
+long_names = pytest.mark.parametrize(
+    "name", [pytest.param(n, marks=pytest.mark.slow) if n in SLOW_TO_DRIVE else n for n in [*MULTI_TRIAL, *WRAPPED]]
+)
 
 
 @names
@@ -97,14 +102,14 @@ def test_failed_trials_are_tolerated(name: str) -> None:
         strategy.tell(complete(i, p.arch, TrialState.FAILED if i % 3 == 0 else TrialState.COMPLETE))
 
 
-@names
+@long_names
 def test_same_seed_same_proposals(name: str) -> None:
     assert drive(make(name, seed=3), 25) == drive(make(name, seed=3), 25)
     if make(name).seeded:
         assert drive(make(name, seed=3), 25) != drive(make(name, seed=4), 25)
 
 
-@names
+@long_names
 def test_resume_from_state_dict_is_identical(name: str) -> None:
     uninterrupted = make(name, seed=5)
     first = drive(uninterrupted, 15)
@@ -118,7 +123,7 @@ def test_resume_from_state_dict_is_identical(name: str) -> None:
     assert drive(resumed, 15, start=15) == rest
 
 
-@names
+@long_names
 def test_finds_the_optimum_of_a_small_space(name: str) -> None:
     # 200 archs; the optimum (score 0) must be found within 300 evaluations on 9 of 10 seeds: a sanity
     # check that nothing is stuck (multi-fidelity strategies spend part of the budget on promotions)

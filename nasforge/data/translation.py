@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import csv
 import os
+from abc import abstractmethod
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -100,9 +101,9 @@ class ParallelDataset(BaseDataset):
         self.vocab_size = vocab_size
         self.seed = check_seed(seed, owner)
 
+    @abstractmethod
     def _pairs(self) -> tuple[list[str], list[str], list[str] | None]:
         """Sources, targets and groups (None: split at random) of the raw pairs."""
-        raise NotImplementedError
 
     def _key(self) -> tuple[Any, ...]:
         return (type(self).__name__, self.valid_size, self.test_size, self.max_length, self.vocab_size, self.seed)

@@ -5,7 +5,6 @@ preprocessing, not through the dataset's)."""
 from __future__ import annotations
 
 import csv
-import shutil
 from pathlib import Path
 
 import numpy as np
@@ -131,8 +130,7 @@ def test_speaker_utterances_as_lpc_frames(tmp_path: Path) -> None:
         model.predict([np.zeros((10, 5))])
 
 
-@pytest.mark.slow  # synthesises a few voices with espeak-ng first (seconds to a minute)
-@pytest.mark.skipif(shutil.which("espeak-ng") is None, reason="spoken digits are synthesised with espeak-ng")
+@pytest.mark.slow  # synthesises a few voices with espeak-ng (scripts/setup.sh installs it) first
 def test_spoken_digits_as_waveforms_and_wav_files(tmp_path: Path) -> None:
     import wave
 

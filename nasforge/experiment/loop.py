@@ -101,7 +101,8 @@ class TrialLoop:
                                 self.durations.append(result.finished_at - result.started_at)
                             self._finish(self.running.pop(result.number), result)
                 self._heartbeat()
-            storage.set_status(self.exp_id, "running" if self._others_running() else "finished")
+            if not self._others_running():  # else it stays "running": the last driver to end finishes it
+                storage.set_status(self.exp_id, "finished")
         except ConstraintsUnmet:
             storage.set_status(self.exp_id, "paused")
             raise

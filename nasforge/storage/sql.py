@@ -113,26 +113,34 @@ class SQLStorage(BaseStorage):
                 cur.execute("PRAGMA foreign_keys=ON")
                 cur.close()
 
-        try:
-            metadata.create_all(engine)
-            with engine.begin() as conn:
-                row = conn.execute(sa.select(meta_table.c.value).where(meta_table.c.key == "schema_version")).first()
-                if row is None:
-                    conn.execute(meta_table.insert().values(key="schema_version", value=str(SCHEMA_VERSION)))
-                elif int(row[0]) < SCHEMA_VERSION:
-                    migrate(conn, int(row[0]))
-                elif int(row[0]) > SCHEMA_VERSION:
-                    raise StorageError(
-                        f"Storage {self.url!r} has schema version {row[0]}, newer than this nasforge understands "
-                        f"({SCHEMA_VERSION}); upgrade nasforge."
-                    )
-        except sa.exc.IntegrityError:
-            pass  # another process created the schema at the same moment
-        except (sa.exc.ProgrammingError, sa.exc.OperationalError) as exc:
-            if "duplicate column" in str(exc.orig).lower() or "already exists" in str(exc.orig).lower():
-                return engine  # another process migrated or created the schema at the same moment
-            raise StorageError(f"Cannot open storage {self.url!r}: {exc.orig}") from exc
-        return engine
+        for attempt in range(5):
+            try:
+                self._create_schema(engine)
+                return engine
+            except sa.exc.IntegrityError:
+                pass  # another process created the schema at the same moment: look again
+            except (sa.exc.ProgrammingError, sa.exc.OperationalError) as exc:
+                text = str(exc.orig).lower()
+                if "duplicate column" not in text and "already exists" not in text:
+                    raise StorageError(f"Cannot open storage {self.url!r}: {exc.orig}") from exc
+                # another process is creating or migrating the schema at this moment: look again once it did
+            time.sleep(0.05 * (attempt + 1))
+        raise StorageError(f"Cannot open storage {self.url!r}: its schema kept changing under this process.")
+
+    def _create_schema(self, engine: Engine) -> None:
+        """Create the tables that are missing, then record or migrate the schema's version."""
+        metadata.create_all(engine)
+        with engine.begin() as conn:
+            row = conn.execute(sa.select(meta_table.c.value).where(meta_table.c.key == "schema_version")).first()
+            if row is None:
+                conn.execute(meta_table.insert().values(key="schema_version", value=str(SCHEMA_VERSION)))
+            elif int(row[0]) < SCHEMA_VERSION:
+                migrate(conn, int(row[0]))
+            elif int(row[0]) > SCHEMA_VERSION:
+                raise StorageError(
+                    f"Storage {self.url!r} has schema version {row[0]}, newer than this nasforge understands "
+                    f"({SCHEMA_VERSION}); upgrade nasforge."
+                )
 
     # --- experiments -------------------------------------------------------------------------------------------
     def create_experiment(self, name: str, config: Mapping[str, Any]) -> ExperimentRow:

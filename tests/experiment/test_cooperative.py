@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 
 from nasforge.experiment import Experiment
+from nasforge.oneshot import ONESHOT_NAMES
 from nasforge.storage import SQLStorage
 from nasforge.strategies import STRATEGIES
 from nasforge.trial import TrialState
@@ -23,6 +24,11 @@ from tests.experiment.coop_driver import Finished
 from tests.toys import ToyEvaluator, ToySpace
 
 ROOT = Path(__file__).resolve().parents[2]
+MULTI_TRIAL = [
+    pytest.param(name, marks=pytest.mark.slow) if name == "bananas" else name  # its ensemble is slow to refit
+    for name in STRATEGIES.names()
+    if name not in ONESHOT_NAMES
+]
 
 
 def check_shared(storage: SQLStorage, n: int, ran: list[list[int]]) -> None:
@@ -39,7 +45,7 @@ def check_shared(storage: SQLStorage, n: int, ran: list[list[int]]) -> None:
     assert row.status == "finished"
 
 
-@pytest.mark.parametrize("strategy", ["random", "evolution", "asha", "bo"])
+@pytest.mark.parametrize("strategy", MULTI_TRIAL)
 def test_drivers_in_threads_share_the_trials_and_the_strategy(tmp_path: Path, strategy: str) -> None:
     url, n = str(tmp_path / "e.db"), 14
     ran: list[list[int]] = [[], []]

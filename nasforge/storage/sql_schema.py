@@ -50,7 +50,7 @@ trials = sa.Table(
     sa.Column("started_at", sa.Float),
     sa.Column("finished_at", sa.Float),
     sa.Column("told", sa.Boolean, nullable=False, default=False),
-    sa.Column("owner", sa.String(128)),  # the driver running the trial (`nasforge.experiment.driver_id`)
+    sa.Column("owner", sa.String(128)),  # the driver running the trial (`nasforge.experiment.driver.new_driver_id`)
     sa.Column("heartbeat", sa.Float),  # when its owner last said it is alive
     sa.UniqueConstraint("experiment_id", "number", name="uq_trial_number"),
 )

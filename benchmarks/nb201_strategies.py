@@ -5,10 +5,12 @@ signal, the 12-epoch training time as each evaluation's cost, the per-dataset bu
 population 10 and sample 3), written as a record:
 
     python benchmarks/nb201_strategies.py [--seeds 200] [--strategies random,evolution,...] [--processes 1]
+        [--plots FOLDER]
 
 Writes a new record under records/bench/ (benchmarks/records.py): one run per strategy, dataset and seed (its
 final test accuracy and trial count) and the summary `nasforge bench` prints (mean, std and published figure per
 strategy and dataset). The record is saved after each strategy and dataset, so a run stopped half-way keeps them.
+With `--plots`, the anytime plots of `nasforge bench` (one PNG per dataset) go to that folder as well.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ import sys
 import time
 from pathlib import Path
 
-from nasforge.bench import RunSpec, format_table, run_many, summary
+from nasforge.bench import RunSpec, format_table, plot, run_many, summary
 from nasforge.bench.runner import datasets
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -35,6 +37,7 @@ def main() -> None:
     parser.add_argument("--strategies", default=ALL, help="comma-separated strategy names")
     parser.add_argument("--datasets", default=",".join(datasets()), help="comma-separated datasets")
     parser.add_argument("--processes", type=int, default=1, help="processes running searches side by side")
+    parser.add_argument("--plots", type=Path, help="folder for the anytime plots (needs matplotlib)")
     args = parser.parse_args()
     strategies, names = args.strategies.split(","), args.datasets.split(",")
     config = {**vars(args), "strategy_kwargs": KWARGS, "budget": "the protocol's per dataset", "workers": 1}
@@ -63,6 +66,9 @@ def main() -> None:
     rows = summary(results)
     print(format_table(rows))
     print(f"record: {record.save(summary={'rows': rows})}")
+    if args.plots:
+        for png in plot(results, args.plots):
+            print(f"plot: {png}")
 
 
 if __name__ == "__main__":

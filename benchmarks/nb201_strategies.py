@@ -9,7 +9,8 @@ population 10 and sample 3), written as a record:
 
 Writes a new record under records/bench/ (benchmarks/records.py): one run per strategy, dataset and seed (its
 final test accuracy and trial count) and the summary `nasforge bench` prints (mean, std and published figure per
-strategy and dataset). The record is saved after each strategy and dataset, so a run stopped half-way keeps them.
+strategy and dataset). The record is saved after each strategy and dataset; a run stopped with Ctrl-C keeps the
+finished ones, summarised, and names where it stopped (`stopped_in` in the summary).
 With `--plots`, the anytime plots of `nasforge bench` (one PNG per dataset) go to that folder as well.
 """
 
@@ -20,7 +21,7 @@ import sys
 import time
 from pathlib import Path
 
-from nasforge.bench import RunSpec, format_table, plot, run_many, summary
+from nasforge.bench import RunResult, RunSpec, format_table, plot, run_many, summary
 from nasforge.bench.runner import datasets
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -42,30 +43,35 @@ def main() -> None:
     strategies, names = args.strategies.split(","), args.datasets.split(",")
     config = {**vars(args), "strategy_kwargs": KWARGS, "budget": "the protocol's per dataset", "workers": 1}
     record = Record("nb201_strategies", area="bench", config=config)
-    results = []
-    for strategy in strategies:
-        for dataset in names:
-            start = time.perf_counter()
-            specs = [RunSpec(strategy, dataset, s, KWARGS.get(strategy, {})) for s in range(args.seeds)]
-            done = run_many(specs, workers=args.processes)
-            wall = time.perf_counter() - start
-            results += done
-            record.runs += [
-                {
-                    "strategy": r.spec.name,
-                    "dataset": dataset,
-                    "seed": r.spec.seed,
-                    "final_test": r.final_test,
-                    "n_trials": r.n_trials,
-                    "group_wall_s": round(wall, 2),  # the wall time of all seeds of this strategy and dataset
-                }
-                for r in done
-            ]
-            record.save()  # once per strategy and dataset: add_run would rewrite the file once per run
-            print(f"{strategy} {dataset}: {len(done)} runs in {wall:.1f} s", flush=True)
+    results: list[RunResult] = []
+    stopped = ""
+    try:
+        for strategy in strategies:
+            for dataset in names:
+                start = time.perf_counter()
+                specs = [RunSpec(strategy, dataset, s, KWARGS.get(strategy, {})) for s in range(args.seeds)]
+                done = run_many(specs, workers=args.processes)
+                wall = time.perf_counter() - start
+                results += done
+                record.runs += [
+                    {
+                        "strategy": r.spec.name,
+                        "dataset": dataset,
+                        "seed": r.spec.seed,
+                        "final_test": r.final_test,
+                        "n_trials": r.n_trials,
+                        "group_wall_s": round(wall, 2),  # the wall time of all seeds of this strategy and dataset
+                    }
+                    for r in done
+                ]
+                record.save()  # once per strategy and dataset: add_run would rewrite the file once per run
+                print(f"{strategy} {dataset}: {len(done)} runs in {wall:.1f} s", flush=True)
+    except KeyboardInterrupt:  # Ctrl-C: the finished strategies and datasets stay, and the record says where it stopped
+        stopped = f"{strategy} {dataset}"
+        print(f"stopped before the end of {stopped}", flush=True)
     rows = summary(results)
     print(format_table(rows))
-    print(f"record: {record.save(summary={'rows': rows})}")
+    print(f"record: {record.save(summary={'rows': rows, **({'stopped_in': stopped} if stopped else {})})}")
     if args.plots:
         for png in plot(results, args.plots):
             print(f"plot: {png}")

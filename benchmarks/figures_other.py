@@ -13,9 +13,6 @@ DATASET_NAMES = {"cifar10": "CIFAR-10", "cifar100": "CIFAR-100", "imagenet16-120
 
 
 # -- multi-objective -------------------------------------------------------------------------------------------
-MO_PARAMS = "multiobjective/legacy/nb201_params.json"
-
-
 def mo_rows(benchmark: str) -> list[dict[str, Any]]:
     """One row per strategy and dataset of the newest record of multiobjective_nb201.py (`nb201_params` or
     `nb201_latency`)."""
@@ -31,12 +28,12 @@ def mo_cite(benchmark: str) -> str:
 def mo_params() -> str:
     import multiobjective_nb201 as bench
 
-    return str(bench.table(record(MO_PARAMS)))
+    return f"{mo_cite('nb201_params')}\n\n{bench.table(mo_rows('nb201_params'))}"
 
 
 @figure("mo_params_best")
 def mo_params_best() -> str:
-    rows = record(MO_PARAMS)
+    rows = mo_rows("nb201_params")
     parts = []
     for dataset, name in DATASET_NAMES.items():
         best = max((r for r in rows if r["dataset"] == dataset), key=lambda r: r["signal_nadir"])
@@ -46,7 +43,7 @@ def mo_params_best() -> str:
 
 @figure("mo_params_imagenet")
 def mo_params_imagenet() -> str:
-    rows = [r for r in record(MO_PARAMS) if r["dataset"] == "imagenet16-120"]
+    rows = [r for r in mo_rows("nb201_params") if r["dataset"] == "imagenet16-120"]
     return f"{100 * max(r['signal_nadir'] for r in rows):.2f} %"
 
 

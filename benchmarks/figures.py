@@ -52,6 +52,15 @@ def record(path: str) -> Any:
     return json.loads((RECORDS / path).read_text())
 
 
+def latest(area: str, benchmark: str) -> dict[str, Any]:
+    """The newest finished record (one with a summary) of `benchmark` under records/<area>/."""
+    paths = sorted((RECORDS / area).glob(f"{benchmark}-*.json"))
+    done = [r for r in (record(str(p.relative_to(RECORDS))) for p in paths) if r and "summary" in r]
+    if not done:
+        raise SystemExit(f"no finished record of {benchmark} in records/{area}/: run its script in benchmarks/")
+    return max(done, key=lambda r: r["started"])
+
+
 def table(header: list[str], rows: list[list[Any]]) -> str:
     """A markdown table."""
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]

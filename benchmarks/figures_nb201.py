@@ -6,7 +6,7 @@ import statistics
 from typing import Any
 
 import numpy as np
-from figures import RECORDS, figure, pm, record, table
+from figures import figure, latest, pm, record, table
 
 BENCH = "bench/legacy/nasforge_bench_results.json"  # nasforge bench --seeds 200 --out docs/bench (legacy)
 DATASETS = ("cifar10", "cifar100", "imagenet16-120")
@@ -21,15 +21,6 @@ NAMES = {
     "hyperband": "Hyperband",
     "asha": "ASHA",
 }
-
-
-def latest(area: str, benchmark: str) -> dict[str, Any]:
-    """The newest finished record of `benchmark` under records/<area>/."""
-    paths = sorted((RECORDS / area).glob(f"{benchmark}-*.json"))
-    done = [r for r in (record(str(p.relative_to(RECORDS))) for p in paths) if r and "summary" in r]
-    if not done:
-        raise SystemExit(f"no finished record of {benchmark} in records/{area}/: run benchmarks/{benchmark}.py")
-    return max(done, key=lambda r: r["started"])
 
 
 def bench_summary() -> dict[tuple[str, str], dict[str, Any]]:

@@ -7,22 +7,33 @@ import re
 import statistics
 from typing import Any
 
-from figures import RECORDS, figure, record, table
+from figures import RECORDS, figure, latest, record, table
 
 DATASET_NAMES = {"cifar10": "CIFAR-10", "cifar100": "CIFAR-100", "imagenet16-120": "ImageNet16-120"}
 
 
 # -- multi-objective -------------------------------------------------------------------------------------------
+def mo_rows(benchmark: str) -> list[dict[str, Any]]:
+    """One row per strategy and dataset of the newest record of multiobjective_nb201.py (`nb201_params` or
+    `nb201_latency`)."""
+    return list(latest("multiobjective", benchmark)["runs"])
+
+
+def mo_cite(benchmark: str) -> str:
+    rec = latest("multiobjective", benchmark)
+    return f"Record `{rec['benchmark']}` of {rec['started'][:10]}, commit {rec['commit']}: `{rec['command']}`."
+
+
 @figure("mo_params")
 def mo_params() -> str:
     import multiobjective_nb201 as bench
 
-    return str(bench.table(record("multiobjective/legacy/nb201_params.json")))
+    return f"{mo_cite('nb201_params')}\n\n{bench.table(mo_rows('nb201_params'))}"
 
 
 @figure("mo_params_best")
 def mo_params_best() -> str:
-    rows = record("multiobjective/legacy/nb201_params.json")
+    rows = mo_rows("nb201_params")
     parts = []
     for dataset, name in DATASET_NAMES.items():
         best = max((r for r in rows if r["dataset"] == dataset), key=lambda r: r["signal_nadir"])
@@ -32,7 +43,7 @@ def mo_params_best() -> str:
 
 @figure("mo_params_imagenet")
 def mo_params_imagenet() -> str:
-    rows = [r for r in record("multiobjective/legacy/nb201_params.json") if r["dataset"] == "imagenet16-120"]
+    rows = [r for r in mo_rows("nb201_params") if r["dataset"] == "imagenet16-120"]
     return f"{100 * max(r['signal_nadir'] for r in rows):.2f} %"
 
 
@@ -40,7 +51,7 @@ def mo_params_imagenet() -> str:
 def mo_latency() -> str:
     import multiobjective_nb201 as bench
 
-    return str(bench.table(record("multiobjective/legacy/nb201_latency.json")))
+    return f"{mo_cite('nb201_latency')}\n\n{bench.table(mo_rows('nb201_latency'))}"
 
 
 @figure("mo_latency_table")

@@ -25,7 +25,7 @@ of the space and so separates the strategies.
     python benchmarks/multiobjective_nb201.py --seeds 50 --cost latency --datasets cifar10
 
 write a new record under records/multiobjective/ (benchmarks/records.py; nb201_params-*.json or nb201_latency-*.json)
-and print the table.
+with one run per strategy and dataset (its seeds' scores under `per_seed`) and print the table.
 """
 
 from __future__ import annotations
@@ -147,6 +147,8 @@ def summarise(name: str, dataset: str, cost_metric: str, runs: list[list[int]], 
         row[f"{key}_se"] = float(values.std(ddof=1) / np.sqrt(n)) if n > 1 else 0.0
     row["evaluations"] = float(np.mean([len(r) for r in runs]))
     row["wall_s"] = round(wall, 1)
+    # every run (seeds 0..n-1): its scores and evaluation count, so the means above can be checked and redone
+    row["per_seed"] = [{"seed": i, **s, "evaluations": len(r)} for i, (s, r) in enumerate(zip(scores, runs))]
     return row
 
 
@@ -192,7 +194,7 @@ def main() -> None:
                 ]
                 runs = [r.indices for r in run_many(specs, workers=args.processes)]
             row = summarise(name, dataset, metric, runs, time.perf_counter() - start)
-            print(json.dumps(row), flush=True)
+            print(json.dumps({k: v for k, v in row.items() if k != "per_seed"}), flush=True)
             record.add_run(row)
     print(table(rows))
     print(f"record: {record.save(summary={'table': table(rows)})}")

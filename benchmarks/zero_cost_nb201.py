@@ -229,7 +229,8 @@ def main() -> None:
         net = space.freeze(str_to_arch(arch_str))
         scores: dict[str, float] = {}
         seconds: dict[str, float] = {}
-        for name, proxy in PROXIES.items():
+        for name in PROXIES:
+            proxy = PROXIES[name]
             t = time.process_time()
             scores[name] = proxy(net, x, y)
             seconds[name] = time.process_time() - t

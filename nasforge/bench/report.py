@@ -6,7 +6,7 @@ import json
 import math
 import warnings
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -94,8 +94,9 @@ def regret_curves(runs: Sequence[RunResult], grid: np.ndarray) -> np.ndarray:
     return out
 
 
-def plot(results: Sequence[RunResult], folder: str | Path) -> list[Path]:
-    """One PNG per dataset: median test regret against simulated time, with the interquartile band."""
+def plot(results: Sequence[RunResult], folder: str | Path, suffix: str = "") -> list[Path]:
+    """One PNG per dataset, `nb201_<dataset><suffix>.png`: median test regret against simulated time, with the
+    interquartile band."""
     try:
         import matplotlib
 
@@ -129,15 +130,17 @@ def plot(results: Sequence[RunResult], folder: str | Path) -> list[Path]:
         ax.grid(True, which="both", alpha=0.3)
         ax.legend()
         fig.tight_layout()
-        path = out / f"nb201_{dataset}.png"
+        path = out / f"nb201_{dataset}{suffix}.png"
         fig.savefig(path)
         plt.close(fig)
         paths.append(path)
     return paths
 
 
-def save_json(results: Sequence[RunResult], path: str | Path) -> None:
+def save_json(results: Sequence[RunResult], path: str | Path, about: Mapping[str, Any] | None = None) -> None:
+    """The summary and every run as JSON, after `about` (what ran: settings, versions, date) if given."""
     data = {
+        **dict(about or {}),
         "summary": summary(results),
         "runs": [
             {

@@ -7,6 +7,7 @@ import importlib.util
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 from nasforge.errors import ConfigError, unknown_name
 
@@ -22,7 +23,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--table", help="NAS-Bench-201 CSV (default: $NASFORGE_NB201 or $NASFORGE_DATA/nb201/, else the bundled one)"
     )
-    p.add_argument("--out", default="bench-out", help="folder for results.json and the plots")
+    p.add_argument(
+        "--out", default="bench-out", help="folder for results.json and the plots (a rerun adds results-2.json, ...)"
+    )
     p.add_argument("--dedup", action="store_true", help="wrap each strategy in Deduplicate (isomorphism-aware)")
     p.add_argument("--no-plots", action="store_true")
     p.set_defaults(func=main)
@@ -74,8 +77,45 @@ def main(args: argparse.Namespace) -> int:
     print(f"{len(specs)} runs in {elapsed:.1f} s")
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    save_json(results, out / "results.json")
+    path, suffix = free_name(out)
+    save_json(results, path, about(args, elapsed))
+    print(f"results: {path}")
     if plots:
-        for path in plot(results, out):
-            print(f"plot: {path}")
+        for png in plot(results, out, suffix):
+            print(f"plot: {png}")
     return 0
+
+
+def free_name(out: Path) -> tuple[Path, str]:
+    """`out/results.json`, or `results-N.json` with the first free N (and its suffix `-N` for the plots), taken
+    at once: a rerun into the same folder never replaces an earlier run's results."""
+    n = 1
+    while True:
+        suffix = f"-{n}" if n > 1 else ""
+        path = out / f"results{suffix}.json"
+        try:
+            path.open("x").close()
+            return path, suffix
+        except FileExistsError:
+            n += 1
+
+
+def about(args: argparse.Namespace, elapsed: float) -> dict[str, Any]:
+    """What ran: the settings, the versions and the date, written before the results."""
+    import datetime as dt
+    import platform
+
+    import torch
+
+    import nasforge
+
+    keys = ("strategies", "datasets", "seeds", "budget", "workers", "dedup", "table")
+    return {
+        "command": "nasforge bench",
+        "settings": {k: getattr(args, k) for k in keys},
+        "nasforge": nasforge.__version__,
+        "torch": torch.__version__,
+        "python": platform.python_version(),
+        "finished": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+        "wall_s": round(elapsed, 1),
+    }

@@ -77,6 +77,13 @@ def test_bench_command(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> No
     )
     out = capsys.readouterr().out
     assert code == 0 and "random" in out and (tmp_path / "nb201_cifar10.png").exists()
+    first = json.loads((tmp_path / "results.json").read_text())
+    assert first["settings"]["seeds"] == 3 and len(first["runs"]) == 3 and first["wall_s"] >= 0
+    again = ["bench", "--seeds", "2", "--datasets", "cifar10", "--strategies", "random", "--budget", "2000"]
+    assert main([*again, "--out", str(tmp_path), "--processes", "1", "--no-plots"]) == 0
+    assert f"results: {tmp_path / 'results-2.json'}" in capsys.readouterr().out  # a rerun: a new file beside it
+    assert json.loads((tmp_path / "results.json").read_text()) == first
+    assert len(json.loads((tmp_path / "results-2.json").read_text())["runs"]) == 2
     assert main(["bench", "--strategies", "evolutoin"]) == 2
     assert "Did you mean 'evolution'" in capsys.readouterr().err
     assert main(["bench", "--datasets", "cifar1000"]) == 2

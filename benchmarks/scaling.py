@@ -161,7 +161,7 @@ def main() -> None:
     for kind in args.storages:
         for row in measure.storage_round_trips(kind, args.drivers, args.storage_trials):
             record.add_run({"part": "storage", **row})
-            storage_ms[(kind, row["drivers"])] = row["ms_per_trial"]
+            storage_ms[(kind, int(row["drivers"]))] = row["ms_per_trial"]
         if args.real_drivers:
             for row in measure.real_drivers(kind, args.drivers, args.real_drivers):
                 record.add_run({"part": "drivers", **row})

@@ -47,14 +47,23 @@ def storage_server(kind: str) -> Iterator[Callable[[str], str]]:
     database on a local PostgreSQL server (tests/postgres.py: Debian's binaries, loopback, fsync off)."""
     with tempfile.TemporaryDirectory() as tmp:
         if kind == "sqlite":
-            yield lambda name: str(Path(tmp) / f"{name}.db")
+            yield lambda name: schema(str(Path(tmp) / f"{name}.db"))
         elif kind == "postgresql":
             from tests.postgres import fresh_database, local_server
 
             with local_server() as base:
-                yield lambda name: fresh_database(base)
+                yield lambda name: schema(fresh_database(base))
         else:
             raise ValueError(f"storage kind must be one of {STORAGES}, got {kind!r}")
+
+
+def schema(url: str) -> str:
+    """`url`, its tables created here, before processes open it at once: on a new SQLite file, processes that
+    create the schema together can see `no such table` (seen while writing this benchmark)."""
+    storage = SQLStorage(url)
+    storage.engine  # noqa: B018 - creates the tables
+    storage.close()
+    return url
 
 
 def strategy_state(seen: int = 20) -> dict[str, Any]:

@@ -158,12 +158,16 @@ def drive(
     barrier, out = ctx.Barrier(drivers + 1), ctx.Queue()
     plans: list[list[dict[str, Any]]] = [[] for _ in range(drivers)]
     for W, url in urls.items():
-        for d in range(drivers):
-            mine = W // drivers + (1 if d < W % drivers else 0)
+        shares = [W // drivers + (1 if d < W % drivers else 0) for d in range(drivers)]
+        for d, mine in enumerate(shares):
             trials = max(trials_per_worker * mine, min_trials)
+            if shared:  # `max_trials` counts every driver's trials: the drivers stop together
+                trials = sum(max(trials_per_worker * n, min_trials) for n in shares)
             name = "sim" if shared else f"sim{d}"
             args = {"url": url, "name": name, "workers": mine, "trials": trials, "mean_s": mean_s, "cv": cv}
-            plans[d].append({"workers_total": W, "args": {**args, "dispatch_s": dispatch_s, "seed": d}})
+            plans[d].append(
+                {"workers_total": W, "args": {**args, "dispatch_s": dispatch_s, "seed": 0 if shared else d}}
+            )
     procs = [ctx.Process(target=_driver_process, args=(plan, barrier, out)) for plan in plans]
     for p in procs:
         p.start()

@@ -53,25 +53,28 @@ def mainjob_trial_s() -> tuple[float, str]:
     return mean, f"{stem} ({len(runs)} runs, commit {latest['commit']})"
 
 
-def model_rows(
-    storages: list[str],
-    drivers: list[int],
-    workers: list[int],
-    durations: dict[str, float],
-    args: Any,
-    dispatch_s: float,
-) -> list[dict[str, Any]]:
+def model_rows(args: Any, durations: dict[str, float], dispatch_s: float) -> list[dict[str, Any]]:
+    """The charged clock: one driver, both durations. Real time: the short trials, 1, 2, 4 drivers at once."""
+    plans = []
+    if "charged" in args.parts:
+        plans += [("charged", name, mean_s, [1], args.trials_per_worker, 40) for name, mean_s in durations.items()]
+    if "realtime" in args.parts:
+        n = args.realtime_trials_per_worker
+        plans += [("realtime", "short", durations["short"], args.drivers, n, n)]
     rows = []
-    for kind in storages:
+    for kind in args.storages:
         with measure.storage_server(kind) as make:
-            for name, mean_s in durations.items():
+            for clock, name, mean_s, drivers, per_worker, least in plans:
                 for d in drivers:
-                    urls = {w: make(f"m{d}w{w}{name}") for w in workers if w >= d}
-                    for row in model.drive(urls, d, mean_s, args.cv, dispatch_s, args.trials_per_worker, args.shared):
-                        rows.append({"part": "model", "storage": kind, "durations": name, **row})
+                    urls = {w: make(f"{clock}{d}w{w}{name}") for w in args.workers if w >= d}
+                    realtime = clock == "realtime"
+                    for row in model.drive(
+                        urls, d, mean_s, args.cv, dispatch_s, per_worker, args.shared, least, realtime
+                    ):
+                        rows.append({"part": "model", "clock": clock, "storage": kind, "durations": name, **row})
                         r = rows[-1]
                         print(
-                            f"model {kind} {name} D={d} W={r['workers']}: efficiency {r['efficiency']:.3f}, "
+                            f"model {clock} {kind} {name} D={d} W={r['workers']}: efficiency {r['efficiency']:.3f}, "
                             f"driver {r['driver_ms_per_trial']:.2f} ms/trial",
                             flush=True,
                         )
@@ -81,13 +84,14 @@ def model_rows(
 def bottlenecks(rows: list[dict[str, Any]], storage_ms: dict[tuple[str, int], float]) -> list[dict[str, Any]]:
     """Per durations, storage and drivers: efficiency at 16 workers, the first W below `TARGET` and what stops it."""
     out = []
-    keys = sorted({(r["durations"], r["storage"], r["drivers"]) for r in rows if r["part"] == "model"})
-    for name, kind, d in keys:
+    keys = sorted({(r["clock"], r["durations"], r["storage"], r["drivers"]) for r in rows if r["part"] == "model"})
+    for clock, name, kind, d in keys:
         curve = sorted(
             (
                 r
                 for r in rows
-                if r["part"] == "model" and (r["durations"], r["storage"], r["drivers"]) == (name, kind, d)
+                if r["part"] == "model"
+                and (r["clock"], r["durations"], r["storage"], r["drivers"]) == (clock, name, kind, d)
             ),
             key=lambda r: r["workers"],
         )
@@ -101,6 +105,7 @@ def bottlenecks(rows: list[dict[str, Any]], storage_ms: dict[tuple[str, int], fl
         saturates = d * mean_s / (driver_ms / 1000)  # W at which D drivers are busy all the time
         out.append(
             {
+                "clock": clock,
                 "durations": name,
                 "storage": kind,
                 "drivers": d,
@@ -134,7 +139,9 @@ def main() -> None:
     parser.add_argument("--storages", nargs="+", default=list(measure.STORAGES), choices=measure.STORAGES)
     parser.add_argument("--drivers", nargs="+", type=int, default=[1, 2, 4])
     parser.add_argument("--workers", nargs="+", type=int, default=WORKERS)
-    parser.add_argument("--trials-per-worker", type=int, default=16, help="simulated trials per worker and W")
+    parser.add_argument("--parts", nargs="+", default=["charged", "realtime"], choices=["charged", "realtime"])
+    parser.add_argument("--trials-per-worker", type=int, default=16, help="charged clock: trials per worker and W")
+    parser.add_argument("--realtime-trials-per-worker", type=int, default=10, help="real time: trials per worker")
     parser.add_argument("--cv", type=float, default=0.5, help="coefficient of variation of the trial durations")
     parser.add_argument("--short", type=float, default=1.0, help="mean seconds of the cheap-trial durations")
     parser.add_argument("--overhead-trials", type=int, default=500, help="no-op trials per executor")
@@ -143,8 +150,8 @@ def main() -> None:
     parser.add_argument("--real-drivers", type=int, default=0, help="trials per run of N real drivers (0: none)")
     parser.add_argument("--shared", action="store_true", help="the model's drivers cooperate on one experiment")
     parser.add_argument("--real", action="store_true", help="only the real 1-vs-2-worker figure (record scaling_real)")
-    parser.add_argument("--real-trials", type=int, default=8)
-    parser.add_argument("--products", type=int, default=400, help="matrix products of one real trial")
+    parser.add_argument("--real-trials", type=int, default=12)
+    parser.add_argument("--products", type=int, default=1200, help="matrix products of one real trial")
     args = parser.parse_args()
     args.load_before = os.getloadavg()[0]
     if args.real:
@@ -165,23 +172,24 @@ def main() -> None:
         if args.real_drivers:
             for row in measure.real_drivers(kind, args.drivers, args.real_drivers):
                 record.add_run({"part": "drivers", **row})
-    for row in model_rows(args.storages, args.drivers, args.workers, durations, args, dispatch_s):
+    for row in model_rows(args, durations, dispatch_s):
         record.add_run(row)
     found = bottlenecks(record.runs, storage_ms)
-    headline = next(
-        (b for b in found if (b["durations"], b["storage"], b["drivers"]) == ("mainjob", "postgresql", 1)), None
-    )
+    pg = {
+        (b["clock"], b["durations"], b["drivers"]): b["efficiency_at_16"] for b in found if b["storage"] == "postgresql"
+    }
     summary = {
         "dispatch_ms": 1000 * dispatch_s,
         "target_efficiency": TARGET,
         "bottlenecks": found,
-        "postgresql_mainjob_efficiency_at_16": None if headline is None else headline["efficiency_at_16"],
+        "postgresql_efficiency_at_16": {f"{c}/{n}/{d} driver(s)": e for (c, n, d), e in sorted(pg.items())},
+        "shared_experiment": args.shared,
         "load_1min_after": os.getloadavg()[0],
     }
     print(f"record: {record.save(summary=summary)}")
     for b in found:
         print(
-            f"{b['durations']:>8} {b['storage']:>10} D={b['drivers']}: efficiency at 16 {b['efficiency_at_16']}, "
+            f"{b['clock']:>8} {b['durations']:>8} {b['storage']:>10} D={b['drivers']}: efficiency at 16 {b['efficiency_at_16']}, "
             f"first W below {TARGET}: {b['first_w_below_target']}, {b['bottleneck']} "
             f"({b['driver_ms_per_trial']:.2f} ms/trial, storage {b['storage_ms_per_trial']})"
         )

@@ -77,6 +77,56 @@ class ChargedSimulatedExecutor(SimulatedExecutor):
         return [result]
 
 
+class RealTimeSimulatedExecutor(SimulatedExecutor):
+    """N simulated workers on the wall clock: a trial ends `cost` real seconds after it was handed out, and
+    `wait` sleeps until then. The driver works and idles as it would with real workers, so several drivers
+    meet in the storage only as often as real ones would (the charged clock runs every driver flat out)."""
+
+    def __init__(self, n_workers: int = 1, dispatch_s: float = 0.0) -> None:
+        super().__init__(n_workers)
+        self.dispatch_s = dispatch_s
+        self.taken: list[float] = []
+        self.spans: list[tuple[float, float]] = []
+        self.slept = 0.0  # seconds the driver waited for its workers: the rest of its run was its own work
+        self._t0 = time.perf_counter()
+
+    def start(self, evaluator: BaseEvaluator, space: ModelSpace, on_report: Any) -> None:
+        super().start(evaluator, space, on_report)
+        self._t0 = time.perf_counter()
+
+    def now(self) -> float:
+        return time.perf_counter() - self._t0
+
+    def _dispatch(self) -> None:
+        self._clock = self.now()  # a trial starts when it is handed out
+        super()._dispatch()
+
+    def submit(self, job: Any) -> None:
+        if self.dispatch_s:
+            time.sleep(self.dispatch_s)  # the executor's hand-over, serial in the driver
+        super().submit(job)
+
+    def wait(self, timeout: float | None = None) -> list[JobResult]:
+        if not self._running:
+            return []
+        delay = self._running[0][0] - self.now()
+        if delay > 0:
+            began = time.perf_counter()
+            time.sleep(delay if timeout is None else min(delay, timeout))
+            self.slept += time.perf_counter() - began
+            if timeout is not None and delay > timeout:
+                return []
+        _, _, result, reports = heapq.heappop(self._running)
+        self._clock = self.now()
+        self.taken.append(self._clock)
+        self.spans.append((result.started_at, result.finished_at))
+        if self._on_report is not None:
+            for step, metrics in reports:
+                self._on_report(result.number, step, metrics)
+        self._dispatch()
+        return [result]
+
+
 class DurationEvaluator(BaseEvaluator):
     """A trial that lasts a drawn number of simulated seconds: lognormal with mean `mean_s` and coefficient of
     variation `cv`, drawn from the trial's seed; one report, then its result and its `cost`."""
@@ -93,11 +143,20 @@ class DurationEvaluator(BaseEvaluator):
 
 
 def _one_driver(
-    url: str, name: str, workers: int, trials: int, mean_s: float, cv: float, dispatch_s: float, seed: int
+    url: str,
+    name: str,
+    workers: int,
+    trials: int,
+    mean_s: float,
+    cv: float,
+    dispatch_s: float,
+    seed: int,
+    realtime: bool = False,
 ) -> dict[str, Any]:
     from ray_overhead import SmallSpace
 
-    executor = ChargedSimulatedExecutor(workers, dispatch_s)
+    kind = RealTimeSimulatedExecutor if realtime else ChargedSimulatedExecutor
+    executor = kind(workers, dispatch_s)
     exp = Experiment(
         name,
         SmallSpace(),
@@ -116,7 +175,7 @@ def _one_driver(
     return {
         "taken": executor.taken,
         "spans": executor.spans,
-        "charged_s": executor.charged,
+        "charged_s": executor.charged if isinstance(executor, ChargedSimulatedExecutor) else wall - executor.slept,
         "wall_s": wall,
         "trials": len(executor.taken),
         "mean_cost_s": statistics.mean(costs) if costs else 0.0,
@@ -150,6 +209,7 @@ def drive(
     trials_per_worker: int,
     shared: bool,
     min_trials: int = 40,
+    realtime: bool = False,
 ) -> list[dict[str, Any]]:
     """For each total worker count W in `urls` (W >= `drivers`; a fresh storage URL each): `drivers` processes run
     the loop at once on that storage, each with W / `drivers` simulated workers (the remainder to the first), on
@@ -166,7 +226,10 @@ def drive(
             name = "sim" if shared else f"sim{d}"
             args = {"url": url, "name": name, "workers": mine, "trials": trials, "mean_s": mean_s, "cv": cv}
             plans[d].append(
-                {"workers_total": W, "args": {**args, "dispatch_s": dispatch_s, "seed": 0 if shared else d}}
+                {
+                    "workers_total": W,
+                    "args": {**args, "dispatch_s": dispatch_s, "seed": 0 if shared else d, "realtime": realtime},
+                }
             )
     procs = [ctx.Process(target=_driver_process, args=(plan, barrier, out)) for plan in plans]
     for p in procs:

@@ -25,15 +25,18 @@ def bench() -> Iterator[tuple[ModuleType, ModuleType]]:
         sys.path.remove(str(ROOT / "benchmarks"))
 
 
-def run(model: ModuleType, tmp_path: Path, workers: int, dispatch_s: float, trials: int = 24):  # type: ignore[no-untyped-def]
+def run(  # type: ignore[no-untyped-def]
+    model: ModuleType, tmp_path: Path, workers: int, dispatch_s: float, trials: int = 24, realtime: bool = False
+):
     from ray_overhead import SmallSpace
 
-    executor = model.ChargedSimulatedExecutor(workers, dispatch_s)
+    kind = model.RealTimeSimulatedExecutor if realtime else model.ChargedSimulatedExecutor
+    executor = kind(workers, dispatch_s)
     exp = Experiment(
         "charged",
         SmallSpace(),
         RandomSearch(dedup=False),
-        model.DurationEvaluator(mean_s=1.0, cv=0.5),
+        model.DurationEvaluator(mean_s=0.05 if realtime else 1.0, cv=0.5),
         storage=str(tmp_path / "s.db"),
         executor=executor,
         objective="max:score",
@@ -59,6 +62,15 @@ def test_a_slow_driver_is_the_bottleneck(bench, tmp_path) -> None:  # type: igno
     assert working < 2.5 and rate < 2.5
 
 
+def test_real_time_workers_run_on_the_wall_clock(bench, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    model, _ = bench
+    executor, exp = run(model, tmp_path, workers=4, dispatch_s=0.0, trials=16, realtime=True)
+    costs = [t.metrics["cost"] for t in exp.trials]
+    assert len(executor.taken) == 16 and executor.slept > 0
+    assert executor.now() >= sum(costs) / 4  # it slept through the trials
+    assert all(end - start >= 0 for start, end in executor.spans)
+
+
 def test_drivers_at_once_and_the_summary(bench, tmp_path) -> None:  # type: ignore[no-untyped-def]
     model, scaling = bench
     urls = {w: str(tmp_path / f"w{w}.db") for w in (2, 4)}
@@ -67,7 +79,7 @@ def test_drivers_at_once_and_the_summary(bench, tmp_path) -> None:  # type: igno
     )
     assert [r["workers"] for r in rows] == [2, 4] and all(r["drivers"] == 2 for r in rows)
     assert all(0 < r["efficiency"] <= 1.0 + 1e-9 and r["trials"] >= 16 for r in rows)
-    model_rows = [{"part": "model", "storage": "sqlite", "durations": "short", **r} for r in rows]
+    model_rows = [{"part": "model", "clock": "charged", "storage": "sqlite", "durations": "short", **r} for r in rows]
     slow = {**model_rows[-1], "workers": 16, "efficiency": 0.5, "driver_ms_per_trial": 10.0}
     (found,) = scaling.bottlenecks([*model_rows, slow], {("sqlite", 2): 8.0})
     assert found["first_w_below_target"] == 16 and found["bottleneck"] == "storage"

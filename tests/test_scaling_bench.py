@@ -28,7 +28,7 @@ def bench() -> Iterator[tuple[ModuleType, ModuleType]]:
 def run(  # type: ignore[no-untyped-def]
     model: ModuleType, tmp_path: Path, workers: int, dispatch_s: float, trials: int = 24, realtime: bool = False
 ):
-    from ray_overhead import SmallSpace
+    SmallSpace = importlib.import_module("ray_overhead").SmallSpace  # benchmarks/, on the path by `bench`
 
     kind = model.RealTimeSimulatedExecutor if realtime else model.ChargedSimulatedExecutor
     executor = kind(workers, dispatch_s)

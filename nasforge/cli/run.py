@@ -171,6 +171,13 @@ def main(args: argparse.Namespace) -> int:
         )
         return 130
     row = experiment.storage.get_experiment(experiment.name)
+    if row is not None and row.status == "running" and not args.no_export and export_cfg.path:
+        print(
+            f"nasforge: other drivers still run {experiment.name!r}, so this one does not export; the last to "
+            f"finish does (or `nasforge export {experiment.name}` once they are done).",
+            file=out,
+        )
+        return 0
     if row is not None and row.status == "paused":  # stopped before the strategy could propose (a supernet)
         print(
             f"nasforge: stopped before the search finished; its progress is saved. Run the same command again "

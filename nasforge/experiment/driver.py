@@ -1,11 +1,12 @@
-"""Which driver process runs an experiment's trials, and whether it is still alive.
+"""Which driver runs an experiment's trials, and whether it is still alive.
 
-Every trial a driver starts is stamped with its `driver_id()` and a heartbeat it refreshes while the trial
-runs. When an experiment is resumed, a running trial is taken over (claimed) and run again when its driver is
-known to be dead (the same host, a process id that no longer exists), when its heartbeat is older than the
-`stale_after` grace period (a driver on another machine that died), or when it is this process's own. Trials
-with fresh heartbeats from another live driver are not touched: two drivers on one experiment would run its
-search twice, so the second is refused with a clear error.
+A driver is one run of an experiment's loop (`TrialLoop`): every trial it starts is stamped with its
+`new_driver_id()` and a heartbeat it refreshes while the trial runs. Several drivers, in one process or on many
+machines, may run one experiment at once (they take turns at its strategy through the storage). A running
+trial is taken over (claimed) and run again by another driver when its driver is known to be dead (on this
+host: a process id that no longer exists, or a run of this process that has ended) or when its heartbeat is
+older than the `stale_after` grace period (a driver on another machine that died). Trials with fresh heartbeats
+from a live driver are never touched.
 """
 
 from __future__ import annotations
@@ -14,20 +15,31 @@ import os
 import socket
 import uuid
 
-_TOKEN = uuid.uuid4().hex[:8]
+_LIVE: set[str] = set()  # the drivers of this process that have not ended
 
 
-def driver_id() -> str:
-    """`host:pid:token` of this process (the token tells a reused process id apart)."""
-    return f"{socket.gethostname()}:{os.getpid()}:{_TOKEN}"
+def new_driver_id() -> str:
+    """A new driver's `host:pid:token` (the token tells two drivers of one process, or a reused process id,
+    apart); it counts as alive until `end_driver`."""
+    owner = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+    _LIVE.add(owner)
+    return owner
+
+
+def end_driver(owner: str) -> None:
+    """`owner`, a driver of this process, has ended: trials it left running are anyone's to take over."""
+    _LIVE.discard(owner)
 
 
 def is_dead(owner: str) -> bool:
-    """True when `owner` is a driver on this host whose process is gone (a crash, a SIGKILL)."""
+    """True when `owner` is a driver on this host whose process is gone (a crash, a SIGKILL), or a driver of this
+    process that has ended."""
     host, _, rest = owner.partition(":")
     pid_text = rest.split(":", 1)[0]
-    if host != socket.gethostname() or not pid_text.isdigit() or owner == driver_id():
+    if host != socket.gethostname() or not pid_text.isdigit():
         return False
+    if int(pid_text) == os.getpid():
+        return owner not in _LIVE
     try:
         os.kill(int(pid_text), 0)
     except ProcessLookupError:

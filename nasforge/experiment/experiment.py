@@ -63,9 +63,11 @@ class Experiment:
     trials that were running when the process died run again, and the strategy continues from its
     saved state. `max_trials` counts every trial of the experiment, across resumes.
 
-    Running trials carry this driver's id and a heartbeat refreshed every `heartbeat_interval` seconds; a
-    resume takes over trials whose driver is dead or whose heartbeat is older than `stale_after`, and refuses
-    to run beside a live driver (`nasforge.experiment.driver`). `trial_timeout` stops a trial after that many
+    Several runs of one experiment (processes on any machines sharing the storage, or calls in threads)
+    cooperate: they take turns at its strategy through the storage and share its trials
+    (`nasforge.experiment.turns`). Running trials carry their driver's id and a heartbeat refreshed every
+    `heartbeat_interval` seconds; a run takes over trials whose driver is dead or whose heartbeat is older
+    than `stale_after` (`nasforge.experiment.driver`). `trial_timeout` stops a trial after that many
     seconds of wall time (it fails with `Timeout`; the search goes on).
     """
 
@@ -197,7 +199,12 @@ class Experiment:
     def _open(self) -> ExperimentRow:
         row = self.storage.get_experiment(self.name)
         if row is None:
-            return self.storage.create_experiment(self.name, self.stored_config())
+            try:
+                return self.storage.create_experiment(self.name, self.stored_config())
+            except StorageError:  # another driver created it at the same moment: join it
+                row = self.storage.get_experiment(self.name)
+                if row is None:
+                    raise
         if row.config.get("space_fingerprint") != space_fingerprint(self.space):
             raise StorageError(
                 f"Experiment {self.name!r} already exists in {self.storage} with a different search space; "

@@ -3,8 +3,10 @@
 The loop owns what lives only as long as the run: the trials running now and those to requeue, the
 durations of the finished ones (how long the next likely takes, for the job budget), the static metrics
 measured before training, the constraint refusals (`ConstraintGate`), the curves and weights of early
-stopping and weight inheritance (`TrialTracking`) and the heartbeat. The `Experiment` validates a run's
-arguments, opens its storage row and hands over to `TrialLoop.run`.
+stopping and weight inheritance (`TrialTracking`), the heartbeat and the turns at the strategy
+(`StrategyTurns`), which let any number of loops, in this process or on other machines, run one experiment
+together. The `Experiment` validates a run's arguments, opens its storage row and hands over to
+`TrialLoop.run`.
 """
 
 from __future__ import annotations
@@ -21,8 +23,9 @@ from nasforge.estimation.warm_start import Source, load_source, queue_sampler
 from nasforge.executors import Job, JobResult
 from nasforge.experiment.budget import typical_duration
 from nasforge.experiment.callbacks import Callback
-from nasforge.experiment.driver import driver_id, is_dead
+from nasforge.experiment.driver import end_driver, is_dead, new_driver_id
 from nasforge.experiment.gate import ConstraintGate, ConstraintsUnmet
+from nasforge.experiment.turns import StrategyTurns
 from nasforge.storage import ExperimentRow
 from nasforge.strategies.base import arch_key
 from nasforge.trial import TrialRecord, TrialState
@@ -31,6 +34,8 @@ if TYPE_CHECKING:
     from nasforge.experiment.experiment import Experiment
 
 __all__ = ["TrialLoop", "trial_seed", "warm_source"]
+
+UNFINISHED = [s for s in TrialState if not s.finished]
 
 
 def trial_seed(seed: int, number: int) -> int:
@@ -53,7 +58,8 @@ class TrialLoop:
         self.source = source
         self.storage, self.strategy, self.executor, self.space = exp.storage, exp.strategy, exp.executor, exp.space
         self.clock = exp.executor.now  # wall time, or simulated time for a simulated executor
-        self.me = driver_id()
+        self.me = new_driver_id()
+        self.turns = StrategyTurns(self.storage, exp.name, self.exp_id, self.me, self.strategy, exp.stale_after)
         self.gate = ConstraintGate(exp.name, exp.space, exp.evaluator, exp.strategy, exp.constraints, exp.latency)
         self.tracking = TrialTracking(
             exp.objective,
@@ -63,7 +69,7 @@ class TrialLoop:
             lambda number: [m for _, m in self.storage.get_reports(self.exp_id, number)],
         )
         self.records: dict[int, TrialRecord] = {}  # stored before this run, by number
-        self.requeue: list[int] = []  # trials left running by a dead driver (or this one): they run again
+        self.requeue: list[TrialRecord] = []  # trials left running by a dead driver: they run again
         self.running: dict[int, TrialRecord] = {}
         self.static: dict[int, dict[str, float]] = {}  # metrics measured before training, by trial number
         self.durations: list[float] = []  # of this run's finished trials: how long the next one likely takes
@@ -87,12 +93,15 @@ class TrialLoop:
                 self._fill(out_of_time=self._out_of_time())
                 if self.executor.n_running == 0:
                     break
-                for result in self.executor.wait(timeout=1.0):
-                    if not result.info.get("pruned"):
-                        self.durations.append(result.finished_at - result.started_at)
-                    self._finish(self.running.pop(result.number), result)
+                results = self.executor.wait(timeout=1.0)
+                if results:
+                    with self.turns.turn():  # the strategy hears them all in one turn
+                        for result in results:
+                            if not result.info.get("pruned"):
+                                self.durations.append(result.finished_at - result.started_at)
+                            self._finish(self.running.pop(result.number), result)
                 self._heartbeat()
-            storage.set_status(self.exp_id, "finished")
+            storage.set_status(self.exp_id, "running" if self._others_running() else "finished")
         except ConstraintsUnmet:
             storage.set_status(self.exp_id, "paused")
             raise
@@ -103,6 +112,7 @@ class TrialLoop:
             storage.set_status(self.exp_id, "interrupted")
             raise
         finally:
+            end_driver(self.me)  # whatever it left running is anyone's now
             self.executor.shutdown()
             if budget is not None:
                 budget.mark("search_end")
@@ -117,16 +127,28 @@ class TrialLoop:
             budget is not None and budget.search_over(now, typical_duration(self.durations))
         )
 
+    def _free(self) -> bool:
+        return not self.experiment.stop_requested and self.executor.n_running < self.executor.n_workers
+
+    def _full(self) -> bool:
+        """True once the experiment holds the run's `max_trials` trials (counting every driver's)."""
+        max_trials = self.experiment.run_max_trials
+        return max_trials is not None and self.n_total >= max_trials
+
     def _fill(self, out_of_time: bool) -> None:
-        """Start trials while workers are free: the requeued ones first, then the strategy's proposals."""
-        exp, max_trials = self.experiment, self.experiment.run_max_trials
-        while not (exp.stop_requested or out_of_time) and self.executor.n_running < self.executor.n_workers:
-            if self.requeue:
-                record = self.records[self.requeue.pop(0)].with_(state=TrialState.RUNNING, started_at=self.clock())
-                self.storage.update_trial(self.exp_id, record)
-            else:
-                if (max_trials is not None and self.n_total >= max_trials) or self.strategy.is_done():
-                    break
+        """Start trials while workers are free: the requeued ones first, then the strategy's proposals, asked
+        in this driver's turn at the strategy."""
+        if out_of_time:
+            return
+        while self.requeue and self._free():
+            record = self.requeue.pop(0).with_(state=TrialState.RUNNING, started_at=self.clock())
+            self.storage.update_trial(self.exp_id, record)
+            self._submit(record)
+        if not self._free() or self._full():
+            return
+        with self.turns.turn() as turn:
+            self.n_total = max(self.n_total, turn.n_trials)  # other drivers' trials count too
+            while self._free() and not self._full() and not self.strategy.is_done():
                 proposal = self.strategy.ask()
                 if proposal is None:
                     break
@@ -143,9 +165,10 @@ class TrialLoop:
                     started_at=self.clock(),
                 )
                 record = self.storage.append_trial(self.exp_id, record, self.strategy.state_dict(), self.me)
+                self.turns.wrote()
                 self.static[record.number] = static
                 self.n_total = max(self.n_total, record.number) + 1
-            self._submit(record)
+                self._submit(record)
 
     def _submit(self, record: TrialRecord) -> None:
         exp, budget = self.experiment, self.experiment.job_budget
@@ -195,44 +218,58 @@ class TrialLoop:
         self.tracking.finished(done)
         self.strategy.tell(done)
         self.storage.mark_told(self.exp_id, [done.number], self.strategy.state_dict())
+        self.turns.wrote()
         for cb in self.callbacks:
             cb.on_trial_end(self.experiment, done)
 
     def _heartbeat(self) -> None:
+        """Now and then: stamp this driver's trials alive, and take over those of drivers that died."""
         if time.time() - self.beat_at >= self.experiment.heartbeat_interval and self.running:
             self.beat_at = time.time()
             self.storage.heartbeat(self.exp_id, sorted(self.running), self.me, self.beat_at)
+            self._take_over(refuse=False)
+
+    def _take_over(self, refuse: bool) -> None:
+        """Queue the trials claimed from dead drivers (and, at the start, the ones nobody owns) to run again."""
+        queued = {r.number for r in self.requeue}
+        numbers = [n for n in self._claim(refuse) if n not in self.running and n not in queued]
+        if numbers:
+            left = {r.number: r for r in self.storage.get_trials(self.exp_id, UNFINISHED)}
+            self.requeue += [left[n] for n in numbers if n in left]
+
+    def _others_running(self) -> bool:
+        """True while another live driver has trials running (this run's end is not the experiment's)."""
+        now, stale_after = time.time(), self.experiment.stale_after
+        return any(
+            owner not in (None, self.me) and beat is not None and beat >= now - stale_after and not is_dead(owner)
+            for owner, beat in self.storage.running_owners(self.exp_id).items()
+        )
 
     # --- before the first trial ---------------------------------------------------------------------------------
     def _resume(self) -> None:
         """Pick up where the experiment stands: the strategy's state, the trials to take over, the finished
         trials the strategy never heard of, the warm start, and the curves and weights of completed trials."""
-        exp, storage, strategy, row = self.experiment, self.storage, self.strategy, self.row
-        if row.strategy_state:
-            try:
-                strategy.load_state_dict(row.strategy_state)
-            except (KeyError, TypeError, ValueError, IndexError) as exc:
-                raise StorageError(
-                    f"Experiment {exp.name!r} was saved by strategy {row.config.get('strategy')}, whose state "
-                    f"{strategy!r} cannot resume ({type(exc).__name__}: {exc}); resume with the same "
-                    "strategy and middleware, or give this search a new experiment name."
-                ) from exc
-        claimed = self._claim()  # refuses, before anything else is written, if another driver is live
-        self.records = records = {r.number: r for r in storage.get_trials(self.exp_id)}
-        untold = storage.untold_numbers(self.exp_id)
-        for number in untold:  # finished before a crash, but the strategy never heard
-            strategy.tell(records[number])
-        if untold:
-            storage.mark_told(self.exp_id, untold, strategy.state_dict())
-        if self.source is not None:
-            self._apply_warm_start(self.source, fresh=not records and not row.strategy_state)
-        self.requeue = list(claimed)
+        storage, strategy = self.storage, self.strategy
+        with self.turns.turn() as turn:  # loads the stored state: one this strategy cannot load fails before a write
+            # a strategy that cannot be shared refuses to run beside a live driver, before anything is written
+            self._take_over(refuse=not strategy.cooperative)
+            self.records = records = {r.number: r for r in storage.get_trials(self.exp_id)}
+            untold = storage.untold_numbers(self.exp_id)
+            for number in untold:  # finished before a crash, but the strategy never heard
+                strategy.tell(records[number])
+            if untold:
+                storage.mark_told(self.exp_id, untold, strategy.state_dict())
+                self.turns.wrote()
+            if self.source is not None:
+                self._apply_warm_start(
+                    self.source, fresh=not records and not turn.version and not self.row.strategy_state
+                )
         self.n_total = max(records, default=-1) + 1
         self.tracking.resume(records.values())
 
-    def _claim(self) -> list[int]:
-        """Take over the trials left running by this process, by a dead driver or by one whose heartbeat went
-        stale; refuse to run beside a live driver of the same experiment."""
+    def _claim(self, refuse: bool) -> list[int]:
+        """Take over the trials left running by a dead driver (one of this process that has ended, too) or by
+        one whose heartbeat went stale; with `refuse`, refuse to run beside a live driver instead."""
         exp, me, now = self.experiment, self.me, time.time()
         owners = self.storage.running_owners(self.exp_id)
         dead = [o for o in owners if o is not None and o != me and is_dead(o)]
@@ -241,13 +278,13 @@ class TrialLoop:
             for o, beat in owners.items()
             if o is not None and o != me and o not in dead and beat is not None and beat >= now - exp.stale_after
         }
-        if live:
+        if live and refuse:
             who, beat = max(live.items(), key=lambda kv: kv[1] or 0.0)
             raise StorageError(
                 f"Experiment {exp.name!r} has trials running under another driver ({who}, heartbeat "
-                f"{now - (beat or now):.0f} s ago); two drivers on one experiment would run its search twice. Wait "
-                f"for that run to end or stop it; if it died on another machine, its trials are taken over once "
-                f"their heartbeat is {exp.stale_after:g} s old."
+                f"{now - (beat or now):.0f} s ago), and its strategy {self.strategy!r} cannot be shared by two "
+                f"drivers. Wait for that run to end or stop it; if it died on another machine, its trials are "
+                f"taken over once their heartbeat is {exp.stale_after:g} s old."
             )
         return self.storage.claim_trials(self.exp_id, me, now - exp.stale_after, dead)
 
@@ -264,6 +301,7 @@ class TrialLoop:
             if fresh:
                 strategy.warm_start(source.records)
                 exp.save_strategy_state()
+                self.turns.wrote()
         else:
             done = {arch_key(space, r.arch) for r in self.records.values()}
             queue = []

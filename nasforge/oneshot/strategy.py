@@ -51,8 +51,11 @@ class SearchData(Protocol):
 class OneShotStrategy(BaseStrategy):
     """Train `method`'s supernet once, then propose the derived arch as the experiment's trial.
 
-    The experiment's seed replaces the method's, as for every other strategy.
+    The experiment's seed replaces the method's, as for every other strategy. One driver runs it: a second
+    driver on the same experiment would train a second supernet.
     """
+
+    cooperative = False
 
     def __init__(self, method: BaseOneShot) -> None:
         if not isinstance(method, BaseOneShot):

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from nasforge.registry import Registry
-from nasforge.storage.base import BaseStorage, ExperimentRow
+from nasforge.storage.base import BaseStorage, ExperimentRow, Turn
 from nasforge.storage.memory import InMemoryStorage
 from nasforge.storage.sql import SQLStorage, normalize_url
 
@@ -41,6 +41,7 @@ __all__ = [
     "ExperimentRow",
     "InMemoryStorage",
     "SQLStorage",
+    "Turn",
     "get_storage",
     "normalize_url",
     "storage_scheme",

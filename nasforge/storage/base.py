@@ -19,6 +19,18 @@ class ExperimentRow:
     strategy_state: Mapping[str, Any] | None
     status: str
     created_at: float
+    state_version: int = 0  # counts the writes of `strategy_state`
+
+
+@dataclass(frozen=True)
+class Turn:
+    """What `BaseStorage.begin_turn` answers: whether the turn at the strategy is `owner`'s now, who holds it
+    (`holder`), the version of the strategy state stored and the number of trials the experiment holds."""
+
+    granted: bool
+    holder: str | None
+    version: int
+    n_trials: int
 
 
 class BaseStorage(abc.ABC):
@@ -80,6 +92,17 @@ class BaseStorage(abc.ABC):
         """Atomically take over the unfinished trials that have no owner, are `owner`'s already, belong to one of
         `dead_owners`, or whose heartbeat is older than `stale_before`; return their numbers, in order. Two
         drivers claiming at once never both get a trial."""
+
+    @abc.abstractmethod
+    def begin_turn(self, experiment_id: int, owner: str, until: float, dead: str | None = None) -> Turn:
+        """Give `owner` the experiment's strategy until it calls `end_turn` or `until` (seconds since the epoch)
+        passes: granted when no driver holds it, `owner` does, its holder's turn lapsed or its holder is `dead`.
+        Drivers sharing one experiment take turns so that one strategy state, loaded when another driver
+        changed it (`Turn.version`), asks and tells for all of them."""
+
+    @abc.abstractmethod
+    def end_turn(self, experiment_id: int, owner: str) -> None:
+        """End `owner`'s turn at the strategy (nothing, if the turn is not `owner`'s)."""
 
     @abc.abstractmethod
     def update_trial(self, experiment_id: int, record: TrialRecord) -> None:

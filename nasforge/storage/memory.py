@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from nasforge.errors import StorageError
-from nasforge.storage.base import BaseStorage, ExperimentRow
+from nasforge.storage.base import BaseStorage, ExperimentRow, Turn
 from nasforge.trial import TrialRecord, TrialState
 
 
@@ -25,6 +25,7 @@ class _Experiment:
     reports: dict[int, list[tuple[int, dict[str, float]]]] = field(default_factory=dict)
     owners: dict[int, tuple[str | None, float | None]] = field(default_factory=dict)  # number -> (owner, heartbeat)
     next_number: int = 0
+    lease: tuple[str, float] | None = None  # (owner, until): whose turn it is at the strategy
 
 
 class InMemoryStorage(BaseStorage):
@@ -64,7 +65,18 @@ class InMemoryStorage(BaseStorage):
         exp.row = dataclasses.replace(exp.row, status=status)
 
     def _set_state(self, exp: _Experiment, strategy_state: Mapping[str, Any]) -> None:
-        exp.row = dataclasses.replace(exp.row, strategy_state=strategy_state)
+        exp.row = dataclasses.replace(exp.row, strategy_state=strategy_state, state_version=exp.row.state_version + 1)
+
+    def begin_turn(self, experiment_id: int, owner: str, until: float, dead: str | None = None) -> Turn:
+        exp = self._exp(experiment_id)
+        if exp.lease is None or exp.lease[0] in (owner, dead) or exp.lease[1] < time.time():
+            exp.lease = (owner, until)
+        return Turn(exp.lease[0] == owner, exp.lease[0], exp.row.state_version, exp.next_number)
+
+    def end_turn(self, experiment_id: int, owner: str) -> None:
+        exp = self._exp(experiment_id)
+        if exp.lease is not None and exp.lease[0] == owner:
+            exp.lease = None
 
     def add_trial(
         self, experiment_id: int, record: TrialRecord, strategy_state: Mapping[str, Any], owner: str | None = None

@@ -14,96 +14,27 @@ from sqlalchemy.engine import Engine
 
 from nasforge.errors import StorageError
 from nasforge.space import Arch
-from nasforge.storage.base import BaseStorage, ExperimentRow
+from nasforge.storage.base import BaseStorage, ExperimentRow, Turn
+from nasforge.storage.sql_schema import (
+    ADD_REPORT,
+    APPEND_TRIAL,
+    BEGIN_TURN,
+    END_TURN,
+    MARK_TOLD,
+    SAVE_STATE,
+    SCHEMA_VERSION,
+    TURN_STATE,
+    UNFINISHED,
+    UPDATE_TRIAL,
+    bound,
+    experiments,
+    meta_table,
+    metadata,
+    migrate,
+    reports,
+    trials,
+)
 from nasforge.trial import TrialRecord, TrialState
-
-SCHEMA_VERSION = 2  # 2: trials.owner and trials.heartbeat (which driver runs a trial; is it alive)
-UNFINISHED = [s.value for s in TrialState if not s.finished]
-
-metadata = sa.MetaData()
-meta_table = sa.Table(
-    "nasforge_meta",
-    metadata,
-    sa.Column("key", sa.String(64), primary_key=True),
-    sa.Column("value", sa.Text, nullable=False),
-)
-experiments = sa.Table(
-    "experiments",
-    metadata,
-    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
-    sa.Column("name", sa.String(255), nullable=False, unique=True),
-    sa.Column("created_at", sa.Float, nullable=False),
-    sa.Column("status", sa.String(32), nullable=False),
-    sa.Column("config", sa.Text, nullable=False),
-    sa.Column("strategy_state", sa.Text),
-)
-trials = sa.Table(
-    "trials",
-    metadata,
-    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
-    sa.Column("experiment_id", sa.Integer, sa.ForeignKey("experiments.id", ondelete="CASCADE"), nullable=False),
-    sa.Column("number", sa.Integer, nullable=False),
-    sa.Column("arch_id", sa.String(32), nullable=False),
-    sa.Column("arch", sa.Text, nullable=False),
-    sa.Column("budget", sa.Float),
-    sa.Column("state", sa.String(16), nullable=False),
-    sa.Column("metrics", sa.Text, nullable=False),
-    sa.Column("error", sa.Text),
-    sa.Column("info", sa.Text, nullable=False),
-    sa.Column("started_at", sa.Float),
-    sa.Column("finished_at", sa.Float),
-    sa.Column("told", sa.Boolean, nullable=False, default=False),
-    sa.Column("owner", sa.String(128)),  # the driver running the trial (`nasforge.experiment.driver_id`)
-    sa.Column("heartbeat", sa.Float),  # when its owner last said it is alive
-    sa.UniqueConstraint("experiment_id", "number", name="uq_trial_number"),
-)
-reports = sa.Table(
-    "trial_reports",
-    metadata,
-    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
-    sa.Column("experiment_id", sa.Integer, sa.ForeignKey("experiments.id", ondelete="CASCADE"), nullable=False),
-    sa.Column("number", sa.Integer, nullable=False),
-    sa.Column("step", sa.Integer, nullable=False),
-    sa.Column("metrics", sa.Text, nullable=False),
-    sa.Column("at", sa.Float, nullable=False),
-    sa.Index("ix_reports_trial", "experiment_id", "number"),
-)
-
-
-# The loop's hot statements, built once with bind parameters: SQLAlchemy compiles each once and caches it, where
-# a statement built per call with `.values(...)` costs a compile-cache lookup over every value (~1 ms a trial).
-_B = sa.bindparam
-_TRIAL_VALUES = ("state", "metrics", "error", "info", "started_at", "finished_at", "budget")
-_NEW_VALUES = ("experiment_id", "arch_id", "arch", "told", "owner", "heartbeat", *_TRIAL_VALUES)
-_SAVE_STATE = experiments.update().where(experiments.c.id == _B("b_exp")).values(strategy_state=_B("b_state"))
-_UPDATE_TRIAL = (
-    trials.update()
-    .where(trials.c.experiment_id == _B("b_exp"), trials.c.number == _B("b_number"))
-    .values({c: _B(f"b_{c}") for c in _TRIAL_VALUES})
-)
-_MARK_TOLD = (
-    trials.update()
-    .where(trials.c.experiment_id == _B("b_exp"), trials.c.number.in_(_B("b_numbers", expanding=True)))
-    .values(told=True)
-)
-_ADD_REPORT = reports.insert().values({c: _B(f"b_{c}") for c in ("experiment_id", "number", "step", "metrics", "at")})
-_APPEND_TRIAL = (
-    trials.insert()
-    .from_select(
-        ["number", *_NEW_VALUES],
-        sa.select(
-            sa.select(sa.func.coalesce(sa.func.max(trials.c.number), -1) + 1)
-            .where(trials.c.experiment_id == _B("b_exp"))
-            .scalar_subquery(),
-            *(_B(f"b_{c}", type_=trials.c[c].type) for c in _NEW_VALUES),
-        ),
-    )
-    .returning(trials.c.number)
-)
-
-
-def _bound(values: Mapping[str, Any]) -> dict[str, Any]:
-    return {f"b_{k}": v for k, v in values.items()}
 
 
 def normalize_url(url: str) -> str:
@@ -121,14 +52,6 @@ def normalize_url(url: str) -> str:
     if "://" in url:
         return url
     return "sqlite:///" + os.path.abspath(os.path.expanduser(url))
-
-
-def _migrate(conn: Any, version: int) -> None:
-    """Bring a storage written by an older nasforge up to `SCHEMA_VERSION`, in place."""
-    if version < 2:
-        conn.execute(sa.text("ALTER TABLE trials ADD COLUMN owner VARCHAR(128)"))
-        conn.execute(sa.text("ALTER TABLE trials ADD COLUMN heartbeat FLOAT"))
-    conn.execute(meta_table.update().where(meta_table.c.key == "schema_version").values(value=str(SCHEMA_VERSION)))
 
 
 def _dump(value: Any) -> str:
@@ -197,7 +120,7 @@ class SQLStorage(BaseStorage):
                 if row is None:
                     conn.execute(meta_table.insert().values(key="schema_version", value=str(SCHEMA_VERSION)))
                 elif int(row[0]) < SCHEMA_VERSION:
-                    _migrate(conn, int(row[0]))
+                    migrate(conn, int(row[0]))
                 elif int(row[0]) > SCHEMA_VERSION:
                     raise StorageError(
                         f"Storage {self.url!r} has schema version {row[0]}, newer than this nasforge understands "
@@ -234,6 +157,7 @@ class SQLStorage(BaseStorage):
             strategy_state=json.loads(r.strategy_state) if r.strategy_state else None,
             status=r.status,
             created_at=r.created_at,
+            state_version=r.state_version,
         )
 
     def get_experiment(self, name: str) -> ExperimentRow | None:
@@ -292,16 +216,16 @@ class SQLStorage(BaseStorage):
 
     @staticmethod
     def _save_state(conn: Any, experiment_id: int, strategy_state: Mapping[str, Any]) -> None:
-        conn.execute(_SAVE_STATE, {"b_exp": experiment_id, "b_state": _dump(dict(strategy_state))})
+        conn.execute(SAVE_STATE, {"b_exp": experiment_id, "b_state": _dump(dict(strategy_state))})
 
     def append_trial(
         self, experiment_id: int, record: TrialRecord, strategy_state: Mapping[str, Any], owner: str | None = None
     ) -> TrialRecord:
-        params = {"b_exp": experiment_id, **_bound(self._new(experiment_id, record, owner))}
+        params = {"b_exp": experiment_id, **bound(self._new(experiment_id, record, owner))}
         for attempt in range(200):
             try:
                 with self.engine.begin() as conn:
-                    number = int(conn.execute(_APPEND_TRIAL, params).scalar_one())
+                    number = int(conn.execute(APPEND_TRIAL, params).scalar_one())
                     self._save_state(conn, experiment_id, strategy_state)
                 return record.with_(number=number)
             except sa.exc.IntegrityError:  # another writer took the same number first: take the next one
@@ -350,23 +274,37 @@ class SQLStorage(BaseStorage):
             ).all()
         return sorted(int(r[0]) for r in rows)
 
+    def begin_turn(self, experiment_id: int, owner: str, until: float, dead: str | None = None) -> Turn:
+        params = {"b_exp": experiment_id, "b_owner": owner, "b_until": until, "b_now": time.time(), "b_dead": dead}
+        with self.engine.begin() as conn:
+            conn.execute(BEGIN_TURN, params)  # takes the row's write lock: what the select reads is settled
+            row = conn.execute(TURN_STATE, params).first()
+        if row is None:
+            raise StorageError(f"No experiment with id {experiment_id} in {self.url}.")
+        holder, version, n_trials = row
+        return Turn(holder == owner, holder, int(version), int(n_trials))
+
+    def end_turn(self, experiment_id: int, owner: str) -> None:
+        with self.engine.begin() as conn:
+            conn.execute(END_TURN, {"b_exp": experiment_id, "b_owner": owner})
+
     def update_trial(self, experiment_id: int, record: TrialRecord) -> None:
         with self.engine.begin() as conn:
-            params = {"b_exp": experiment_id, "b_number": record.number, **_bound(self._values(record))}
-            result = conn.execute(_UPDATE_TRIAL, params)
+            params = {"b_exp": experiment_id, "b_number": record.number, **bound(self._values(record))}
+            result = conn.execute(UPDATE_TRIAL, params)
             if result.rowcount != 1:
                 raise StorageError(f"Trial {record.number} of experiment {experiment_id} is not in the storage.")
 
     def mark_told(self, experiment_id: int, numbers: Sequence[int], strategy_state: Mapping[str, Any]) -> None:
         with self.engine.begin() as conn:
             if numbers:
-                conn.execute(_MARK_TOLD, {"b_exp": experiment_id, "b_numbers": list(numbers)})
+                conn.execute(MARK_TOLD, {"b_exp": experiment_id, "b_numbers": list(numbers)})
             self._save_state(conn, experiment_id, strategy_state)
 
     def add_report(self, experiment_id: int, number: int, step: int, metrics: Mapping[str, float]) -> None:
         with self.engine.begin() as conn:
             values = {"experiment_id": experiment_id, "number": number, "step": step, "at": time.time()}
-            conn.execute(_ADD_REPORT, _bound({**values, "metrics": _dump(dict(metrics))}))
+            conn.execute(ADD_REPORT, bound({**values, "metrics": _dump(dict(metrics))}))
 
     def get_reports(self, experiment_id: int, number: int) -> list[tuple[int, dict[str, float]]]:
         with self.engine.connect() as conn:

@@ -37,6 +37,9 @@ class BaseStrategy(abc.ABC):
     accepts_history: bool = False
     #: True for strategies that optimise several objectives at once (or, like random search, ignore scores)
     multi_objective: bool = False
+    #: False for strategies that several drivers of one experiment cannot share by taking turns (see
+    #: `nasforge.experiment.turns`), such as a one-shot strategy, which trains its supernet in the driver
+    cooperative: bool = True
 
     def setup(
         self,

@@ -152,6 +152,29 @@ def test_run_list_trials_best_export(capsys: pytest.CaptureFixture[str], tmp_pat
     assert code == 2 and "--time-budget must be a number of seconds > 0 (or null for no limit), but got 0.0" in err
 
 
+def test_a_driver_that_ends_beside_another_leaves_the_export_to_the_last(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    import time
+
+    from nasforge.storage import SQLStorage
+    from nasforge.trial import TrialRecord, TrialState
+
+    args = ["run", "digits", "--max-trials", "1", "--quiet", "--export-epochs", "1", *FAST]
+    code, out, _ = run_cli([*args, "--no-export"], capsys)
+    assert code == 0, out
+    storage = SQLStorage("nasforge.db")
+    exp = storage.require_experiment("digits-cnn")
+    arch = storage.get_trials(exp.id)[0].arch
+    other = "elsewhere.example:4242:abcd1234"  # a driver on another machine, alive
+    left = storage.append_trial(exp.id, TrialRecord(-1, arch, state=TrialState.RUNNING), {}, other)
+    storage.heartbeat(exp.id, [left.number], other, time.time())
+    code, out, _ = run_cli([*args[:2], "--max-trials", "3", *args[4:]], capsys)
+    assert code == 0, out
+    assert "other drivers still run 'digits-cnn', so this one does not export" in out
+    assert not (tmp_path / "nasforge-out").exists()
+
+
 @pytest.mark.slow
 def test_run_with_middleware(capsys: pytest.CaptureFixture[str]) -> None:
     args = ["run", "digits", "--max-trials", "4", "--no-export", "--quiet", *FAST]

@@ -1,6 +1,6 @@
 """Which driver runs which trial: trials left by a dead driver (or one whose heartbeat went stale) are taken
-over and rerun; a live driver of the same experiment is never run beside; a trial past its timeout fails
-alone."""
+over and rerun; a live driver's trials are never touched, and a strategy that cannot be shared is never run
+beside one; a trial past its timeout fails alone."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ import pytest
 
 from nasforge.errors import ConfigError, StorageError
 from nasforge.experiment import Experiment
-from nasforge.experiment.driver import driver_id, is_dead
+from nasforge.experiment.driver import end_driver, is_dead, new_driver_id
 from nasforge.storage import SQLStorage
 from nasforge.strategies import RandomSearch
 from nasforge.trial import TrialRecord, TrialState
@@ -42,8 +42,11 @@ def leave_running(storage: SQLStorage, owner: str, beat: float) -> int:
 
 
 def test_driver_ids_and_death() -> None:
-    me = driver_id()
-    assert me.startswith(f"{socket.gethostname()}:") and not is_dead(me)
+    me, other = new_driver_id(), new_driver_id()
+    assert me.startswith(f"{socket.gethostname()}:") and not is_dead(me) and me != other
+    end_driver(other)  # a run of this process that ended: its trials are anyone's
+    assert is_dead(other) and not is_dead(me)
+    end_driver(me)
     assert is_dead(f"{socket.gethostname()}:{dead_pid()}:abcd1234")
     assert not is_dead(f"elsewhere.example:{dead_pid()}:abcd1234")  # another host: only its heartbeat tells
 
@@ -59,16 +62,31 @@ def test_a_dead_drivers_trials_are_rerun_at_once(tmp_path: Path, backend: str, r
     assert set(storage.running_owners(exp.id)) == set()
 
 
-def test_a_live_driver_is_not_run_beside(tmp_path: Path) -> None:
+def test_a_live_drivers_trials_are_left_alone(tmp_path: Path) -> None:
     storage = SQLStorage(str(tmp_path / "e.db"))
     other = f"elsewhere.example:{4242}:abcd1234"
     left = leave_running(storage, other, time.time() - 5)
-    with pytest.raises(StorageError, match=r"running under another driver \(elsewhere.example:4242:abcd1234"):
-        experiment(storage).run(max_trials=3)
-    assert [t.number for t in storage.get_trials(1)] == [left]  # nothing written
+    exp = experiment(storage).run(max_trials=3)  # runs beside it, sharing the strategy
+    states = {t.number: t.state for t in exp.trials}
+    assert states == {left: TrialState.RUNNING, 1: TrialState.COMPLETE, 2: TrialState.COMPLETE}
+    assert storage.running_owners(exp.id).keys() == {other}
+    assert storage.get_experiment("e").status == "running"  # type: ignore[union-attr]  # the other still runs
     # once its heartbeat is older than stale_after, the trial is taken over
     exp = experiment(storage, stale_after=3.0, heartbeat_interval=1.0).run(max_trials=3)
     assert {t.number: t.state for t in exp.trials}[left] is TrialState.COMPLETE
+    assert storage.get_experiment("e").status == "finished"  # type: ignore[union-attr]
+
+
+def test_a_strategy_that_cannot_be_shared_is_not_run_beside_a_live_driver(tmp_path: Path) -> None:
+    storage = SQLStorage(str(tmp_path / "e.db"))
+    other = f"elsewhere.example:{4242}:abcd1234"
+    left = leave_running(storage, other, time.time() - 5)
+    lone = RandomSearch()
+    lone.cooperative = False  # as a one-shot strategy, which trains its supernet in the driver
+    exp = Experiment("e", ToySpace(), lone, ToyEvaluator(), storage=storage, objective="score")
+    with pytest.raises(StorageError, match=r"running under another driver \(elsewhere.example:4242:abcd1234"):
+        exp.run(max_trials=3)
+    assert [t.number for t in storage.get_trials(1)] == [left]  # nothing written
 
 
 def test_running_trials_are_stamped_alive(tmp_path: Path) -> None:
@@ -86,7 +104,7 @@ def test_running_trials_are_stamped_alive(tmp_path: Path) -> None:
 
     exp = experiment(storage, evaluator=ToyEvaluator(sleep=0.3), heartbeat_interval=0.2, stale_after=1.0)
     exp.run(max_trials=3, callbacks=[Watch()])  # type: ignore[list-item]
-    assert all(set(b) == {driver_id()} for b in beats)
+    assert exp.last_run is not None and all(set(b) == {exp.last_run.me} for b in beats)
     assert storage.running_owners(exp.id) == {}
 
 

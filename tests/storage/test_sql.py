@@ -123,15 +123,19 @@ def test_claims_take_only_unowned_own_dead_or_stale_trials(storage: BaseStorage)
     assert live not in claimed
 
 
-def test_a_version_1_file_is_migrated(tmp_path: Path) -> None:
+@pytest.mark.parametrize("version", [1, 2])
+def test_an_older_file_is_migrated(tmp_path: Path, version: int) -> None:
     import sqlite3
 
     path = tmp_path / "old.db"
-    SQLStorage(str(path)).create_experiment("e", {})  # then turn it back into a version-1 file
+    SQLStorage(str(path)).create_experiment("e", {"a": 1})  # then turn it back into an older file
     with sqlite3.connect(path) as db:
-        db.execute("ALTER TABLE trials DROP COLUMN heartbeat")
-        db.execute("ALTER TABLE trials DROP COLUMN owner")
-        db.execute("UPDATE nasforge_meta SET value = '1' WHERE key = 'schema_version'")
+        for column in ("state_version", "lease_owner", "lease_until"):
+            db.execute(f"ALTER TABLE experiments DROP COLUMN {column}")
+        if version < 2:
+            db.execute("ALTER TABLE trials DROP COLUMN heartbeat")
+            db.execute("ALTER TABLE trials DROP COLUMN owner")
+        db.execute(f"UPDATE nasforge_meta SET value = '{version}' WHERE key = 'schema_version'")
         db.execute(
             "INSERT INTO trials (experiment_id, number, arch_id, arch, state, metrics, info, told) "
             "VALUES (1, 0, 'a', '{\"x\": 1}', 'RUNNING', '{}', '{}', 0)"
@@ -139,4 +143,26 @@ def test_a_version_1_file_is_migrated(tmp_path: Path) -> None:
     storage = SQLStorage(str(path))
     assert storage.claim_trials(1, "me", stale_before=time.time()) == [0]
     with sqlite3.connect(path) as db:
-        assert db.execute("SELECT value FROM nasforge_meta").fetchone() == ("2",)
+        assert db.execute("SELECT value FROM nasforge_meta").fetchone() == ("3",)
+    assert storage.begin_turn(1, "me", time.time() + 60).granted
+    assert storage.get_experiment("e").state_version == 0  # type: ignore[union-attr]
+
+
+def test_drivers_take_turns_at_the_strategy(storage: BaseStorage) -> None:
+    exp = storage.create_experiment("e", {}).id
+    now = time.time()
+    first = storage.begin_turn(exp, "a", now + 60)
+    assert (first.granted, first.holder, first.version, first.n_trials) == (True, "a", 0, 0)
+    assert storage.begin_turn(exp, "a", now + 60).granted  # its own turn still
+    refused = storage.begin_turn(exp, "b", now + 60)
+    assert (refused.granted, refused.holder) == (False, "a")
+    storage.append_trial(exp, TrialRecord(-1, Arch({"x": 1})), {"s": 1}, "a")
+    storage.end_turn(exp, "b")  # not b's turn: nothing happens
+    assert not storage.begin_turn(exp, "b", now + 60).granted
+    storage.end_turn(exp, "a")
+    second = storage.begin_turn(exp, "b", now + 60)
+    assert (second.granted, second.version, second.n_trials) == (True, 1, 1)  # a wrote the state once
+    assert storage.begin_turn(exp, "c", now + 60, dead="b").granted  # b died in its turn
+    assert storage.begin_turn(exp, "d", now - 1).granted is False  # c's turn has not lapsed...
+    storage.begin_turn(exp, "c", now - 1)  # ...until it does
+    assert storage.begin_turn(exp, "d", now + 60).granted

@@ -181,3 +181,33 @@ def test_evolution_beats_random_on_average() -> None:
         return total / 20
 
     assert mean_best("evolution") >= mean_best("random")
+
+
+@long_names
+def test_two_drivers_taking_turns_propose_as_one(name: str) -> None:
+    """Two copies that take turns, each loading the state the other wrote before it asks or tells (what
+    drivers sharing one experiment do, `nasforge.experiment.turns`), propose what one strategy proposes alone,
+    with trials outstanding and told by the copy that did not ask for them."""
+
+    def run(copies: list[BaseStrategy]) -> list[str]:
+        ids: list[str] = []
+        outstanding: list[tuple[int, object]] = []
+        state = None
+        for step in range(36):
+            strategy = copies[step % len(copies)]
+            if state is not None and len(copies) > 1:
+                strategy.load_state_dict(json.loads(state))
+            if len(outstanding) < 3 or step % 3 == 0:
+                proposal = strategy.ask()
+                if proposal is not None:
+                    ids.append(proposal.arch.id)
+                    outstanding.append((len(ids) - 1, proposal.arch))
+            else:
+                number, arch = outstanding.pop(step % len(outstanding))
+                strategy.tell(complete(number, arch, TrialState.FAILED if number % 5 == 4 else TrialState.COMPLETE))
+            state = json.dumps(strategy.state_dict())
+        return ids
+
+    alone = run([make(name, seed=7)])
+    assert len(alone) >= 10
+    assert run([make(name, seed=7), make(name, seed=99)]) == alone

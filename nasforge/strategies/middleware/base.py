@@ -29,6 +29,10 @@ class StrategyMiddleware(BaseStrategy):
     def multi_objective(self) -> bool:  # type: ignore[override]
         return self.inner.multi_objective
 
+    @property
+    def cooperative(self) -> bool:  # type: ignore[override]
+        return self.inner.cooperative
+
     def _setup(self) -> None:
         self.inner.setup(self.space, self.objective, int(self.rng.integers(2**31)), self.objectives)
 

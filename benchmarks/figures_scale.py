@@ -59,44 +59,64 @@ def scaling_storage() -> str:
             "storage calls of one trial" if r["what"] == "storage calls" else "`Experiment.run`, no-op trials",
             STORAGE_NAMES[r["storage"]],
             r["drivers"],
+            ", ".join(str(n) for n in r["trials_each"]),
             f"{r['ms_per_trial']:.2f}",
             f"{r['cpu_ms_per_trial']:.2f}",
             f"{r['trials_per_s_all']:.0f}",
         ]
         for r in rows
     ]
-    head = ["what runs", "storage", "processes at once", "ms / trial, each", "CPU ms / trial, each", "trials / s, all"]
+    head = [
+        "what runs",
+        "storage",
+        "processes at once",
+        "trials each",
+        "process-ms / trial",
+        "CPU ms / trial",
+        "trials / s, all",
+    ]
     return table(head, body)
 
 
-def curve(durations: str) -> str:
+def curve(clock: str, columns: list[tuple[str, str, int]]) -> str:
+    """Efficiency (trials per hour) by workers; a column per (durations, storage, drivers)."""
     record = latest("scaling")
-    model = [r for r in runs("model", record) if r["durations"] == durations]
-    columns = sorted({(r["storage"], r["drivers"]) for r in model}, key=lambda k: (k[0] != "sqlite", k[1]))
-    cells = {(r["storage"], r["drivers"], r["workers"]): r for r in model}
+    model = [r for r in runs("model", record) if r["clock"] == clock]
+    cells = {(r["durations"], r["storage"], r["drivers"], r["workers"]): r for r in model}
+    columns = [c for c in columns if any(k[:3] == c for k in cells)]
     body = []
     for w in sorted({r["workers"] for r in model}):
         row: list[Any] = [w]
-        for kind, d in columns:
-            r = cells.get((kind, d, w))
+        for name, kind, d in columns:
+            r = cells.get((name, kind, d, w))
             row.append("" if r is None else f"{r['efficiency']:.2f} ({r['trials_per_hour']:,.0f})")
         body.append(row)
-    head = ["workers", *(f"{STORAGE_NAMES[k]}, {d} driver{'s' if d > 1 else ''}" for k, d in columns)]
-    mean = record["config"]["durations_s"][durations]
+    means = record["config"]["durations_s"]
+    head = ["workers"]
+    for name, kind, d in columns:
+        trials = f"{means[name]:.1f} s trials" if name == "mainjob" else f"{means[name]:g} s trials"
+        head.append(f"{trials}, {STORAGE_NAMES[kind]}" + (f", {d} drivers" if d > 1 else ""))
+    return table(head, body)
+
+
+@figure("scaling_curve_one")
+def scaling_curve_one() -> str:
+    return curve("charged", [(n, k, 1) for n in ("mainjob", "short") for k in STORAGE_NAMES])
+
+
+@figure("scaling_curve_drivers")
+def scaling_curve_drivers() -> str:
+    return curve("realtime", [("short", k, d) for k in STORAGE_NAMES for d in (1, 2, 4)])
+
+
+@figure("scaling_durations")
+def scaling_durations() -> str:
+    c = latest("scaling")["config"]
     return (
-        table(head, body)
-        + f"\n\nMean trial duration {mean:.2f} s (lognormal, coefficient of variation {record['config']['cv']})."
+        f"the main job's mean trial time, {c['durations_s']['mainjob']:.1f} s (the search seconds over the trials "
+        f"of `{c['mainjob_source']}`), and {c['durations_s']['short']:g} s; each lognormal with a coefficient of "
+        f"variation of {c['cv']}"
     )
-
-
-@figure("scaling_curve_mainjob")
-def scaling_curve_mainjob() -> str:
-    return curve("mainjob")
-
-
-@figure("scaling_curve_short")
-def scaling_curve_short() -> str:
-    return curve("short")
 
 
 @figure("scaling_bottlenecks")
@@ -104,6 +124,7 @@ def scaling_bottlenecks() -> str:
     found = latest("scaling")["summary"]["bottlenecks"]
     body = [
         [
+            "charged" if b["clock"] == "charged" else "real time",
             "main job's" if b["durations"] == "mainjob" else "short",
             STORAGE_NAMES[b["storage"]],
             b["drivers"],
@@ -117,13 +138,14 @@ def scaling_bottlenecks() -> str:
         for b in found
     ]
     head = [
+        "clock",
         "trials",
         "storage",
         "drivers",
         "efficiency, 16 workers",
         "first W below 0.9",
         "driver ms / trial",
-        "of which storage calls",
+        "storage calls, ms / trial",
         "larger share",
         "W that saturates the drivers",
     ]
@@ -133,18 +155,24 @@ def scaling_bottlenecks() -> str:
 @figure("scaling_headline")
 def scaling_headline() -> str:
     s = latest("scaling")["summary"]
-    pg = {(b["durations"], b["drivers"]): b for b in s["bottlenecks"] if b["storage"] == "postgresql"}
-    main, short = pg[("mainjob", 1)], pg[("short", 1)]
+    pg = {(b["clock"], b["durations"], b["drivers"]): b for b in s["bottlenecks"] if b["storage"] == "postgresql"}
+    main = pg[("charged", "mainjob", 1)]
+    shorts = [pg[k] for k in sorted(pg) if k[:2] == ("realtime", "short")]
+    at16 = ", ".join(f"{b['efficiency_at_16']:.2f}" for b in shorts)
+    below = [b for b in shorts if b["first_w_below_target"] is not None]
     where = (
-        "stays above 0.9 up to 64 workers"
-        if short["first_w_below_target"] is None
-        else f"falls below 0.9 at {short['first_w_below_target']} workers"
+        "none falls below 0.9 up to 64 workers"
+        if not below
+        else "below 0.9 from "
+        + ", ".join(
+            f"{b['first_w_below_target']} workers with {b['drivers']} driver{'s' if b['drivers'] > 1 else ''}"
+            for b in below
+        )
     )
     return (
-        f"with PostgreSQL and one driver the efficiency at 16 workers is {main['efficiency_at_16']:.2f} for the main "
-        f"job's trials and {short['efficiency_at_16']:.2f} for 1-second trials; with 1-second trials it {where}, "
-        f"where the driver ({short['driver_ms_per_trial']:.1f} ms a trial, {short['storage_ms_per_trial']:.1f} ms "
-        f"of it storage calls) is saturated"
+        f"with PostgreSQL, the efficiency at 16 workers is {main['efficiency_at_16']:.2f} for the main job's trials "
+        f"(one driver), and {at16} for 1-second trials with {', '.join(str(b['drivers']) for b in shorts)} "
+        f"drivers; with 1-second trials, {where}"
     )
 
 

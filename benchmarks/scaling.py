@@ -22,6 +22,7 @@ writes records/scale/scaling-*.json (or scaling_real-*.json) through benchmarks/
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import statistics
 import sys
@@ -33,7 +34,7 @@ sys.path[:0] = [p for p in (str(HERE), str(HERE.parent)) if p not in sys.path]
 import scaling_measure as measure  # noqa: E402
 import scaling_model as model  # noqa: E402
 
-from records import Record, load_records  # noqa: E402
+from records import Record, git, load_records  # noqa: E402
 
 WORKERS = [1, 2, 4, 8, 16, 32, 64]
 TARGET = 0.9
@@ -97,8 +98,8 @@ def bottlenecks(rows: list[dict[str, Any]], storage_ms: dict[tuple[str, int], fl
         )
         below = next((r for r in curve if r["efficiency"] < TARGET), None)
         at16 = next((r["efficiency"] for r in curve if r["workers"] == 16), None)
-        driver_ms = statistics.mean(r["driver_ms_per_trial"] for r in curve)
-        mean_s = statistics.mean(r["mean_trial_s"] for r in curve)
+        at = below or curve[-1]  # where it stops (or the most workers): small W add the run's start-up to few trials
+        driver_ms, mean_s = at["driver_ms_per_trial"], at["mean_trial_s"]
         store = storage_ms.get((kind, d))
         share = None if store is None else min(store / driver_ms, 1.0)
         what = "storage" if share is not None and share >= 0.5 else "driver"
@@ -119,6 +120,34 @@ def bottlenecks(rows: list[dict[str, Any]], storage_ms: dict[tuple[str, int], fl
             }
         )
     return out
+
+
+def summary(runs: list[dict[str, Any]], shared: bool) -> dict[str, Any]:
+    """The record's summary, from its runs: the executors' overhead charged, and the bottlenecks."""
+    executors = [r for r in runs if r["part"] == "executor"]
+    storage_ms = {(r["storage"], int(r["drivers"])): r["ms_per_trial"] for r in runs if r["part"] == "storage"}
+    found = bottlenecks(runs, storage_ms)
+    pg = {
+        (b["clock"], b["durations"], b["drivers"]): b["efficiency_at_16"] for b in found if b["storage"] == "postgresql"
+    }
+    return {
+        "dispatch_ms": max((r["overhead_ms"] for r in executors), default=0.0),
+        "target_efficiency": TARGET,
+        "bottlenecks": found,
+        "postgresql_efficiency_at_16": {f"{c}/{n}/{d} driver(s)": e for (c, n, d), e in sorted(pg.items())},
+        "shared_experiment": shared,
+    }
+
+
+def resummarise(path: Path) -> None:
+    """Write a record's summary again from its runs (after this file's summary rules changed), saying so."""
+    body = json.loads(path.read_text())
+    body["summary"] = {
+        **summary(body["runs"], bool(body["config"].get("shared"))),
+        "load_1min_after": body.get("summary", {}).get("load_1min_after"),
+        "summarised_again_by": f"python benchmarks/scaling.py --summarise {path.name} at {git('rev-parse', '--short=12', 'HEAD')}",
+    }
+    path.write_text(json.dumps(body, indent=1, default=str) + "\n")
 
 
 def run_real(args: argparse.Namespace) -> None:
@@ -152,8 +181,11 @@ def main() -> None:
     parser.add_argument("--real", action="store_true", help="only the real 1-vs-2-worker figure (record scaling_real)")
     parser.add_argument("--real-trials", type=int, default=12)
     parser.add_argument("--products", type=int, default=1200, help="matrix products of one real trial")
+    parser.add_argument("--summarise", type=Path, metavar="RECORD", help="write RECORD's summary again; run nothing")
     args = parser.parse_args()
     args.load_before = os.getloadavg()[0]
+    if args.summarise:
+        return resummarise(args.summarise)
     if args.real:
         return run_real(args)
     mean_main, source = mainjob_trial_s()
@@ -164,29 +196,17 @@ def main() -> None:
     for name, row in overheads.items():
         record.add_run({"part": "executor", "executor": name, **row})
     dispatch_s = max(r["overhead_ms"] for r in overheads.values()) / 1000
-    storage_ms: dict[tuple[str, int], float] = {}
     for kind in args.storages:
         for row in measure.storage_round_trips(kind, args.drivers, args.storage_trials):
             record.add_run({"part": "storage", **row})
-            storage_ms[(kind, int(row["drivers"]))] = row["ms_per_trial"]
         if args.real_drivers:
             for row in measure.real_drivers(kind, args.drivers, args.real_drivers):
                 record.add_run({"part": "drivers", **row})
     for row in model_rows(args, durations, dispatch_s):
         record.add_run(row)
-    found = bottlenecks(record.runs, storage_ms)
-    pg = {
-        (b["clock"], b["durations"], b["drivers"]): b["efficiency_at_16"] for b in found if b["storage"] == "postgresql"
-    }
-    summary = {
-        "dispatch_ms": 1000 * dispatch_s,
-        "target_efficiency": TARGET,
-        "bottlenecks": found,
-        "postgresql_efficiency_at_16": {f"{c}/{n}/{d} driver(s)": e for (c, n, d), e in sorted(pg.items())},
-        "shared_experiment": args.shared,
-        "load_1min_after": os.getloadavg()[0],
-    }
-    print(f"record: {record.save(summary=summary)}")
+    summed = {**summary(record.runs, args.shared), "load_1min_after": os.getloadavg()[0]}
+    found = summed["bottlenecks"]
+    print(f"record: {record.save(summary=summed)}")
     for b in found:
         print(
             f"{b['clock']:>8} {b['durations']:>8} {b['storage']:>10} D={b['drivers']}: efficiency at 16 {b['efficiency_at_16']}, "

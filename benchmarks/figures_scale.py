@@ -114,7 +114,7 @@ def scaling_durations() -> str:
     c = latest("scaling")["config"]
     return (
         f"the main job's mean trial time, {c['durations_s']['mainjob']:.1f} s (the search seconds over the trials "
-        f"of `{c['mainjob_source']}`), and {c['durations_s']['short']:g} s; each lognormal with a coefficient of "
+        f"of {c['mainjob_source']}), and {c['durations_s']['short']:g} s; each lognormal with a coefficient of "
         f"variation of {c['cv']}"
     )
 

@@ -73,7 +73,8 @@ def test_real_time_workers_run_on_the_wall_clock(bench, tmp_path) -> None:  # ty
 
 def test_drivers_at_once_and_the_summary(bench, tmp_path) -> None:  # type: ignore[no-untyped-def]
     model, scaling = bench
-    urls = {w: str(tmp_path / f"w{w}.db") for w in (2, 4)}
+    schema = importlib.import_module("scaling_measure").schema  # the tables, before two processes open the file
+    urls = {w: schema(str(tmp_path / f"w{w}.db")) for w in (2, 4)}
     rows = model.drive(
         urls, drivers=2, mean_s=1.0, cv=0.5, dispatch_s=0.0, trials_per_worker=4, shared=False, min_trials=8
     )

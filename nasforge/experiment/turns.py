@@ -28,7 +28,9 @@ if TYPE_CHECKING:
 
 __all__ = ["StrategyTurns"]
 
-_POLL_MIN, _POLL_MAX = 0.005, 0.25  # seconds between two attempts at a turn another driver holds
+# seconds between two attempts at a turn another driver holds: short enough that a waiting driver is there
+# when the turn is free (a driver that polls slowly loses every turn to one that takes its next turn at once)
+_POLL_MIN, _POLL_MAX = 0.001, 0.02
 
 
 class StrategyTurns:

@@ -113,7 +113,7 @@ class SQLStorage(BaseStorage):
                 cur.execute("PRAGMA foreign_keys=ON")
                 cur.close()
 
-        for attempt in range(5):
+        for attempt in range(10):
             try:
                 self._create_schema(engine)
                 return engine
@@ -121,9 +121,10 @@ class SQLStorage(BaseStorage):
                 pass  # another process created the schema at the same moment: look again
             except (sa.exc.ProgrammingError, sa.exc.OperationalError) as exc:
                 text = str(exc.orig).lower()
-                if "duplicate column" not in text and "already exists" not in text:
+                if not any(m in text for m in ("duplicate column", "already exists", "database is locked")):
                     raise StorageError(f"Cannot open storage {self.url!r}: {exc.orig}") from exc
-                # another process is creating or migrating the schema at this moment: look again once it did
+                # another process is creating or migrating the schema (or switching a new SQLite file to WAL)
+                # at this moment: look again once it did
             time.sleep(0.05 * (attempt + 1))
         raise StorageError(f"Cannot open storage {self.url!r}: its schema kept changing under this process.")
 

@@ -8,7 +8,9 @@ from typing import Any
 import numpy as np
 from figures import figure, latest, pm, record, table
 
-BENCH = "bench/legacy/nasforge_bench_results.json"  # nasforge bench --seeds 200 --out docs/bench (legacy)
+#: `python benchmarks/nb201_strategies.py --seeds 200 [--strategies ...]`: a strategy's figures come from the
+#: newest finished record that ran it, so strategies measured apart (a slow one on its own core) add up
+BENCH_AREA, BENCH_NAME = "bench", "nb201_strategies"
 DATASETS = ("cifar10", "cifar100", "imagenet16-120")
 NAMES = {
     "random": "random search",
@@ -23,8 +25,45 @@ NAMES = {
 }
 
 
+def bench_records() -> dict[str, dict[str, Any]]:
+    """The record each strategy's figures come from: the newest finished `nb201_strategies` record that ran
+    it, by strategy name."""
+    from figures import RECORDS
+
+    paths = sorted((RECORDS / BENCH_AREA).glob(f"{BENCH_NAME}-*.json"))
+    done = [r for r in (record(str(p.relative_to(RECORDS))) for p in paths) if r and "summary" in r]
+    by_strategy: dict[str, dict[str, Any]] = {}
+    for rec in sorted(done, key=lambda r: r["started"]):
+        for row in rec["summary"]["rows"]:
+            by_strategy[row["strategy"]] = rec
+    missing = sorted(set(NAMES) - set(by_strategy))
+    if missing:
+        raise SystemExit(f"no finished {BENCH_NAME} record ran {missing}: run benchmarks/{BENCH_NAME}.py")
+    return by_strategy
+
+
 def bench_summary() -> dict[tuple[str, str], dict[str, Any]]:
-    return {(s["strategy"], s["dataset"]): s for s in record(BENCH)["summary"]}
+    return {
+        (s["strategy"], s["dataset"]): s
+        for strategy, rec in bench_records().items()
+        for s in rec["summary"]["rows"]
+        if s["strategy"] == strategy
+    }
+
+
+def bench_runs(strategy: str) -> list[dict[str, Any]]:
+    """Every run of `strategy` in the record its figures come from."""
+    return [r for r in bench_records()[strategy]["runs"] if r["strategy"] == strategy]
+
+
+def bench_sources(*strategies: str) -> str:
+    """The records behind the figures of `strategies` (default: all): command and commit of each."""
+    chosen = {s: r for s, r in bench_records().items() if not strategies or s in strategies}
+    recs = {id(r): r for r in chosen.values()}.values()
+    return "; ".join(
+        f"`{r['command']}` at commit {r['commit']} ({', '.join(s for s, x in chosen.items() if x is r)})"
+        for r in sorted(recs, key=lambda r: r["started"])
+    )
 
 
 @figure("nb201_strategies")
@@ -42,8 +81,9 @@ def nb201_strategies() -> str:
         body.append(cells)
     optimum = " / ".join(f"{rows[('random', d)]['optimum']:.2f}" for d in DATASETS)
     note = f"{rows[('random', 'cifar10')]['seeds']} seeds per cell, mean +- std of the 200-epoch test accuracy"
-    return f"{note}; published figures from the NAS-Bench-201 paper, Table 5 (optimum {optimum}):\n\n" + table(
-        header, body
+    return (
+        f"{note}; published figures from the NAS-Bench-201 paper, Table 5 (optimum {optimum}). Records: "
+        f"{bench_sources()}.\n\n" + table(header, body)
     )
 
 
@@ -59,7 +99,7 @@ def nb201_ceiling() -> str:
         signal, test = tab.column(cols.signal[12]), tab.column(cols.test)
         ties = np.flatnonzero(signal == np.nanmax(signal))  # CIFAR-100 has two cells with the best signal
         ceiling.append(float(test[ties].max()))
-    runs = [r for r in record(BENCH)["runs"] if r["strategy"] == "bo" and r["dataset"] == "imagenet16-120"]
+    runs = [r for r in bench_runs("bo") if r["dataset"] == "imagenet16-120"]
     reached = sum(r["final_test"] >= ceiling[2] - 1e-9 for r in runs)
     return (
         f"{' / '.join(f'{c:.2f}' for c in ceiling)}. On ImageNet16-120, {reached} of {len(runs)} `bo` runs end on a "
@@ -87,11 +127,9 @@ def nb201_optuna() -> str:
     seeds = runs[(names[0], DATASETS[0])]["seeds"]
     head = ["", "CIFAR-10", "CIFAR-100", "ImageNet16-120", f"wall time, 3 x {seeds} runs"]
     diffs = []
-    bo_runs = record(BENCH)["runs"]
+    bo_runs = bench_runs("bo")
     for d in DATASETS:
-        a = np.array(
-            sorted((r["seed"], r["final_test"]) for r in bo_runs if r["strategy"] == "bo" and r["dataset"] == d)
-        )[:, 1]
+        a = np.array(sorted((r["seed"], r["final_test"]) for r in bo_runs if r["dataset"] == d))[:, 1]
         b = np.array(runs[("optuna TPESampler", d)]["final_test"])
         diff = a.mean() - b.mean()
         se = float(np.sqrt(a.var(ddof=1) / len(a) + b.var(ddof=1) / len(b)))
@@ -99,7 +137,7 @@ def nb201_optuna() -> str:
     return (
         table(head, body)
         + f"\n\n`bo` against Optuna's TPE, difference of the means: {', '.join(diffs)} on CIFAR-10, CIFAR-100 and "
-        f"ImageNet16-120 (record `{rec['benchmark']}` of {rec['started'][:10]}, commit {rec['commit']}, and `{BENCH}`)."
+        f"ImageNet16-120 (record `{rec['benchmark']}` of {rec['started'][:10]}, commit {rec['commit']}, and `bo`'s from {bench_sources('bo')})."
     )
 
 

@@ -68,13 +68,19 @@ class ChargedSimulatedExecutor(SimulatedExecutor):
             return []
         finish, _, result, reports = heapq.heappop(self._running)
         self._clock = max(self._clock, finish)  # a result waits while the driver is busy
-        self.taken.append(self._clock)
-        self.spans.append((result.started_at, result.finished_at))
-        if self._on_report is not None:
-            for step, metrics in reports:
-                self._on_report(result.number, step, metrics)
-        self._dispatch()
-        return [result]
+        return hand_back(self, result, reports)
+
+
+def hand_back(executor: Any, result: JobResult, reports: list[Any]) -> list[JobResult]:
+    """The end of a simulated `wait`: note when the result was taken and the trial's span, deliver its
+    reports, start the next queued trial, and return the result."""
+    executor.taken.append(executor._clock)
+    executor.spans.append((result.started_at, result.finished_at))
+    if executor._on_report is not None:
+        for step, metrics in reports:
+            executor._on_report(result.number, step, metrics)
+    executor._dispatch()
+    return [result]
 
 
 class RealTimeSimulatedExecutor(SimulatedExecutor):
@@ -118,13 +124,7 @@ class RealTimeSimulatedExecutor(SimulatedExecutor):
                 return []
         _, _, result, reports = heapq.heappop(self._running)
         self._clock = self.now()
-        self.taken.append(self._clock)
-        self.spans.append((result.started_at, result.finished_at))
-        if self._on_report is not None:
-            for step, metrics in reports:
-                self._on_report(result.number, step, metrics)
-        self._dispatch()
-        return [result]
+        return hand_back(self, result, reports)
 
 
 class DurationEvaluator(BaseEvaluator):

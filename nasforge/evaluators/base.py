@@ -15,6 +15,8 @@ if TYPE_CHECKING:
     import torch
     from torch import nn
 
+    from nasforge.data import BaseDataset
+
 Report = Callable[[int, Mapping[str, float]], None]
 
 
@@ -158,3 +160,21 @@ class RetrainableEvaluator(BaseEvaluator):
         """A real batch of `n` inputs as the final model reads them, to trace and check exported formats; None
         when this evaluator has no data (the formats are then checked on zeros of `input_shape`)."""
         return None
+
+
+class DatasetEvaluator(RetrainableEvaluator):
+    """A retrainable evaluator of one dataset (`self.dataset`): the input shape and the preprocessing of its
+    models are the loaded dataset's."""
+
+    dataset: BaseDataset
+
+    @property
+    def input_shape(self) -> tuple[int, ...]:
+        return tuple(self.dataset.load().input_shape)
+
+    @property
+    def preprocessing(self) -> dict[str, Any] | None:
+        """How raw input becomes the model's input (a tokenizer's vocabulary, log-mel settings...): the
+        dataset's."""
+        prep = self.dataset.load().info.get("preprocessing")
+        return dict(prep) if prep else None

@@ -15,7 +15,7 @@ from nasforge.cost import count_flops, count_params
 from nasforge.data import ArrayData, BaseDataset, DataSplits
 from nasforge.errors import ConfigError
 from nasforge.estimation.inheritance import WeightInheritance, inherit, load_weights, save_weights
-from nasforge.evaluators.base import EvalContext, RetrainableEvaluator, TrialError
+from nasforge.evaluators.base import DatasetEvaluator, EvalContext, TrialError
 from nasforge.evaluators.training import NonFiniteLoss, TrainConfig, evaluate_model, fit
 from nasforge.space import Arch, ModelSpace
 
@@ -29,7 +29,7 @@ def resolve_device(device: str) -> torch.device:
         raise ConfigError(f"`device` must be 'auto', 'cpu', 'cuda' or 'cuda:N', but got {device!r}.") from exc
 
 
-class ClassificationEvaluator(RetrainableEvaluator):
+class ClassificationEvaluator(DatasetEvaluator):
     """Train `space.freeze(arch)` with cross-entropy and report validation accuracy each epoch.
 
     The budget of a trial is its number of epochs (default `epochs`); `train_fraction` trains on a fixed
@@ -123,10 +123,6 @@ class ClassificationEvaluator(RetrainableEvaluator):
             "trial_time": self.trial_time,
             "training": dataclasses.asdict(self.config),
         }
-
-    @property
-    def input_shape(self) -> tuple[int, ...]:
-        return tuple(self.dataset.load().input_shape)
 
     @property
     def preprocessing(self) -> dict[str, Any] | None:

@@ -16,7 +16,7 @@ from nasforge.cost import count_flops, count_params
 from nasforge.data.base import BaseDataset
 from nasforge.data.translation import ParallelDataset
 from nasforge.errors import ConfigError
-from nasforge.evaluators.base import EvalContext, RetrainableEvaluator, TrialError
+from nasforge.evaluators.base import DatasetEvaluator, EvalContext, TrialError
 from nasforge.evaluators.classification import resolve_device
 from nasforge.evaluators.seq2seq_training import corpus_scores, fit_seq2seq, mean_loss, translate_rows
 from nasforge.evaluators.training import NonFiniteLoss, TrainConfig
@@ -27,7 +27,7 @@ __all__ = ["TranslationEvaluator"]
 _SUBSET_SEED = 54321  # the validation subset that scores trials: the same for every trial
 
 
-class TranslationEvaluator(RetrainableEvaluator):
+class TranslationEvaluator(DatasetEvaluator):
     """Train `space.freeze(arch)` with teacher forcing and label smoothing, then translate a fixed subset of
     the validation part greedily (`valid_limit` pairs) and score it against the human translations.
 
@@ -79,7 +79,7 @@ class TranslationEvaluator(RetrainableEvaluator):
             )
         if not isinstance(valid_limit, int) or isinstance(valid_limit, bool) or valid_limit < 1:
             raise ConfigError(f"`valid_limit` of TranslationEvaluator must be an int >= 1, but got {valid_limit!r}.")
-        self.dataset = dataset
+        self.dataset: ParallelDataset = dataset
         self.steps = steps
         self.trial_time = None if trial_time is None else float(trial_time)
         self.train_fraction = float(train_fraction)
@@ -117,15 +117,6 @@ class TranslationEvaluator(RetrainableEvaluator):
             "test_beam": self.test_beam,
             "training": dataclasses.asdict(self.config),
         }
-
-    @property
-    def input_shape(self) -> tuple[int, ...]:
-        return tuple(self.dataset.load().input_shape)
-
-    @property
-    def preprocessing(self) -> dict[str, Any] | None:
-        prep = self.dataset.load().info.get("preprocessing")
-        return dict(prep) if prep else None
 
     def example_input(self, n: int = 16) -> torch.Tensor:
         return self.dataset.load().valid.x[:n]

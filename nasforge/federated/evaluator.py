@@ -16,7 +16,7 @@ from torch import nn
 from nasforge.cost import count_flops, count_params
 from nasforge.data import BaseDataset
 from nasforge.errors import ConfigError
-from nasforge.evaluators.base import EvalContext, RetrainableEvaluator, TrialError
+from nasforge.evaluators.base import DatasetEvaluator, EvalContext, TrialError
 from nasforge.evaluators.training import SCHEDULES, TrainConfig, evaluate_model
 from nasforge.federated.client import ClientTask
 from nasforge.federated.data import FederatedData
@@ -43,7 +43,7 @@ def _positive_int(value: object, arg: str) -> int:
     raise ConfigError(f"`{arg}` of FederatedEvaluator must be an int >= 1, but got {value!r}.")
 
 
-class FederatedEvaluator(RetrainableEvaluator):
+class FederatedEvaluator(DatasetEvaluator):
     """Train `space.freeze(arch)` with FedAvg (or FedProx: `strategy="fedprox"`, `proximal_mu`) over the
     clients of `dataset` for `rounds` rounds, `fraction` of the clients training `local_epochs` each round,
     and score it by the clients' validation accuracy weighted by their validation sizes.
@@ -153,10 +153,6 @@ class FederatedEvaluator(RetrainableEvaluator):
             "training": dataclasses.asdict(self.config),
         }
 
-    @property
-    def input_shape(self) -> tuple[int, ...]:
-        return tuple(self.dataset.load().input_shape)
-
     def train_config(self, arch: Mapping[str, Any]) -> TrainConfig:
         """The clients' training settings for `arch`: its hyperparameter decisions override the defaults."""
         fields = {f.name for f in dataclasses.fields(TrainConfig)} - {"epochs", "schedule"}
@@ -262,13 +258,6 @@ class FederatedEvaluator(RetrainableEvaluator):
         res = evaluate_model(model.cpu(), test, torch.device("cpu"))
         model.eval()
         return {"test_acc": res["acc"], "test_loss": res["loss"]}
-
-    @property
-    def preprocessing(self) -> dict[str, Any] | None:
-        """How raw input becomes the model's input (log-mel settings and scaling, a vocabulary...): the
-        dataset's, which every client applies to its own samples."""
-        prep = self.dataset.load().info.get("preprocessing")
-        return dict(prep) if prep else None
 
     def example_input(self, n: int = 16) -> torch.Tensor | None:
         test = self.data.test()

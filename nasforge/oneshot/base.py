@@ -200,6 +200,17 @@ class BaseOneShot(ABC):
         self.momentum = check_float(owner, "momentum", momentum)
         self.weight_decay = check_float(owner, "weight_decay", weight_decay)
 
+    def _evolution_settings(
+        self, population: int, generations: int, parents: int, mutation_prob: float, eval_size: int
+    ) -> None:
+        """The settings of the evolutionary search run on a trained supernet (SPOS, OFA), checked."""
+        owner = type(self).__name__
+        self.population = check_int(owner, "population", population, low=2)
+        self.generations = check_int(owner, "generations", generations)
+        self.parents = check_int(owner, "parents", parents)
+        self.mutation_prob = check_float(owner, "mutation_prob", mutation_prob)
+        self.eval_size = check_int(owner, "eval_size", eval_size)
+
     def _weight_optimizer(self, ctx: SearchContext, eta_min: float = 0.0) -> None:
         """SGD on the supernet weights with a cosine schedule over the whole search, in `ctx.optimizers`."""
         opt = torch.optim.SGD(

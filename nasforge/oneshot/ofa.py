@@ -19,7 +19,7 @@ import torch.nn.functional as F
 from nasforge.cost.flops import count_flops
 from nasforge.data import ArrayData
 from nasforge.errors import ConfigError, StorageError
-from nasforge.oneshot.base import BaseOneShot, SearchContext, batches, check_float, check_int
+from nasforge.oneshot.base import BaseOneShot, SearchContext, batches, check_int
 from nasforge.oneshot.entangled import EntangledSupernet
 from nasforge.space import Arch, ModelSpace
 from nasforge.space.arch import Value
@@ -92,11 +92,7 @@ class OFA(BaseOneShot):
                 raise ConfigError(f"`{name}` of {owner} must be true or false, but got {flag!r}.")
         self.distill = distill
         self.kernel_transform = kernel_transform
-        self.population = check_int(owner, "population", population, low=2)
-        self.generations = check_int(owner, "generations", generations)
-        self.parents = check_int(owner, "parents", parents)
-        self.mutation_prob = check_float(owner, "mutation_prob", mutation_prob)
-        self.eval_size = check_int(owner, "eval_size", eval_size)
+        self._evolution_settings(population, generations, parents, mutation_prob, eval_size)
         self.calib_batches = check_int(owner, "calib_batches", calib_batches)
         self.max_subnet_params = _check_budget(owner, "max_subnet_params", max_subnet_params)
         self.max_subnet_flops = _check_budget(owner, "max_subnet_flops", max_subnet_flops)

@@ -14,7 +14,7 @@ import torch
 import torch.nn.functional as F
 
 from nasforge.data import ArrayData
-from nasforge.oneshot.base import BaseOneShot, SearchContext, check_float, check_int
+from nasforge.oneshot.base import BaseOneShot, SearchContext
 from nasforge.oneshot.darts import supernet_accuracy
 from nasforge.oneshot.supernet import Supernet
 from nasforge.space import Arch
@@ -53,13 +53,8 @@ class SPOS(BaseOneShot):
         augment: str = "none",
     ) -> None:
         super().__init__(epochs, batch_size, seed, fixed, device, augment)
-        owner = type(self).__name__
         self._weight_settings(learning_rate, momentum, weight_decay)
-        self.population = check_int(owner, "population", population, low=2)
-        self.generations = check_int(owner, "generations", generations)
-        self.parents = check_int(owner, "parents", parents)
-        self.mutation_prob = check_float(owner, "mutation_prob", mutation_prob)
-        self.eval_size = check_int(owner, "eval_size", eval_size)
+        self._evolution_settings(population, generations, parents, mutation_prob, eval_size)
 
     def _init(self, ctx: SearchContext) -> None:
         self._weight_optimizer(ctx)

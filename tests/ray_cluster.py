@@ -177,6 +177,12 @@ class LocalCluster:
         node.wait_started()
         return node
 
+    def client_server_logs(self, chars: int = 3000) -> str:
+        """The end of each Ray Client server log of the head (its proxy and the server it starts per client),
+        for a failure message: Ray names only the file, which `stop` deletes."""
+        logs = sorted((self.root / "session_latest" / "logs").glob("ray_client_server*.err"))
+        return "\n".join(f"--- {log.name}:\n{log.read_text(errors='replace')[-chars:]}" for log in logs)
+
     def stop(self) -> None:
         """Kill every node, the worker nodes first; a node that left processes behind fails after all are tried."""
         leftovers = []

@@ -21,7 +21,7 @@ from nasforge.errors import ConfigError
 from nasforge.evaluators.base import BaseEvaluator
 from nasforge.executors.base import BaseExecutor, Job, JobResult, OnReport, timed_out, worker_lost
 from nasforge.executors.ray_actors import REPORT_LINGER, TrialActor, report_hub
-from nasforge.executors.ray_runtime import INSTALL, import_ray, lost_errors, reason, start_local_ray
+from nasforge.executors.ray_runtime import INSTALL, import_ray, join_ray, lost_errors, reason, start_local_ray
 from nasforge.space import ModelSpace
 
 __all__ = ["KILL_GRACE", "REPORT_LINGER", "START_ATTEMPTS", "RayExecutor", "TrialActor", "start_local_ray"]
@@ -137,16 +137,7 @@ class RayExecutor(BaseExecutor):
         ray = import_ray()
         self._ray = ray
         if not ray.is_initialized():
-            try:
-                if self.address is None:
-                    start_local_ray(**self.init_kwargs)
-                else:
-                    ray.init(address=self.address, **self.init_kwargs)
-            except (ConnectionError, TimeoutError, TypeError, ValueError) as exc:
-                raise ConfigError(
-                    f"Ray could not start or connect (address {self.address!r}, init_kwargs {self.init_kwargs}): "
-                    f"{exc}. Check the address (`ray status` on the cluster) and the `ray.init` arguments."
-                ) from exc
+            join_ray(self.address, self.init_kwargs)
             self._owns_ray = True
         elif self.address is not None or self.init_kwargs:
             warnings.warn(

@@ -107,7 +107,7 @@ def test_a_lost_node_s_trial_reruns_elsewhere_and_no_finished_trial_is_lost(
             driver.wait()
         second.kill()
     log = err.read_text(errors="replace")
-    assert rc == 0 and out.read_text().strip().endswith("searched"), log[-4000:]
+    assert rc == 0 and out.read_text().strip().endswith("searched"), log[-4000:] + cluster.client_server_logs()
     assert loss is not None, "the second node never had a trial running after one finished there"
     lost_number, finished_before = loss
     # the report hub is on the driver's node, so live reports outlive the second node

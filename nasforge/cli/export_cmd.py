@@ -67,6 +67,12 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         "(default: the config's export.ensemble_seeds, else 1)",
     )
     p.add_argument("--seed", type=int, help="the retraining's seed (default: the experiment's seed)")
+    p.add_argument(
+        "--inherit",
+        action=argparse.BooleanOptionalAction,
+        help="start the retrain from the weights the trial trained in the search, saved when it ran with "
+        "export.inherit (or keep_weights); --no-inherit: from scratch (default: the config's export.inherit)",
+    )
     add_storage(p)
     p.set_defaults(func=main)
 
@@ -86,6 +92,9 @@ def main(args: argparse.Namespace) -> int:
     seeds = check_ensemble_seeds(
         args.ensemble_seeds if args.ensemble_seeds is not None else export_cfg.get("ensemble_seeds", 1)
     )
+    inherit = args.inherit if args.inherit is not None else bool(export_cfg.get("inherit", False))
+    if args.arch and args.inherit:
+        raise ConfigError("--arch retrains an arch that no trial trained, so it has no weights to inherit; drop one.")
     if args.arch and args.ensemble not in (None, 1):
         raise ConfigError(f"--arch exports that one arch, so it cannot be an ensemble of {ensemble}; drop one.")
     if args.arch and args.ensemble_seeds not in (None, 1):
@@ -136,6 +145,7 @@ def main(args: argparse.Namespace) -> int:
             ensemble=ensemble,
             ensemble_seeds=seeds,
             time_budget=budget,
+            inherit=inherit,
         )
     report_export(metrics, experiment)
     if "test_acc" in metrics:

@@ -223,6 +223,8 @@ def main(args: argparse.Namespace) -> int:
         what += f" {seeds} times{' each' if ensemble > 1 else ''}, with successive seeds"
     if ensemble * seeds > 1:
         what += ", one after another,"
+    if export_cfg.inherit:
+        what += ", starting from the weights it trained in the search,"
     print(
         f"retraining {what} on train+valid for "
         f"{'its search epochs' if epochs is None else f'up to {epochs} epochs'}{limit}, then testing ...",
@@ -256,6 +258,7 @@ def main(args: argparse.Namespace) -> int:
         formats=export_cfg.formats,
         ensemble=ensemble,
         ensemble_seeds=seeds,
+        inherit=export_cfg.inherit,
     )
     if int(metrics["trial"]) != best.number:
         print(
@@ -264,6 +267,12 @@ def main(args: argparse.Namespace) -> int:
         )
     if "test_acc" in metrics:
         print(f"test accuracy of the exported model: {100 * metrics['test_acc']:.2f} %", file=out)
+    if "inherited" in metrics:
+        print(
+            f"  the retrain started from the weights trial {int(metrics['trial'])} trained in the search "
+            f"({100 * metrics['inherited']:.0f} % of the network's values)",
+            file=out,
+        )
     if "best_member_test_acc" in metrics:
         print(
             f"  an ensemble of {int(metrics['ensemble_size'])}; its best-ranked member alone: "

@@ -117,6 +117,7 @@ def build_experiment(config: Mapping[str, Any] | Config, storage: Any = None) ->
         spec=cfg,
         early_stopping=estimation.early_stopping,
         inherit_weights=estimation.inherit_weights,
+        keep_weights=conf.export.inherit,
         warm_start=estimation.warm_start,
         trial_timeout=conf.run.trial_timeout,
     )

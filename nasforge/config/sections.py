@@ -155,6 +155,14 @@ class ExportSection(Section):
             "S",
         ),
     )
+    inherit: bool = field(
+        default=False,
+        metadata=meta(
+            "start the retrain from the weights the chosen trial trained in the search (which then saves them) "
+            "instead of from scratch",
+            "--export-inherit",
+        ),
+    )
 
     def check(self, given: frozenset[str], where: str) -> None:
         from nasforge.export import check_ensemble_seeds, check_ensemble_size, check_formats, check_time_budget

@@ -30,7 +30,8 @@ class TrialTracking:
     """The curves and saved weights of one run's trials.
 
     `read_curve(number)` gives the reports of a trial that finished in an earlier run (from the storage);
-    `weights_dir` is where every trial's trained weights are saved when inheriting.
+    `weights_dir` is where every trial's trained weights are saved when inheriting or when `keep_weights`
+    (for the export's retrain to start from).
     """
 
     def __init__(
@@ -40,12 +41,14 @@ class TrialTracking:
         inheritance: WeightInheritance | None,
         weights_dir: Path,
         read_curve: Callable[[int], list[Mapping[str, float]]],
+        keep_weights: bool = False,
     ) -> None:
         self.objective = objective
         self.early_stopping = early_stopping
         self.inheritance = inheritance
         self.weights_dir = weights_dir
         self.read_curve = read_curve
+        self.keep_weights = keep_weights or inheritance is not None
         self.curves: dict[int, list[Mapping[str, float]]] = {}  # reports of this run's running trials, by number
         self.weights_of: dict[str, int] = {}  # arch id -> latest completed trial whose weights were saved
         #: completed trials' curves, by number, with their kind: the peers early stopping compares with
@@ -67,11 +70,9 @@ class TrialTracking:
             weights_in = None
             if parent is not None and (self.weights_dir / f"{parent}.pt").exists():
                 weights_in, inheriting = str(self.weights_dir / f"{parent}.pt"), True
-            fields.update(
-                weights_in=weights_in,
-                weights_out=str(self.weights_dir / f"{record.number}.pt"),
-                inherit_epochs=self.inheritance,
-            )
+            fields.update(weights_in=weights_in, inherit_epochs=self.inheritance)
+        if self.keep_weights:
+            fields["weights_out"] = str(self.weights_dir / f"{record.number}.pt")
         if self.early_stopping is not None:
             kind = curve_kind(record.budget, inheriting)
             objective = self.objective

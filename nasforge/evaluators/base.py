@@ -136,10 +136,13 @@ class RetrainableEvaluator(BaseEvaluator):
         seed: int = 0,
         log: Any = None,
         time_budget: float | None = None,
+        weights_in: str | None = None,
     ) -> tuple[nn.Module, dict[str, float]]:
         """Retrain `arch` of `space` (as `final_space` built it) from scratch for `epochs` (or `time_budget`
         seconds, if shorter), with `seed`, calling `log(epoch, metrics)` if given; the trained network, on the
-        CPU in eval mode, and its metrics, the test split's included (`test_metrics`)."""
+        CPU in eval mode, and its metrics, the test split's included (`test_metrics`). An evaluator that
+        `supports_inheritance` starts from the saved weights `weights_in` where they fit instead (the metric
+        `inherited`: the fraction of the network's values that came from there); the others ignore it."""
 
     @abc.abstractmethod
     def test_metrics(self, model: nn.Module) -> dict[str, float]:

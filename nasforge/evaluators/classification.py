@@ -246,9 +246,14 @@ class ClassificationEvaluator(DatasetEvaluator):
         seed: int = 0,
         log: Any = None,
         time_budget: float | None = None,
+        weights_in: str | None = None,
     ) -> tuple[nn.Module, dict[str, float]]:
         """Retrain `arch` from scratch on train + valid and measure it once on the test split; the data's
         preprocessing is refitted on train + valid first (`final_data`, `final_space`).
+
+        With `weights_in` (a trial's saved weights), the tensors that fit start from there instead, and the
+        schedule runs again from its start (`inherited`: the fraction of values copied). Not when the
+        preprocessing was refitted: the same shapes would then hold other meanings (token ids).
 
         With `time_budget` (seconds), training lasts that long, at most `epochs` epochs, its learning rate
         decaying over wall time (`fit`): the epochs are what this machine manages today. The result has the
@@ -259,6 +264,10 @@ class ClassificationEvaluator(DatasetEvaluator):
         cfg = dataclasses.replace(self.train_config(arch), epochs=epochs)
         torch.manual_seed(seed)
         model = self.final_space(space).freeze(arch)
+        inherited = 0.0
+        if weights_in is not None and splits is self.dataset.load():  # the search's data, not refitted
+            parent = load_weights(weights_in)
+            inherited = 0.0 if parent is None else inherit(model, parent, partial=False, preserve=False)
         full = splits.train_full()
         started = time.perf_counter()
 
@@ -271,6 +280,8 @@ class ClassificationEvaluator(DatasetEvaluator):
         except NonFiniteLoss as exc:
             raise TrialError(f"retraining the best arch failed: {exc}") from None
         result.update(self.test_metrics(model))
+        if weights_in is not None:
+            result["inherited"] = inherited
         model.cpu().eval()
         return model, result
 

@@ -85,6 +85,7 @@ class ProxyEvaluator(RetrainableEvaluator):
         seed: int = 0,
         log: Any = None,
         time_budget: float | None = None,
+        weights_in: str | None = None,
     ) -> tuple[nn.Module, dict[str, float]]:
         """Export trains the screened arch for real (`ClassificationEvaluator.train_final`) on the dataset."""
         trainer = self._trainer()
@@ -93,7 +94,7 @@ class ProxyEvaluator(RetrainableEvaluator):
                 "Exporting from a ProxyEvaluator trains the best arch on its dataset, but it has none; pass "
                 "`dataset=` to the ProxyEvaluator or export the untrained network with `space.freeze(arch)`."
             )
-        return trainer.train_final(space, arch, epochs, seed, log, time_budget)
+        return trainer.train_final(space, arch, epochs, seed, log, time_budget, weights_in)
 
     def test_metrics(self, model: nn.Module) -> dict[str, float]:
         """The test metrics of a finally trained model, as `train_final` measures them."""

@@ -198,6 +198,7 @@ class TranslationEvaluator(DatasetEvaluator):
         seed: int = 0,
         log: Any = None,
         time_budget: float | None = None,
+        weights_in: str | None = None,
     ) -> tuple[nn.Module, dict[str, float]]:
         """Retrain `arch` on train + valid for `epochs` passes (or `time_budget` seconds, if shorter) and test
         it on the test part (the tokenizer stays the one fitted on the training part)."""

@@ -15,6 +15,8 @@ import os
 import socket
 import uuid
 
+from nasforge.errors import ConfigError
+
 _LIVE: set[str] = set()  # the drivers of this process that have not ended
 
 
@@ -56,3 +58,24 @@ def _is_zombie(pid: int) -> bool:
             return f.read().rsplit(")", 1)[1].split()[0] == "Z"
     except (OSError, IndexError):
         return False
+
+
+def check_timing(trial_timeout: object, heartbeat_interval: object, stale_after: object) -> None:
+    """The driver's clock settings, in seconds: a `trial_timeout` > 0 or None, a `heartbeat_interval` > 0 and a
+    `stale_after` > 0 longer than the heartbeat interval (else live trials would look dead between beats)."""
+    for key, value, allow_none in (
+        ("trial_timeout", trial_timeout, True),
+        ("heartbeat_interval", heartbeat_interval, False),
+        ("stale_after", stale_after, False),
+    ):
+        if (value is None and not allow_none) or (
+            value is not None and (isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0)
+        ):
+            raise ConfigError(
+                f"`{key}` must be a number of seconds > 0{' or None' if allow_none else ''}, but got {value!r}."
+            )
+    if stale_after <= heartbeat_interval:  # type: ignore[operator]
+        raise ConfigError(
+            f"`stale_after` ({stale_after:g} s) must be longer than `heartbeat_interval` ({heartbeat_interval:g} s), "
+            "or live trials would look dead between two heartbeats; raise stale_after."
+        )

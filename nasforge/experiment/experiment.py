@@ -22,7 +22,8 @@ from nasforge.evaluators.base import BaseEvaluator
 from nasforge.executors import BaseExecutor, SequentialExecutor
 from nasforge.experiment.budget import JobBudget
 from nasforge.experiment.callbacks import Callback
-from nasforge.experiment.final import export_trial
+from nasforge.experiment.driver import check_timing
+from nasforge.experiment.final import check_keep_weights, export_trial
 from nasforge.experiment.gate import ConstraintsUnmet
 from nasforge.experiment.loop import TrialLoop, warm_source
 from nasforge.multiobjective.objectives import (
@@ -68,7 +69,8 @@ class Experiment:
     (`nasforge.experiment.turns`). Running trials carry their driver's id and a heartbeat refreshed every
     `heartbeat_interval` seconds; a run takes over trials whose driver is dead or whose heartbeat is older
     than `stale_after` (`nasforge.experiment.driver`). `trial_timeout` stops a trial after that many
-    seconds of wall time (it fails with `Timeout`; the search goes on).
+    seconds of wall time (it fails with `Timeout`; the search goes on). `keep_weights` saves every completed
+    trial's trained weights, so that `export(inherit=True)` retrains from them.
     """
 
     def __init__(
@@ -88,6 +90,7 @@ class Experiment:
         checkpoint_dir: str | Path | None = None,
         early_stopping: str | Mapping[str, Any] | BaseStopper | None = None,
         inherit_weights: bool | Mapping[str, Any] | WeightInheritance | None = None,
+        keep_weights: bool = False,
         warm_start: str | Mapping[str, Any] | WarmStart | None = None,
         trial_timeout: float | None = None,
         heartbeat_interval: float = 10.0,
@@ -132,22 +135,7 @@ class Experiment:
         self.early_stopping = make_stopper(early_stopping)
         self.inheritance = make_inheritance(inherit_weights)
         self.warm_start = make_warm_start(warm_start)
-        for key, value, allow_none in (
-            ("trial_timeout", trial_timeout, True),
-            ("heartbeat_interval", heartbeat_interval, False),
-            ("stale_after", stale_after, False),
-        ):
-            if (value is None and not allow_none) or (
-                value is not None and (isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0)
-            ):
-                raise ConfigError(
-                    f"`{key}` must be a number of seconds > 0{' or None' if allow_none else ''}, but got {value!r}."
-                )
-        if stale_after <= heartbeat_interval:
-            raise ConfigError(
-                f"`stale_after` ({stale_after:g} s) must be longer than `heartbeat_interval` ({heartbeat_interval:g} s), "
-                "or live trials would look dead between two heartbeats; raise stale_after."
-            )
+        check_timing(trial_timeout, heartbeat_interval, stale_after)
         #: wall-clock seconds one trial may run before it is stopped and fails with `Timeout` (None: no limit)
         self.trial_timeout = None if trial_timeout is None else float(trial_timeout)
         #: how often this driver stamps its running trials alive, and how old a stamp must be before another
@@ -155,11 +143,9 @@ class Experiment:
         self.heartbeat_interval, self.stale_after = float(heartbeat_interval), float(stale_after)
         #: what the warm start did in the last run: source, mode, trials used, archs enqueued (None: no warm start)
         self.warm_started: dict[str, Any] | None = None
-        if self.inheritance is not None and not evaluator.supports_inheritance:
-            raise ConfigError(
-                f"Weight inheritance needs an evaluator that trains weights, but {type(evaluator).__name__} does "
-                "not; drop `inherit_weights` or use a training evaluator such as ClassificationEvaluator."
-            )
+        #: every completed trial's trained weights are saved (under `checkpoint_dir`), for its children when
+        #: inheriting and for `export(inherit=True)`
+        self.keep_weights = check_keep_weights(keep_weights, self.inheritance, evaluator)
         self._row: ExperimentRow | None = None
         self._callbacks: Sequence[Callback] = ()
         self._stop = False
@@ -352,6 +338,7 @@ class Experiment:
         formats: Sequence[str] | str | None = None,
         ensemble: int = 1,
         ensemble_seeds: int = 1,
+        inherit: bool = False,
     ) -> tuple[Path, dict[str, float]]:
         """Export a trial's network to the folder `path`: the best trial's (`best_trial`, which meets the
         constraints), or the given `trial` (a record or number, e.g. from `pick`).
@@ -376,12 +363,16 @@ class Experiment:
         (`epochs`, else its trial's): those that no longer fit at their epochs are left out with a warning,
         and the rest share the time left (`nasforge.experiment.members`); `export.json`'s `retrain` records
         each member's epochs and time.
-        With any other evaluator nothing is retrained, so the seeds count once.
+        With any other evaluator nothing is retrained, so the seeds count once. `inherit` starts each member's
+        retrain (at its first seed) from its trial's trained weights, which `keep_weights` saved, instead of
+        from scratch (`inherited_from`, `inherited` in the metrics; `nasforge.experiment.final`).
 
         After `run(total_time=...)` the retrain gets what is left of that budget less the export's reserve
         (or `time_budget`, if shorter), and the metrics say where the job's time went (`JobBudget.spent`).
         """
-        return export_trial(self, path, epochs, seed, log, time_budget, trial, formats, ensemble, ensemble_seeds)
+        return export_trial(
+            self, path, epochs, seed, log, time_budget, trial, formats, ensemble, ensemble_seeds, inherit
+        )
 
 
 def default_checkpoint_dir(experiment: Experiment) -> Path:

@@ -4,6 +4,12 @@
 for latency where a latency constraint must hold here and now; an evaluator that can retrain
 (`RetrainableEvaluator`) trains each member from scratch on train + valid within the job budget's time left,
 and tests it once; the network is then written in the asked formats, each checked on a real batch.
+
+With `inherit`, a member's retrain starts from the weights its trial trained in the search (saved when the
+experiment has `keep_weights`) instead of from scratch, its schedule begun again: the search's training of
+the chosen arch is not thrown away. Only a member's first seed inherits (further seeds are there for their
+different starts), and only where the retrain's data is the search's (a refitted tokenizer renumbers the
+tokens, so its embeddings would not mean the same): `inherited` says what fraction of the network did.
 """
 
 from __future__ import annotations
@@ -16,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 from nasforge.data.split import check_seed
 from nasforge.errors import ConfigError, StorageError
-from nasforge.evaluators.base import RetrainableEvaluator
+from nasforge.evaluators.base import BaseEvaluator, RetrainableEvaluator
 from nasforge.experiment.members import retrain_members
 from nasforge.multiobjective.objectives import feasible
 from nasforge.strategies.base import arch_key
@@ -25,7 +31,34 @@ from nasforge.trial import TrialRecord, TrialState
 if TYPE_CHECKING:
     from nasforge.experiment.experiment import Experiment
 
-__all__ = ["best_measured_again", "chosen_trial", "ensemble_members", "export_trial"]
+__all__ = [
+    "best_measured_again",
+    "check_keep_weights",
+    "chosen_trial",
+    "ensemble_members",
+    "export_trial",
+    "weights_file",
+]
+
+
+def check_keep_weights(keep: object, inheritance: object, evaluator: BaseEvaluator) -> bool:
+    """Whether an experiment saves its trials' weights (`keep_weights`, or weight inheritance, which needs them);
+    a clear error when its evaluator trains none."""
+    if not isinstance(keep, bool):
+        raise ConfigError(f"`keep_weights` must be true or false, but got {keep!r}.")
+    for wanted, what in ((inheritance is not None, "Weight inheritance"), (keep, "`keep_weights`")):
+        if wanted and not evaluator.supports_inheritance:
+            drop = "`inherit_weights`" if what == "Weight inheritance" else "`keep_weights` (export.inherit)"
+            raise ConfigError(
+                f"{what} needs an evaluator that trains and saves weights, but {type(evaluator).__name__} does "
+                f"not; drop {drop} or use a training evaluator such as ClassificationEvaluator."
+            )
+    return keep or inheritance is not None
+
+
+def weights_file(experiment: Experiment, number: int) -> Path:
+    """Where trial `number`'s trained weights are saved (`keep_weights`, weight inheritance)."""
+    return experiment.checkpoint_dir / "weights" / f"{number}.pt"
 
 
 def export_trial(
@@ -39,6 +72,7 @@ def export_trial(
     formats: Sequence[str] | str | None = None,
     ensemble: int = 1,
     ensemble_seeds: int = 1,
+    inherit: bool = False,
 ) -> tuple[Path, dict[str, float]]:
     """`Experiment.export` (see there): retrain and export the chosen trial's network to the folder `path`."""
     from nasforge.export import (
@@ -81,7 +115,8 @@ def export_trial(
         time_budget = left if time_budget is None else min(time_budget, left)
     retrain: dict[str, Any] | None = None
     if trainer is not None:
-        runs, networks, results, retrain = retrain_members(trainer, space, runs, epochs, log, time_budget)
+        starts = inherited_starts(exp, runs, seed) if inherit else None
+        runs, networks, results, retrain = retrain_members(trainer, space, runs, epochs, log, time_budget, starts)
     else:
         networks, results = [space.freeze(r.arch) for r, _ in runs], [{} for _ in runs]
     if job is not None:
@@ -125,6 +160,28 @@ def export_trial(
         metrics.update(job.spent())
         write_metrics(folder, metrics)
     return folder, metrics
+
+
+def inherited_starts(experiment: Experiment, runs: Sequence[tuple[TrialRecord, int]], seed: int) -> list[str | None]:
+    """For each (trial, seed) member, the saved weights its retrain starts from: its trial's, at the first seed
+    only; None where there are none, with a warning that says why."""
+    if not isinstance(experiment.evaluator, RetrainableEvaluator) or not experiment.evaluator.supports_inheritance:
+        raise ConfigError(
+            f"`inherit` needs an evaluator that retrains from saved weights, but {type(experiment.evaluator).__name__}"
+            " does not; export without it."
+        )
+    starts: list[str | None] = []
+    for record, member_seed in runs:
+        path = weights_file(experiment, record.number)
+        if member_seed == seed and not path.exists():
+            why = "the search ran without keep_weights" if not experiment.keep_weights else "the file is gone"
+            warnings.warn(
+                f"Trial {record.number} has no saved weights at {path} ({why}), so its retrain starts from scratch; "
+                "run with keep_weights=True (export.inherit in a config) to keep them.",
+                stacklevel=4,
+            )
+        starts.append(str(path) if member_seed == seed and path.exists() else None)
+    return starts
 
 
 def ranked_feasible(experiment: Experiment) -> list[TrialRecord]:

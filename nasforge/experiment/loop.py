@@ -67,6 +67,7 @@ class TrialLoop:
             exp.inheritance,
             exp.checkpoint_dir / "weights",
             lambda number: [m for _, m in self.storage.get_reports(self.exp_id, number)],
+            exp.keep_weights,
         )
         self.records: dict[int, TrialRecord] = {}  # stored before this run, by number
         self.requeue: list[TrialRecord] = []  # trials left running by a dead driver: they run again

@@ -39,9 +39,11 @@ def retrain_members(
     epochs: int | None,
     log: Any = None,
     time_budget: float | None = None,
+    starts: Sequence[str | None] | None = None,
 ) -> tuple[list[tuple[TrialRecord, int]], list[nn.Module], list[dict[str, float]], dict[str, Any]]:
     """Retrain each (trial, seed) of `runs` in order with `trainer.train_final`, within `time_budget` seconds
-    in all; returns the runs kept, their networks, their results and the account for `export.json`."""
+    in all, each from the weights file of `starts` at its place, if any (else from scratch); returns the runs
+    kept, their networks, their results and the account for `export.json`."""
     kept = list(runs)
     networks: list[nn.Module] = []
     results: list[dict[str, float]] = []
@@ -66,7 +68,8 @@ def retrain_members(
             overhead = sum(overheads) / len(overheads) if overheads else 0.0
             budget = left if i == 0 else max(left / (len(kept) - i) - overhead, 0.0)
         member_start = time.monotonic()
-        network, result = trainer.train_final(space, record.arch, owed, seed, log, budget)
+        start = starts[i] if starts is not None else None
+        network, result = trainer.train_final(space, record.arch, owed, seed, log, budget, weights_in=start)
         wall = time.monotonic() - member_start
         train_time = float(result.get("train_time", wall))
         trained = float(result.get("epochs", owed))
@@ -83,6 +86,7 @@ def retrain_members(
                 "epochs": round(trained, 3),
                 "train_time": round(train_time, 3),
                 "wall_time": round(wall, 3),
+                **({"inherited": round(float(result.get("inherited", 0.0)), 4)} if start is not None else {}),
                 **({"time_budget": round(budget, 3)} if budget is not None else {}),
             }
         )

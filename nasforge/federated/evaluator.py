@@ -216,6 +216,7 @@ class FederatedEvaluator(DatasetEvaluator):
         seed: int = 0,
         log: Any = None,
         time_budget: float | None = None,
+        weights_in: str | None = None,
     ) -> tuple[nn.Module, dict[str, float]]:
         """Train `arch` federatedly for `epochs` rounds (or `time_budget` seconds), the clients training on
         all their samples, validation parts included; then test the global model once on the test split."""

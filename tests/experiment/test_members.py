@@ -34,7 +34,14 @@ class FakeTrainer(RetrainableEvaluator):
         return {}
 
     def train_final(
-        self, space: Any, arch: Any, epochs: int, seed: int = 0, log: Any = None, time_budget: float | None = None
+        self,
+        space: Any,
+        arch: Any,
+        epochs: int,
+        seed: int = 0,
+        log: Any = None,
+        time_budget: float | None = None,
+        weights_in: str | None = None,
     ) -> tuple[nn.Module, dict[str, float]]:
         self.budgets.append(time_budget)
         train = epochs * self.epoch_time if time_budget is None else min(epochs * self.epoch_time, time_budget)

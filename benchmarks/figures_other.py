@@ -335,3 +335,15 @@ def mainjob_channels_last() -> str:
         f"to {one['max_speedup']:.2f}) with one thread, {two['median_speedup']:.2f} ({two['min_speedup']:.2f} to "
         f"{two['max_speedup']:.2f}) with two"
     )
+
+
+@figure("mainjob_retrain_inherit")
+def mainjob_retrain_inherit() -> str:
+    body = latest("mainjob", "mainjob_retrain")
+    s = body["summary"]
+    gains = ", ".join(f"{p['gain_points']:+.2f}" for p in s["pairs"].values())
+    return (
+        f"in {s['warm_better']} of {s['n']} archs the main job chose, a 450-s retrain on one core that started from "
+        f"the 180-s search trial's weights scored higher on held-out training images than one from scratch "
+        f"({gains} points; mean {s['mean_gain_points']:+.2f})"
+    )

@@ -246,14 +246,24 @@ BEGIN, END = "<!-- mainjob-table:begin -->", "<!-- mainjob-table:end -->"
 #: the preset's search strategy at the commits of the records made before a record named it
 #: (`config["preset_strategy"]`): regularized evolution until 3693e36 switched the preset to ASHA
 PRESET_STRATEGY = {"dd0cf4b": "evolution", "dcef677": "evolution", "4690b42": "evolution", "3693e36": "asha"}
+#: whether the preset's retrain started from the search's weights (`export.inherit`), at the commits of the
+#: records made before a record said so (`config["preset_inherit"]`): from ef868c0 on
+PRESET_INHERIT = {"ef868c0": True}
 
 
 def label(record: dict[str, Any], run: dict[str, Any]) -> str:
-    """`nasforge (asha)`: a nasforge run names the preset's strategy it ran; other methods their name."""
-    if run["method"] != "nasforge":
-        return str(run["method"])
-    strategy = record.get("config", {}).get("preset_strategy") or PRESET_STRATEGY.get(record["commit"][:7], "?")
-    return f"nasforge ({strategy})"
+    """`nasforge (asha, inherit)`: a nasforge run names the preset's strategy it ran, and whether its retrain
+    started from the search's weights; a random run (the preset's evaluation and retrain) the latter; Optuna,
+    which retrains from scratch, its name."""
+    config = record.get("config") or {}
+    commit = record["commit"][:7]
+    inherit = config.get("preset_inherit", PRESET_INHERIT.get(commit, False))
+    if run["method"] == "optuna":
+        return "optuna"
+    if run["method"] == "random":
+        return "random (inherit)" if inherit else "random"
+    strategy = config.get("preset_strategy") or PRESET_STRATEGY.get(commit, "?")
+    return f"nasforge ({strategy}{', inherit' if inherit else ''})"
 
 
 def _order(method: str) -> tuple[int, str]:
@@ -395,7 +405,13 @@ def main() -> None:
     cores = len(os.sched_getaffinity(0))
     kind = "select" if args.select else "peers"
     key = "dev_acc" if args.select else "test_acc"
-    config = {**vars(args), "cores": cores, "preset_strategy": preset()["strategy"]["name"]}
+    chosen = preset()
+    config = {
+        **vars(args),
+        "cores": cores,
+        "preset_strategy": chosen["strategy"]["name"],
+        "preset_inherit": bool(chosen.get("export", {}).get("inherit", False)),
+    }
     record = Record(f"mainjob_{kind}_{cores}core", area="mainjob", config=config)
     print(f"record: {record.path}", flush=True)
     for seed in args.seeds:

@@ -99,6 +99,7 @@ def nasforge_run(method: str, seed: int, args: argparse.Namespace, folder: Path)
         "retrain_s": metrics.get("job_retrain_time"),
         "export_s": metrics.get("job_export_time"),
         "retrain_epochs": metrics.get("epochs"),
+        "inherited": metrics.get("inherited"),  # the part of the retrained network that started from the search's
         "epoch_time": metrics.get("epoch_time"),
         "estimated_epoch_time": metrics.get("estimated_epoch_time"),
         "arch": arch,

@@ -192,7 +192,11 @@ class FedNAS(BaseOneShot):
         ctx = SearchContext(
             supernet, nothing, nothing, 1, torch.device("cpu"), np.random.default_rng(self.seed), seed=self.seed
         )
-        ctx.extra["federation"] = json.dumps(evaluator.task(), sort_keys=True, default=repr)
+        # what decides the search besides its own settings: the clients, who trains each round, the schedule
+        # (not the trials' training, which a resumed search may change)
+        task = evaluator.task()
+        federation = {k: task.get(k) for k in ("dataset", "clients", "fraction", "fraction_evaluate")}
+        ctx.extra["federation"] = json.dumps({**federation, "schedule": evaluator.config.schedule}, sort_keys=True)
         history: list[dict[str, float]] = []
         elapsed = 0.0
         path = Path(checkpoint) if checkpoint is not None else None
@@ -200,7 +204,7 @@ class FedNAS(BaseOneShot):
             history, elapsed = self._load(path, ctx)
         done, stopped = len(history), False
         if done < self.rounds:
-            task = ClientTask(
+            job = ClientTask(
                 space,
                 space.default_arch(),
                 evaluator.data,
@@ -236,9 +240,7 @@ class FedNAS(BaseOneShot):
                 return not stopped
 
             try:
-                evaluator.federate(
-                    task, self.rounds - done, on_round=on_round, initial=supernet.state_dict(), done=done
-                )
+                evaluator.federate(job, self.rounds - done, on_round=on_round, initial=supernet.state_dict(), done=done)
             except FloatingPointError as exc:
                 raise RuntimeError(f"a FedNAS client failed: {exc}") from None
             if stopped:

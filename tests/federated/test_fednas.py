@@ -222,8 +222,11 @@ def test_a_resumed_search_ends_where_an_uninterrupted_one_ends(tmp_path: Path) -
     part = tmp_path / "part.pt"
     whole = FedNAS(rounds=2, **FAST).search_under(evaluator, space, checkpoint=tmp_path / "whole.pt")
     assert FedNAS(rounds=2, **FAST).search_under(evaluator, space, checkpoint=part, should_stop=lambda: True) is None
-    with pytest.raises(StorageError, match="another search"):
+    with pytest.raises(StorageError, match="another search"):  # other settings
         FedNAS(rounds=2, **{**FAST, "learning_rate": 0.3}).search_under(evaluator, space, checkpoint=part)
+    other = FederatedEvaluator(separable(), partition="iid", num_clients=3, fraction=1.0)
+    with pytest.raises(StorageError, match="another search"):  # other clients
+        FedNAS(rounds=2, **FAST).search_under(other, space, checkpoint=part)
     rest = FedNAS(rounds=2, **FAST).search_under(evaluator, space, checkpoint=part)
     assert whole is not None and rest is not None and rest.arch == whole.arch
     a = torch.load(tmp_path / "whole.pt", weights_only=True)["supernet"]

@@ -1,8 +1,9 @@
-"""The Flower `ClientApp` that trains and scores one arch on a client's own data.
+"""The Flower `ClientApp` that trains and scores one arch (or a supernet: FedNAS) on a client's own data.
 
 What the app carries into a client process is a description (the space, the arch, `FederatedData`, the
-training settings), never samples: the client reads its part where it runs (`FederatedData.client`), and
-its replies hold only the model's parameters and a few metrics (`REPLY_METRICS`).
+training settings, a supernet search's settings), never samples: the client reads its part where it runs
+(`FederatedData.client`), and its replies hold only the model's parameters and a few metrics
+(`REPLY_METRICS`).
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ from __future__ import annotations
 import dataclasses
 import math
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Protocol
 
 import torch
 import torch.nn.functional as F
@@ -21,22 +22,54 @@ from nasforge.evaluators.training import TrainConfig, augment_batch, evaluate_mo
 from nasforge.federated.data import FederatedData
 from nasforge.space import Arch, ModelSpace
 
-__all__ = ["REPLY_METRICS", "ClientTask", "Resolver", "local_train", "make_client_app"]
+__all__ = ["REPLY_METRICS", "ClientTask", "LocalSearch", "Resolver", "local_train", "make_client_app"]
 
 #: the only metrics a client's reply may carry
 REPLY_METRICS = frozenset({"num-examples", "train_loss", "acc", "loss"})
 
 
+class LocalSearch(Protocol):
+    """A supernet search whose clients train the supernet's weights and architecture parameters on their own
+    data each round (`nasforge.oneshot.FedNAS`)."""
+
+    def settings(self) -> dict[str, Any]:
+        """The search's options, JSON-ready: what a deployed client rebuilds the search from."""
+        ...
+
+    def supernet(self, space: ModelSpace) -> Any:
+        """The supernet of `space` (an `nn.Module` whose state dict holds the weights and the alphas)."""
+        ...
+
+    def local_search(
+        self, supernet: Any, train: ArrayData, valid: ArrayData, learning_rate: float, server_round: int, seed: int
+    ) -> float:
+        """One round's local search on a client's own parts; the mean training loss."""
+        ...
+
+    def score(self, supernet: Any, valid: ArrayData) -> dict[str, float]:
+        """`acc` and `loss` of the supernet as it stands on `valid`."""
+        ...
+
+
 @dataclasses.dataclass(frozen=True)
 class ClientTask:
     """What every client of one trial does: train `arch` of `space` with `config` (its `epochs` are local
-    epochs per round) on the data `data` gives it."""
+    epochs per round) on the data `data` gives it. With `search`, the clients train `search`'s supernet of
+    `space` instead (weights and architecture parameters; `arch` is then only a valid placeholder)."""
 
     space: ModelSpace
     arch: Arch
     data: FederatedData
     config: TrainConfig
     seed: int = 0
+    search: LocalSearch | None = None
+
+    def model(self) -> nn.Module:
+        """The network whose parameters the server and the clients exchange."""
+        if self.search is not None:
+            model: nn.Module = self.search.supernet(self.space)
+            return model
+        return self.space.freeze(self.arch)
 
 
 def client_id(node_config: Any) -> int:
@@ -112,7 +145,7 @@ def make_client_app(task: ClientTask | Resolver) -> Any:
 
     def model_from(msg: Message, job: ClientTask) -> nn.Module:
         torch.set_num_threads(1)  # clients run side by side, one core each
-        model = job.space.freeze(job.arch)
+        model = job.model()
         model.load_state_dict(msg.content.array_records["arrays"].to_torch_state_dict())
         return model
 
@@ -121,17 +154,23 @@ def make_client_app(task: ClientTask | Resolver) -> Any:
         job = resolve(msg, context)
         cid = client_id(context.node_config)
         config = msg.content.config_records["config"]
-        part, _ = job.data.client(cid, full=bool(config.get("full", False)))
+        part, valid = job.data.client(cid, full=bool(config.get("full", False)) and job.search is None)
         model = model_from(msg, job)
-        rnd = int(_number(config.get("server-round", 1)))
-        loss = local_train(
-            model,
-            part,
-            job.config,
-            learning_rate=_number(config.get("lr", job.config.learning_rate)),
-            proximal_mu=_number(config.get("proximal-mu", 0.0)),
-            seed=hash((job.seed, rnd, cid)) % (2**31),
-        )
+        # a resumed search's federation numbers its rounds from 1 again: the offset keeps the seeds apart
+        rnd = int(_number(config.get("server-round", 1)) + _number(config.get("round-offset", 0)))
+        seed = hash((job.seed, rnd, cid)) % (2**31)
+        lr = _number(config.get("lr", job.config.learning_rate))
+        if job.search is not None:
+            loss = job.search.local_search(model, part, valid, learning_rate=lr, server_round=rnd, seed=seed)
+        else:
+            loss = local_train(
+                model,
+                part,
+                job.config,
+                learning_rate=lr,
+                proximal_mu=_number(config.get("proximal-mu", 0.0)),
+                seed=seed,
+            )
         metrics = MetricRecord({"num-examples": len(part), "train_loss": loss if math.isfinite(loss) else 0.0})
         return Message(RecordDict({"arrays": ArrayRecord(model.state_dict()), "metrics": metrics}), reply_to=msg)
 
@@ -141,7 +180,10 @@ def make_client_app(task: ClientTask | Resolver) -> Any:
         cid = client_id(context.node_config)
         _, valid = job.data.client(cid)
         model = model_from(msg, job)
-        res = evaluate_model(model, valid, torch.device("cpu"))
+        if job.search is not None:
+            res = job.search.score(model, valid)
+        else:
+            res = evaluate_model(model, valid, torch.device("cpu"))
         metrics = MetricRecord({"num-examples": len(valid), "acc": res["acc"], "loss": res["loss"]})
         return Message(RecordDict({"metrics": metrics}), reply_to=msg)
 

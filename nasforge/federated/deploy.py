@@ -14,7 +14,8 @@ A Flower App (a folder with a `pyproject.toml`; docs/federated.md has one) names
 Both sides build the search's parts from the same nasforge configuration. A client reads its own data: its
 SuperNode's `partition-id` (`flower-supernode --node-config "partition-id=3"`) picks its part of the
 configured dataset. The server sends each round only the global parameters and, in the message's config,
-the arch to build (JSON) and the seed; clients reply with parameters and metrics, nothing else
+the arch to build (JSON) and the seed, or a FedNAS search's settings (JSON) with its supernet's weights and
+architecture parameters; clients reply with parameters and metrics, nothing else
 (`nasforge.federated.server.check_reply`).
 """
 
@@ -30,7 +31,7 @@ from flwr.serverapp import Grid, ServerApp
 from nasforge.errors import ConfigError
 from nasforge.federated.client import ClientTask, make_client_app
 
-__all__ = ["clientapp", "serverapp"]
+__all__ = ["clientapp", "serverapp", "task_for"]
 
 _parts: dict[str, tuple[Any, Any]] = {}  # the run's configuration -> (space, evaluator), built once per process
 _lock = threading.Lock()
@@ -68,11 +69,28 @@ def _space_and_evaluator(context: Context) -> tuple[Any, Any]:
 def _task(msg: Message, context: Context) -> ClientTask:
     """What this client trains: the arch the server's message names, with the configured settings."""
     space, evaluator = _space_and_evaluator(context)
+    return task_for(space, evaluator, msg)
+
+
+def task_for(space: Any, evaluator: Any, msg: Message) -> ClientTask:
+    """The task a message asks of a client of `evaluator`'s federation over `space`: train the arch it names
+    (JSON) with the evaluator's settings, or, where it names a FedNAS search's settings, that search's
+    supernet."""
     config = msg.content.config_records["config"]
     arch = space.validate(json.loads(str(config["arch"])))
     seed = config.get("seed", 0)
+    search = None
+    if "search" in config:  # a FedNAS round: the message names the search's settings
+        from nasforge.oneshot.fednas import FedNAS
+
+        search = FedNAS(**json.loads(str(config["search"])))
     return ClientTask(
-        space, arch, evaluator.data, evaluator.train_config(arch), seed=seed if isinstance(seed, int) else 0
+        space,
+        arch,
+        evaluator.data,
+        evaluator.train_config(arch),
+        seed=seed if isinstance(seed, int) else 0,
+        search=search,
     )
 
 

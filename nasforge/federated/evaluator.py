@@ -128,7 +128,10 @@ class FederatedEvaluator(DatasetEvaluator):
         state["_grid"] = None  # a live connection stays in the server's process
         return state
 
-    def _federate(self, task: ClientTask, rounds: int, **kwargs: Any) -> Any:
+    def federate(self, task: ClientTask, rounds: int, **kwargs: Any) -> Any:
+        """Run `task` for `rounds` rounds over this evaluator's clients (the attached grid's SuperNodes, else a
+        Flower simulation) with its federation settings; `kwargs` go to `run_federation` / `run_on_grid`.
+        The `Federation`."""
         from nasforge.federated.run import run_federation, run_on_grid
 
         settings = self._settings(kwargs.pop("fraction_evaluate", None))
@@ -201,7 +204,7 @@ class FederatedEvaluator(DatasetEvaluator):
             return True
 
         try:
-            self._federate(task, rounds, on_round=on_round)
+            self.federate(task, rounds, on_round=on_round)
         except (RuntimeError, FloatingPointError) as exc:
             raise TrialError(f"federated training failed: {exc}") from None
         if "val_acc" not in last or math.isnan(last["val_acc"]):
@@ -232,7 +235,7 @@ class FederatedEvaluator(DatasetEvaluator):
             return True
 
         try:
-            fed = self._federate(
+            fed = self.federate(
                 task, epochs, fraction_evaluate=0.0, on_round=on_round, full=True, time_budget=time_budget
             )
         except (RuntimeError, FloatingPointError) as exc:

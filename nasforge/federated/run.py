@@ -9,12 +9,13 @@ included, runs where the evaluator runs) and may stop the rounds there.
 from __future__ import annotations
 
 import contextlib
+import json
 import logging
 import math
 import queue
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -60,16 +61,22 @@ def serve(
     gate: Callable[[RoundResult], bool],
     watch: Callable[[str, Any], None] | None = None,
     full: bool = False,
+    initial: Mapping[str, torch.Tensor] | None = None,
+    done: int = 0,
 ) -> Any:
     """Run the metered FedAvg / FedProx for `task` on `grid` (a simulation's or a SuperLink's), in this
     thread, until `rounds` rounds are done or `gate(result)` returns False; the `Meter`. Each message's
-    config names the arch (`arch`, JSON) and the seed, so a deployed client can build the network itself."""
+    config names the arch (`arch`, JSON) and the seed, so a deployed client can build the network itself;
+    a supernet search's messages name the search's settings too (`search`, JSON).
+
+    The global model starts from `initial` (a state dict) when given, else from the task's freshly built
+    model; `done` rounds ran before (a resumed search), so the rounds are numbered on from there."""
     from flwr.app import ArrayRecord, ConfigRecord
 
     from nasforge.federated.server import Meter, MeteredFedAvg, MeteredFedProx, StopFederation
 
     torch.manual_seed(task.seed)
-    state = task.space.freeze(task.arch).state_dict()
+    state = dict(initial) if initial is not None else task.model().state_dict()
     meter = Meter(
         param_shapes={k: tuple(v.shape) for k, v in state.items()},
         rounds=rounds,
@@ -77,6 +84,7 @@ def serve(
         schedule=settings.schedule,
         gate=gate,
         watch=watch,
+        offset=done,
     )
     per_round = max(1, math.ceil(settings.fraction * num_clients))
     per_eval = 0 if settings.fraction_evaluate == 0 else max(1, math.ceil(settings.fraction_evaluate * num_clients))
@@ -93,6 +101,8 @@ def serve(
     else:
         strategy = MeteredFedAvg(meter, **common)
     named: dict[str, str | int | bool] = {"arch": task.arch.to_json(), "seed": task.seed}
+    if task.search is not None:
+        named.update(search=json.dumps(task.search.settings(), sort_keys=True), **{"round-offset": done})
     with contextlib.suppress(StopFederation):  # stopped early: the last aggregated arrays stand
         strategy.start(
             grid=grid,
@@ -126,6 +136,8 @@ def run_on_grid(
     on_round: Callable[[RoundResult], bool] | None = None,
     full: bool = False,
     time_budget: float | None = None,
+    initial: Mapping[str, torch.Tensor] | None = None,
+    done: int = 0,
 ) -> Federation:
     """Like `run_federation`, on a deployed federation's `grid` (inside a `ServerApp`): the clients are the
     SuperNodes connected now, and `on_round` runs in this, the server's, thread."""
@@ -138,7 +150,8 @@ def run_on_grid(
     num_clients = len(list(grid.get_node_ids()))
     if num_clients < 1:
         raise RuntimeError("no SuperNode is connected to the SuperLink; start the clients first.")
-    return _outcome(serve(grid, task, settings, rounds, num_clients, gate, full=full), start)
+    meter = serve(grid, task, settings, rounds, num_clients, gate, full=full, initial=initial, done=done)
+    return _outcome(meter, start)
 
 
 def run_federation(
@@ -149,8 +162,11 @@ def run_federation(
     watch: Callable[[str, Any], None] | None = None,
     full: bool = False,
     time_budget: float | None = None,
+    initial: Mapping[str, torch.Tensor] | None = None,
+    done: int = 0,
 ) -> Federation:
-    """Train `task.arch` for up to `rounds` rounds over `task.data`'s clients in Flower's simulation.
+    """Train `task.arch` (or `task.search`'s supernet) for up to `rounds` rounds over `task.data`'s clients
+    in Flower's simulation, from `initial` (a state dict) when given and numbering the rounds on from `done`.
     `on_round(result)`, in this thread, returns False to stop after that round (an exception it raises
     stops the rounds too and is raised here once the federation has shut down); `time_budget` seconds stop
     it as well. With `full`, clients train on their validation parts too (the final model).
@@ -176,7 +192,9 @@ def run_federation(
 
     @server.main()
     def main(grid: Grid, context: Context) -> None:
-        meters.append(serve(grid, task, settings, rounds, num_clients, gate, watch=watch, full=full))
+        meters.append(
+            serve(grid, task, settings, rounds, num_clients, gate, watch=watch, full=full, initial=initial, done=done)
+        )
 
     failure: list[BaseException] = []
 

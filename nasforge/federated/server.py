@@ -37,7 +37,8 @@ class BoundaryError(RuntimeError):
 @dataclass(frozen=True)
 class RoundResult:
     """One round, as the server saw it: the clients' weighted validation accuracy, each evaluated client's
-    accuracy and sample count, and the bytes exchanged so far."""
+    accuracy and sample count, the bytes exchanged so far, and the global arrays after the round (what a
+    search checkpoints)."""
 
     round: int
     val_acc: float
@@ -47,12 +48,15 @@ class RoundResult:
     train_loss: float
     bytes_sent: int
     bytes_received: int
+    arrays: ArrayRecord | None = field(default=None, repr=False, compare=False)
 
 
 @dataclass
 class Meter:
     """What the server counts over a federation: bytes each way, the rounds' results, the latest global
-    arrays, and the clients' failures. `watch(direction, message)`, if set, sees every message."""
+    arrays, and the clients' failures. `watch(direction, message)`, if set, sees every message. A federation
+    that continues an earlier one (a resumed search) has run `offset` rounds before its first: the learning
+    rate's schedule spans `offset + rounds`, and its rounds are numbered on from `offset`."""
 
     param_shapes: Mapping[str, tuple[int, ...]]
     rounds: int
@@ -67,6 +71,7 @@ class Meter:
     errors: list[str] = field(default_factory=list)
     train_loss: float = math.nan
     lock: threading.Lock = field(default_factory=threading.Lock)
+    offset: int = 0
 
     def sent(self, messages: Iterable[Message]) -> list[Message]:
         out = list(messages)
@@ -128,7 +133,8 @@ class MeteredFedAvg(FedAvg):
         self, server_round: int, arrays: ArrayRecord, config: ConfigRecord, grid: Grid
     ) -> Iterable[Message]:
         m = self.meter
-        config["lr"] = m.learning_rate * max(progress_lr(m.schedule, (server_round - 1) / m.rounds), 1e-3)
+        progress = (m.offset + server_round - 1) / (m.offset + m.rounds)
+        config["lr"] = m.learning_rate * max(progress_lr(m.schedule, progress), 1e-3)
         return m.sent(super().configure_train(server_round, arrays, config, grid))
 
     def aggregate_train(
@@ -159,7 +165,7 @@ class MeteredFedAvg(FedAvg):
         accs = tuple(float(s["acc"]) for s in scores)  # type: ignore[arg-type]
         sizes = tuple(int(s["num-examples"]) for s in scores)  # type: ignore[arg-type]
         result = RoundResult(
-            round=server_round,
+            round=m.offset + server_round,
             val_acc=float(metrics["acc"]) if metrics is not None else math.nan,  # type: ignore[arg-type]
             val_loss=float(metrics["loss"]) if metrics is not None else math.nan,  # type: ignore[arg-type]
             client_acc=accs,
@@ -167,6 +173,7 @@ class MeteredFedAvg(FedAvg):
             train_loss=m.train_loss,
             bytes_sent=m.bytes_sent,
             bytes_received=m.bytes_received,
+            arrays=m.arrays,
         )
         m.results.append(result)
         if m.gate is not None and not m.gate(result):

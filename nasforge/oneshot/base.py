@@ -159,6 +159,9 @@ class BaseOneShot(ABC):
     kind = "softmax"
     #: learnable scale and shift in the batch norms of candidate operations during the search
     bn_affine = False
+    #: keys of the search's `OneShotResult.info` that the derived arch's trial carries too (FedNAS: its rounds,
+    #: bytes and client accuracies)
+    trial_info: tuple[str, ...] = ()
 
     def __init__(
         self,
@@ -237,6 +240,26 @@ class BaseOneShot(ABC):
         return Supernet(space, kind=self.kind, fixed=self.fixed, bn_affine=self.bn_affine)
 
     # --- the loop --------------------------------------------------------------------------------------------
+    def search_under(
+        self,
+        evaluator: Any,
+        space: ModelSpace,
+        *,
+        checkpoint: str | Path | None = None,
+        on_epoch: Callable[[int, dict[str, float]], None] | None = None,
+        should_stop: Callable[[], bool] | None = None,
+    ) -> OneShotResult | None:
+        """`search` on the data an experiment's `evaluator` hands out (its training part and validation split,
+        `search_data()`); a method that searches elsewhere (FedNAS: over the evaluator's clients) overrides it."""
+        search_data = getattr(evaluator, "search_data", None)
+        if not callable(search_data):
+            raise ConfigError(
+                f"The one-shot strategy {type(self).__name__} trains a supernet on the evaluator's data, but "
+                f"{type(evaluator).__name__} has none (no search_data()); use a ClassificationEvaluator."
+            )
+        train, valid = search_data()
+        return self.search(space, train, valid, checkpoint=checkpoint, on_epoch=on_epoch, should_stop=should_stop)
+
     def search(
         self,
         space: ModelSpace,
@@ -255,10 +278,7 @@ class BaseOneShot(ABC):
         to be continued from the checkpoint later.
         """
         owner = type(self).__name__
-        if not isinstance(space, ModelSpace) or space.is_frozen:
-            raise ConfigError(
-                f"{owner}.search needs a ModelSpace (not a frozen network), but got {type(space).__name__}."
-            )
+        self._check_space(space)
         for name, part in (("train", train), ("valid", valid)):
             if not isinstance(part, ArrayData) or len(part) == 0:
                 raise ConfigError(f"`{name}` of {owner}.search must be a non-empty ArrayData, but got {part!r}.")
@@ -299,6 +319,13 @@ class BaseOneShot(ABC):
         info = {k: float(v) for k, v in ctx.extra.items() if k.startswith("derive_")}
         pinned = dict(supernet.pinned)
         return OneShotResult(arch, supernet.probabilities(), history, elapsed, info, pinned)
+
+    def _check_space(self, space: ModelSpace) -> None:
+        if not isinstance(space, ModelSpace) or space.is_frozen:
+            raise ConfigError(
+                f"{type(self).__name__}.search needs a ModelSpace (not a frozen network), but got "
+                f"{type(space).__name__}."
+            )
 
     # --- what each method defines ----------------------------------------------------------------------------
     @abstractmethod

@@ -1,7 +1,7 @@
 """`OneShotStrategy`: a one-shot method inside an `Experiment`, with the same storage, CLI and export.
 
 The supernet is trained in the driver process before the first trial (`BaseStrategy.prepare`), on the
-evaluator's training part and validation split. After every supernet epoch its checkpoint is written to
+evaluator's training part and validation split (FedNAS: over the federated evaluator's clients). After every supernet epoch its checkpoint is written to
 the experiment's `checkpoint_dir` and the epoch's metrics go to the storage (in the strategy state) and to
 the callbacks, so a killed or timed-out search resumes from its last finished epoch. The derived arch is
 then proposed as an ordinary trial: the evaluator trains it like any other candidate, and
@@ -80,23 +80,15 @@ class OneShotStrategy(BaseStrategy):
     def prepare(self, context: SearchContext) -> bool:
         if self._arch is not None:
             return True
-        evaluator = context.evaluator
-        if not isinstance(evaluator, SearchData):
-            raise ConfigError(
-                f"The one-shot strategy {type(self.method).__name__} trains a supernet on the evaluator's data, but "
-                f"{type(evaluator).__name__} has none (no search_data()); use a ClassificationEvaluator."
-            )
-        train, valid = evaluator.search_data()
 
         def on_epoch(epoch: int, metrics: dict[str, float]) -> None:
             # the checkpoint is written just before this; after a kill in between, the epoch reruns
             self._history = [h for h in self._history if h["epoch"] < epoch] + [metrics]
             context.search_progress(epoch, {**metrics, "epochs": float(self.method.epochs)})
 
-        result = self.method.search(
+        result = self.method.search_under(
+            context.evaluator,
             context.space,
-            train,
-            valid,
             checkpoint=context.checkpoint_dir / CHECKPOINT_FILE,
             on_epoch=on_epoch,
             should_stop=context.should_stop,
@@ -120,6 +112,7 @@ class OneShotStrategy(BaseStrategy):
             return None
         self._proposed = True
         info = {"source": f"oneshot:{type(self.method).__name__}", "supernet_epochs": self.method.epochs}
+        info.update({k: self._result[k] for k in self.method.trial_info if k in self._result})
         return Proposal(self._arch, info=info)
 
     def _tell(self, record: TrialRecord) -> None:

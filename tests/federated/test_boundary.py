@@ -21,7 +21,9 @@ from nasforge.federated import DirichletPartitioner, FederatedData  # noqa: E402
 from nasforge.federated.client import REPLY_METRICS, ClientTask, make_client_app  # noqa: E402
 from nasforge.federated.run import FederationSettings, run_federation  # noqa: E402
 from nasforge.federated.server import BoundaryError, check_reply, payload_bytes  # noqa: E402
+from nasforge.oneshot import FedNAS  # noqa: E402
 from nasforge.zoo import SmallImageCNN  # noqa: E402
+from nasforge.zoo.nb201 import NB201Space  # noqa: E402
 
 SPACE = SmallImageCNN(input_shape=(1, 8, 8), num_classes=10, depths=(1,), widths=((8,), (8,), (8,)))
 
@@ -79,6 +81,37 @@ def test_only_parameters_and_metrics_cross_the_client_boundary() -> None:
     assert fed.bytes_sent == sum(payload_bytes(c) for way, c in traffic if way == "sent")
     assert len(fed.rounds) == 2 and 0 <= fed.rounds[-1].val_acc <= 1
     assert fed.rounds[-1].client_n and sum(fed.rounds[-1].client_n) == sum(len(data.client(c)[1]) for c in range(3))
+
+
+@pytest.mark.slow  # a real federation: Ray starts client processes (about a minute on one core)
+def test_a_fednas_search_sends_only_the_supernet_across_the_client_boundary() -> None:
+    data = FederatedData(Digits(), DirichletPartitioner(alpha=1.0), num_clients=3)
+    space = NB201Space(C=2, N=1, input_shape=(1, 8, 8))
+    method = FedNAS(rounds=2, batch_size=64, arch_learning_rate=0.05)
+    config = TrainConfig(epochs=1, batch_size=64, learning_rate=0.025, schedule="cosine", augment="none")
+    task = ClientTask(space, space.default_arch(), data, config, search=method)
+    raw = sample_bytes(data)
+    shipped = cloudpickle.dumps(make_client_app(task))
+    assert not any(row in shipped for row in raw)
+
+    traffic: list[tuple[str, RecordDict]] = []
+    fed = run_federation(
+        task, FederationSettings(fraction=1.0), rounds=2, watch=lambda way, msg: traffic.append((way, msg.content))
+    )
+    names = {k: tuple(v.shape) for k, v in method.supernet(space).state_dict().items()}
+    replies = [content for way, content in traffic if way == "received"]
+    assert len(replies) == 2 * 3 * 2
+    for content in replies:
+        for key, record in content.items():
+            assert isinstance(record, (ArrayRecord, MetricRecord)), key
+            if isinstance(record, ArrayRecord):  # the supernet's weights and its alphas, nothing else
+                assert {k: tuple(a.shape) for k, a in record.items()} == names
+            else:
+                assert set(record) <= REPLY_METRICS
+    wire = b"".join(message_bytes(content) for _, content in traffic)
+    assert not any(row in wire for row in raw)
+    assert fed.state_dict is not None and set(fed.state_dict) == set(names)
+    assert any(float(fed.state_dict[k].abs().max()) > 0 for k in names if k.startswith("alphas."))
 
 
 def test_a_reply_that_carries_anything_else_is_refused() -> None:

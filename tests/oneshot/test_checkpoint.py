@@ -11,7 +11,7 @@ import torch
 
 from nasforge.data import ArrayData
 from nasforge.errors import StorageError
-from nasforge.oneshot import DARTS, DARTSPT, ENAS, GDAS, SPOS, BaseOneShot, BetaDARTS, DrNAS
+from nasforge.oneshot import DARTS, DARTSPT, ENAS, GDAS, SPOS, BaseOneShot, BetaDARTS, DrNAS, FedNAS
 from nasforge.zoo.nb201 import NB201Space
 
 SMALL: dict[str, Any] = {"epochs": 3, "batch_size": 8, "device": "cpu"}
@@ -24,6 +24,7 @@ METHODS: dict[str, Any] = {
     "darts_pt": lambda: DARTSPT(eval_size=16, **SMALL),
     "spos": lambda: SPOS(population=4, generations=2, eval_size=16, **SMALL),
     "enas": lambda: ENAS(policy_steps=3, **SMALL),
+    "fednas": lambda: FedNAS(rounds=3, batch_size=8, arch_learning_rate=0.05),  # central: pooled data
 }
 
 

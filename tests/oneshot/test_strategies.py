@@ -8,7 +8,7 @@ from torch import nn
 
 from nasforge.data import ArrayData
 from nasforge.errors import ConfigError
-from nasforge.oneshot import DARTS, DARTSPT, ENAS, GDAS, SPOS, BaseOneShot, BetaDARTS, DrNAS
+from nasforge.oneshot import DARTS, DARTSPT, ENAS, GDAS, SPOS, BaseOneShot, BetaDARTS, DrNAS, FedNAS
 from nasforge.space import LayerChoice, ModelSpace
 from nasforge.zoo.nb201 import EDGES, NB201Space
 
@@ -43,6 +43,8 @@ STRATEGIES: dict[str, Any] = {
     "beta-darts": lambda: BetaDARTS(beta_weight=0.1, **FAST),
     "darts-pt": lambda: DARTSPT(eval_size=64, **FAST),
     "drnas": lambda: DrNAS(**FAST),
+    # the federated search on pooled data: one client holding every sample, a round per epoch
+    "fednas": lambda: FedNAS(rounds=6, batch_size=32, learning_rate=0.2, arch_learning_rate=0.05),
     # one sampled path per step learns slower: more epochs (all within a second)
     "gdas": lambda: GDAS(tau_max=1.0, **{**FAST, "epochs": 20}),
     "enas": lambda: ENAS(epochs=6, batch_size=32, learning_rate=0.2, policy_learning_rate=0.1, policy_steps=10),

@@ -139,6 +139,11 @@ class FederatedEvaluator(DatasetEvaluator):
             return run_on_grid(self._grid, task, settings, rounds, **kwargs)
         return run_federation(task, settings, rounds, **kwargs)
 
+    def search_task(self, space: ModelSpace, config: TrainConfig, seed: int, search: Any) -> ClientTask:
+        """The task of a supernet search over these clients (FedNAS: `search` trains and scores the supernet on
+        each client's own data with `config`), for `federate`."""
+        return ClientTask(space, space.default_arch(), self.data, config, seed=seed, search=search)
+
     def prepare(self) -> None:
         self.data.parts()
 

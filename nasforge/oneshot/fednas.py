@@ -176,11 +176,9 @@ class FedNAS(BaseOneShot):
         """Search over `evaluator`'s clients (a `FederatedEvaluator`: its partition, fraction and Flower
         runtime, or the grid it is attached to). With `checkpoint`, the supernet and the history are written
         after every round, and a search that finds the file continues from its last round."""
-        from nasforge.federated.client import ClientTask
-        from nasforge.federated.evaluator import FederatedEvaluator
-
         owner = type(self).__name__
-        if not isinstance(evaluator, FederatedEvaluator):
+        # a federated evaluator (`nasforge.federated`, which builds on this package: named by what it can do)
+        if not all(callable(getattr(evaluator, m, None)) for m in ("federate", "search_task")):
             raise ConfigError(
                 f"{owner} searches over a federation's clients and needs `evaluator: {{name: federated, ...}}`, "
                 f"but the evaluator is {type(evaluator).__name__}; for a search on pooled data use darts."
@@ -204,10 +202,8 @@ class FedNAS(BaseOneShot):
             history, elapsed = self._load(path, ctx)
         done, stopped = len(history), False
         if done < self.rounds:
-            job = ClientTask(
+            job = evaluator.search_task(
                 space,
-                space.default_arch(),
-                evaluator.data,
                 TrainConfig(
                     epochs=self.local_epochs,
                     batch_size=self.batch_size,
@@ -217,8 +213,8 @@ class FedNAS(BaseOneShot):
                     schedule=evaluator.config.schedule,
                     augment="none",
                 ),
-                seed=self.seed,
-                search=self,
+                self.seed,
+                self,
             )
             start, before = time.perf_counter(), elapsed
             sent0, received0 = int(ctx.extra.get("bytes_sent", 0)), int(ctx.extra.get("bytes_received", 0))

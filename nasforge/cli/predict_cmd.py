@@ -19,10 +19,16 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
         "inputs",
         nargs="+",
         metavar="INPUT",
-        help="files of raw inputs, or folders of them: a CSV of table rows, text lines (or a CSV's text column), "
-        ".npy arrays, image files, WAV files, by the model's kind",
+        help="files of raw inputs, or folders of them: a CSV of table rows, text lines (or a CSV's text column; "
+        "source column for translation), .npy arrays, image files, WAV files, by the model's kind; for a text or "
+        "translation model also texts themselves (an INPUT that is no file, unless it is named like one)",
     )
-    p.add_argument("--out", metavar="CSV", help="write the predictions to this CSV file (default: print them)")
+    p.add_argument(
+        "--out",
+        metavar="CSV",
+        help="write the predictions to this CSV file (default: print them): per input its name, the prediction and "
+        "each class's probability; for translation the source and its translation",
+    )
     p.add_argument("--batch-size", type=int, default=256, help="inputs per forward pass (default: 256)")
     p.set_defaults(func=predict_main)
 
@@ -45,19 +51,20 @@ def predict_main(args: argparse.Namespace) -> int:
     model = load(args.folder)
     names: list[str] = []
     raw: list[Any] = []
-    for file in _files(args.inputs):
-        found = model.read(file)
-        raw += found
-        names += [str(file)] if len(found) == 1 else [f"{file}:{i + 1}" for i in range(len(found))]
+    for given in args.inputs:
+        if Path(given).exists() or not _is_text(given, model.inputs.takes_strings):
+            for file in _files([given], model.inputs.takes_strings):
+                found = model.read(file)
+                raw += found
+                names += [str(file)] if len(found) == 1 else [f"{file}:{i + 1}" for i in range(len(found))]
+        else:  # the input is a text itself
+            raw.append(given)
+            names.append(given)
     if not raw:
         raise DataError(f"{', '.join(args.inputs)} hold no inputs; give files of {model.inputs.accepts}.")
-    probs = model.predict_proba(raw, args.batch_size)
-    classes = model.class_names(probs.shape[1])
+    answer = model.answer(raw, args.batch_size)
     buffer = io.StringIO()
-    writer = csv.writer(buffer)
-    writer.writerow(["input", "prediction", *(f"p_{c}" for c in classes)])
-    for name, row in zip(names, probs, strict=True):
-        writer.writerow([name, classes[int(row.argmax())], *(f"{p:.6f}" for p in row)])
+    csv.writer(buffer).writerows(model.outputs.table(names, raw, answer))
     if args.out:
         try:
             Path(args.out).write_text(buffer.getvalue())
@@ -71,7 +78,13 @@ def predict_main(args: argparse.Namespace) -> int:
     return 0
 
 
-def _files(paths: list[str]) -> list[Path]:
+def _is_text(given: str, takes_strings: bool) -> bool:
+    """Whether the command-line input `given`, no file or folder, is a text to predict on: for a model that takes
+    strings, unless it is named like a file (a suffix, no space), so that a mistyped path is an error."""
+    return takes_strings and (any(c.isspace() for c in given) or not Path(given).suffix)
+
+
+def _files(paths: list[str], takes_strings: bool = False) -> list[Path]:
     files: list[Path] = []
     for given in paths:
         path = Path(given)
@@ -80,7 +93,10 @@ def _files(paths: list[str]) -> list[Path]:
         elif path.is_file():
             files.append(path)
         else:
-            raise DataError(f"The input {given!r} is neither a file nor a folder; give files of inputs.")
+            texts = " or texts (one named like a file, with a suffix and no space, is taken for a path)"
+            raise DataError(
+                f"The input {given!r} is neither a file nor a folder; give files of inputs{texts if takes_strings else ''}."
+            )
     return files
 
 

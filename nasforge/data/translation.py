@@ -176,7 +176,12 @@ class ParallelDataset(BaseDataset):
             raw["targets"][part] = [kept[i][1] for i in keep_idx]
             raw["slots"][part] = [kept[i][4] for i in keep_idx]
             raw["groups"][part] = [kept[i][5] for i in keep_idx]
-        preprocessing = {"task": "translation", "tokenizer": tok.to_dict(), "max_length": length}
+        preprocessing = {
+            "kind": "translation",
+            "task": "translation",
+            "tokenizer": tok.to_dict(),
+            "max_length": length,
+        }
         splits = DataSplits(
             arrays["train"],
             arrays["valid"],

@@ -12,18 +12,24 @@ from nasforge.export.exporter import (
     write_metrics,
 )
 from nasforge.export.inputs import INPUT_KINDS, BaseInputs, inputs_for
+from nasforge.export.outputs import OUTPUT_KINDS, BaseOutputs, ClassOutputs, outputs_for
 from nasforge.export.predictor import Predictor, load
 from nasforge.export.standalone import ExportError, load_standalone, standalone_source
-from nasforge.export.translator import Translator, load_translator
+from nasforge.export.translator import TranslationInputs, TranslationOutputs, Translator, load_translator
 
 __all__ = [
     "DEFAULT_FORMATS",
     "FORMATS",
     "INPUT_KINDS",
+    "OUTPUT_KINDS",
     "BaseInputs",
+    "BaseOutputs",
+    "ClassOutputs",
     "Ensemble",
     "ExportError",
     "Predictor",
+    "TranslationInputs",
+    "TranslationOutputs",
     "Translator",
     "check_ensemble_seeds",
     "check_ensemble_size",
@@ -35,6 +41,7 @@ __all__ = [
     "load_model",
     "load_standalone",
     "load_translator",
+    "outputs_for",
     "space_from_spec",
     "space_spec",
     "standalone_source",

@@ -26,6 +26,14 @@ FILES = {
     "README.md": "this file",
 }
 
+#: what a translation export's files are, where they differ
+TRANSLATION_FILES = {
+    "preprocessing.json": "the subword tokenizer (a SentencePiece model, base64) and the longest text in tokens",
+    "metrics.json": "the search's, the retrain's and the test's figures (`test_bleu`, `test_chrf`: the held-out "
+    "test part translated by beam search; `test_copy_bleu`: copying the source)",
+    "model.torchscript.pt": "the network's teacher-forced forward as TorchScript (decoding needs a loop around it)",
+}
+
 #: per kind of input: what `predict` takes in Python, a comment on it, and a file for the command line
 INPUT_EXAMPLES = {
     "text": ('["a first text", "a second one"]', "texts", "texts.txt  # one text per line, or a CSV's text column"),
@@ -43,9 +51,46 @@ def write_readme(folder: Path) -> Path:
     metrics = _json(folder / "metrics.json")
     prep = _json(folder / "preprocessing.json")
     members = _json(folder / "ensemble.json").get("members")
+    translation = prep.get("task") == "translation"
+    if translation:
+        lines = _translator_intro(folder, prep, metrics)
+    else:
+        lines = _classifier_intro(folder, prep, metrics, manifest.get("input_shape"), members)
+    lines += ["", "## Files", ""]
+    present = sorted({p.name for p in folder.iterdir() if p.is_file()} | {"README.md"})
+    files_said = {**FILES, **(TRANSLATION_FILES if translation else {})}
+    lines += [f"- `{name}`: {files_said.get(name, 'written by this export')}" for name in present]
+    lines += _translator_usage(folder) if translation else _classifier_usage(folder, prep)
+    files = manifest.get("files", {})
+    call = "logits = net(x)"
+    if "torchscript" in files:
+        lines += ["```python", "import torch", "", 'net = torch.jit.load("model.torchscript.pt")', call, "```", ""]
+    if "onnx" in files:
+        lines += [
+            "```python",
+            "import onnxruntime",
+            "",
+            'session = onnxruntime.InferenceSession("model.onnx")',
+            'logits = session.run(None, {"input": x.numpy()})[0]',
+            "```",
+            "",
+        ]
+    if "python" in files:
+        lines += [
+            "```python",
+            "from model import build  # model.py, needs only PyTorch",
+            "",
+            'net = build("weights.pt")',
+        ]
+        lines += [call, "```", ""]
+    (folder / "README.md").write_text("\n".join(lines))
+    return folder / "README.md"
+
+
+def _classifier_intro(
+    folder: Path, prep: dict[str, Any], metrics: dict[str, Any], shape: list[int] | None, members: list[Any] | None
+) -> list[str]:
     kind = str(prep.get("kind", "tensor")) if prep else "tensor"
-    arg, comment, cli_in = INPUT_EXAMPLES.get(kind, INPUT_EXAMPLES["tensor"])
-    shape = manifest.get("input_shape")
     what = f"an ensemble of {len(members)} networks averaging their probabilities" if members else "one network"
     lines = [
         f"# {folder.name}: a classifier found by nasforge",
@@ -61,10 +106,13 @@ def write_readme(folder: Path) -> Path:
     ]
     if "test_acc" in metrics:
         lines += ["", f"Accuracy on the held-out test split: {100 * float(metrics['test_acc']):.2f} % (metrics.json)."]
-    lines += ["", "## Files", ""]
-    present = sorted({p.name for p in folder.iterdir() if p.is_file()} | {"README.md"})
-    lines += [f"- `{name}`: {FILES.get(name, 'written by this export')}" for name in present]
-    lines += [
+    return lines
+
+
+def _classifier_usage(folder: Path, prep: dict[str, Any]) -> list[str]:
+    kind = str(prep.get("kind", "tensor")) if prep else "tensor"
+    arg, comment, cli_in = INPUT_EXAMPLES.get(kind, INPUT_EXAMPLES["tensor"])
+    return [
         "",
         "## Use it with nasforge",
         "",
@@ -82,7 +130,7 @@ def write_readme(folder: Path) -> Path:
         "",
         "```bash",
         f"nasforge predict {folder} {cli_in.split('  #')[0]} --out predictions.csv",
-        f'nasforge serve {folder} --port 8000   # POST /predict {{"inputs": [...]}}, GET /health',
+        f'nasforge serve {folder} --port 8000   # POST /predict {{"inputs": [...]}}, GET /health, GET /schema',
         "```",
         "",
         "## Use it without nasforge",
@@ -91,39 +139,59 @@ def write_readme(folder: Path) -> Path:
         "returns logits; the arg-max indexes `classes` in `preprocessing.json`.",
         "",
     ]
-    files = manifest.get("files", {})
-    if "torchscript" in files:
-        lines += [
-            "```python",
-            "import torch",
-            "",
-            'net = torch.jit.load("model.torchscript.pt")',
-            "logits = net(x)",
-            "```",
-            "",
-        ]
-    if "onnx" in files:
-        lines += [
-            "```python",
-            "import onnxruntime",
-            "",
-            'session = onnxruntime.InferenceSession("model.onnx")',
-            'logits = session.run(None, {"input": x.numpy()})[0]',
-            "```",
-            "",
-        ]
-    if "python" in files:
-        lines += [
-            "```python",
-            "from model import build  # model.py, needs only PyTorch",
-            "",
-            'net = build("weights.pt")',
-            "logits = net(x)",
-            "```",
-            "",
-        ]
-    (folder / "README.md").write_text("\n".join(lines))
-    return folder / "README.md"
+
+
+def _translator_intro(folder: Path, prep: dict[str, Any], metrics: dict[str, Any]) -> list[str]:
+    length = prep.get("max_length")
+    lines = [
+        f"# {folder.name}: a translation model found by nasforge",
+        "",
+        "This folder holds one encoder-decoder network and its subword tokenizer (`preprocessing.json`), "
+        f"translating texts of up to {length} tokens (a longer text is cut there); placeholders (`%s`, `%1$s`, "
+        "`{name}`) pass through as tokens and come back as they went in.",
+    ]
+    if "test_bleu" in metrics:
+        chrf = f", chrF {float(metrics['test_chrf']):.1f}" if "test_chrf" in metrics else ""
+        copy = (
+            f" (copying the source scores BLEU {float(metrics['test_copy_bleu']):.1f})"
+            if "test_copy_bleu" in metrics
+            else ""
+        )
+        lines += ["", f"On the held-out test part: BLEU {float(metrics['test_bleu']):.1f}{chrf}{copy} (metrics.json)."]
+    return lines
+
+
+def _translator_usage(folder: Path) -> list[str]:
+    return [
+        "",
+        "## Use it with nasforge",
+        "",
+        "Texts in, translations out (beam search of 4 hypotheses), placeholders as they went in:",
+        "",
+        "```python",
+        "import nasforge",
+        "",
+        f'model = nasforge.load("{folder}")',
+        'translations = model.predict(["Cannot open %s", "File not found"])',
+        "model.outputs.beam = 1  # greedy decoding: faster",
+        "```",
+        "",
+        "From the shell (a CSV of source, translation; a file holds one text per line, or a CSV's source column):",
+        "",
+        "```bash",
+        f"nasforge predict {folder} messages.txt --out translations.csv",
+        f'nasforge predict {folder} "Cannot open %s" "File not found"',
+        f'nasforge serve {folder} --port 8000   # POST /predict {{"inputs": ["Cannot open %s"]}}, GET /schema',
+        "```",
+        "",
+        "## Use it without nasforge",
+        "",
+        "The network's forward is teacher forcing: (batch, 2, max_length) token ids, the source (ended by id 3) and "
+        "the target so far (begun by id 2), to the logits of each next target token; translating calls it once per "
+        "output token (see `translate` and `beam_search` in nasforge/zoo/seq2seq.py), and the tokenizer "
+        "(SentencePiece, base64 in `preprocessing.json`) turns texts into ids and back.",
+        "",
+    ]
 
 
 def _json(path: Path) -> dict[str, Any]:

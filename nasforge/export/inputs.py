@@ -5,9 +5,10 @@ A dataset writes what its raw data needs into `DataSplits.info["preprocessing"]`
 `table` (a table's column encoding), `log_mel` (waveforms to normalised log-mel spectrograms), `lpc_frames`
 (frames of LPC cepstra, normalised and padded). An export without one (the user's own tensors) reads
 arrays of the input shape as they are (`tensor`). Each kind is found through `INPUT_KINDS`, so a new
-dataset adds its own by registering a `BaseInputs` subclass. `encode` accepts what a Python user holds
-(strings, dicts, arrays, file paths); `read` turns one file (as the `predict` command and the server get
-it) into such inputs; `from_json` turns a JSON request's `inputs` into them.
+dataset adds its own by registering a `BaseInputs` subclass (`translation`, source texts for a translation
+model, lives in `nasforge.export.translator`). `encode` accepts what a Python user holds (strings, dicts,
+arrays, file paths); `read` turns one file (as the `predict` command and the server get it) into such
+inputs; `from_json` turns a JSON request's `inputs` into them.
 """
 
 from __future__ import annotations
@@ -35,6 +36,8 @@ class BaseInputs(ABC):
     accepts = "arrays"
     #: the JSON Schema of one input of a served request (`nasforge serve`, `GET /schema`)
     json_item: ClassVar[dict[str, Any]] = {"type": "array", "description": "nested lists of numbers"}
+    #: whether a string is itself one input (a text), so that `nasforge predict` takes texts besides files
+    takes_strings: ClassVar[bool] = False
 
     def __init__(self, preprocessing: Mapping[str, Any], input_shape: Sequence[int]) -> None:
         self.preprocessing = dict(preprocessing)
@@ -190,17 +193,25 @@ class TextInputs(BaseInputs):
 
     accepts = "texts (strings)"
     json_item: ClassVar[dict[str, Any]] = {"type": "string", "minLength": 0}
+    takes_strings = True
+    #: the column of a CSV file that holds the texts (else its only column)
+    column = "text"
 
     def __init__(self, preprocessing: Mapping[str, Any], input_shape: Sequence[int]) -> None:
         super().__init__(preprocessing, input_shape)
         self._tokenizer: Any = None
 
-    def _encode(self, inputs: Any) -> torch.Tensor:
+    def texts(self, inputs: Any) -> list[str]:
+        """`inputs` (one string, or many) as a non-empty list of strings; a `DataError` names the first other."""
         texts = [inputs] if isinstance(inputs, str) else list(inputs)
         bad = [i for i, t in enumerate(texts) if not isinstance(t, str)]
         if bad or not texts:
             got = type(texts[bad[0]]).__name__ if bad else "nothing"
-            raise DataError(f"Inputs must be texts (strings), but input {bad[0] if bad else 0} is {got}.")
+            raise DataError(f"Inputs must be {self.accepts}, but input {bad[0] if bad else 0} is {got}.")
+        return texts
+
+    def _encode(self, inputs: Any) -> torch.Tensor:
+        texts = self.texts(inputs)
         if self._tokenizer is None:
             from nasforge.data.tokenizer import tokenizer_from_dict
 
@@ -209,13 +220,15 @@ class TextInputs(BaseInputs):
         return torch.from_numpy(ids.astype(np.float32))
 
     def read(self, path: Path) -> list[Any]:
-        """One text per line; a .csv's `text` column (or its only column)."""
+        """One text per line (blank lines skipped); a .csv's `column` (or its only column)."""
         if path.suffix.lower() == ".csv":
             rows = _read_csv(path)
             columns = list(rows[0]) if rows else []
-            column = "text" if "text" in columns else columns[0] if len(columns) == 1 else None
+            column = self.column if self.column in columns else columns[0] if len(columns) == 1 else None
             if column is None:
-                raise DataError(f"{str(path)!r} must have a 'text' column (or only one column), but has {columns}.")
+                raise DataError(
+                    f"{str(path)!r} must have a {self.column!r} column (or only one column), but has {columns}."
+                )
             return [row[column] for row in rows]
         try:
             return [line for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]

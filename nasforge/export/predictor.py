@@ -1,13 +1,17 @@
-"""`Predictor`: an exported model that reads raw inputs and answers with class names and probabilities.
+"""`Predictor`: an exported model that reads raw inputs and answers: class names and probabilities, or
+translations.
 
 `load(path)` (also `nasforge.load`) rebuilds the network of an export folder (a single network or an
-ensemble, which answers as one) and the preprocessing its data needed (`preprocessing.json`, through
+ensemble, which answers as one), the preprocessing its data needed (`preprocessing.json`, through
 `nasforge.export.inputs`): texts are tokenized, table rows encoded, images scaled, waveforms turned into
-spectrograms, exactly as the training data was.
+spectrograms, exactly as the training data was; and what its outputs mean (`nasforge.export.outputs`, by
+the data's task): class names, or translated strings with their placeholders put back.
 
 >>> model = load("nasforge-out/rotten-tomatoes")  # doctest: +SKIP
 >>> model.predict(["a triumph", "dull and far too long"])  # doctest: +SKIP
 ['fresh', 'rotten']
+>>> load("nasforge-out/translation").predict(["Cannot open %s"])  # doctest: +SKIP
+["Impossible d'ouvrir %s"]
 """
 
 from __future__ import annotations
@@ -19,51 +23,56 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import torch
 from torch import nn
 
 from nasforge.errors import DataError, NasforgeError
 from nasforge.export.inputs import BaseInputs, inputs_for
+from nasforge.export.outputs import BaseOutputs, ClassOutputs, outputs_for
 
 __all__ = ["Predictor", "load"]
 
 
 class Predictor:
-    """`network` with the `inputs` that turn raw inputs into its batches, and its `classes` (names in the
-    order of its outputs)."""
+    """`network` with the `inputs` that turn raw inputs into its batches and the `outputs` that turn its outputs
+    into answers (default: classes, named `classes` in the order of its outputs when given)."""
 
-    def __init__(self, network: nn.Module, inputs: BaseInputs, classes: Sequence[str] | None = None) -> None:
+    def __init__(
+        self,
+        network: nn.Module,
+        inputs: BaseInputs,
+        classes: Sequence[str] | None = None,
+        outputs: BaseOutputs | None = None,
+    ) -> None:
         self.network = network.eval()
         self.inputs = inputs
-        given = classes if classes is not None else inputs.classes
-        self.classes = [str(c) for c in given] if given is not None else None
+        self.outputs = outputs if outputs is not None else ClassOutputs(inputs.preprocessing, classes)
+
+    @property
+    def classes(self) -> list[str] | None:
+        """The class names, in the order of the network's outputs (None: unnamed, or a task without classes)."""
+        return self.outputs.classes
 
     def __repr__(self) -> str:
-        kind = type(self.inputs).__name__
-        return f"Predictor({type(self.network).__name__}, {kind}, classes={self.classes!r:.80})"
+        kind, task = type(self.inputs).__name__, type(self.outputs).__name__
+        return f"Predictor({type(self.network).__name__}, {kind}, {task}, classes={self.classes!r:.80})"
+
+    def answer(self, inputs: Any, batch_size: int = 256) -> dict[str, Any]:
+        """The answer for raw `inputs` as `nasforge serve` returns it: `predictions` (one string per input), with
+        `probabilities` and `classes` for a classifier."""
+        if not isinstance(batch_size, int) or isinstance(batch_size, bool) or batch_size < 1:
+            raise DataError(f"`batch_size` of Predictor must be an int >= 1, but got {batch_size!r}.")
+        return self.outputs.answer(self.network, self.inputs, inputs, batch_size)
 
     def predict_proba(self, inputs: Any, batch_size: int = 256) -> np.ndarray:
         """Class probabilities (N, classes) for raw `inputs` (see `inputs.accepts` for what they may be)."""
         if not isinstance(batch_size, int) or isinstance(batch_size, bool) or batch_size < 1:
             raise DataError(f"`batch_size` of Predictor.predict_proba must be an int >= 1, but got {batch_size!r}.")
-        x = self.inputs.encode(inputs)
-        out = []
-        with torch.no_grad():
-            for start in range(0, len(x), batch_size):
-                out.append(torch.softmax(self.network(x[start : start + batch_size]), dim=-1))
-        probs = torch.cat(out).numpy()
-        if self.classes is not None and probs.shape[1] != len(self.classes):
-            raise NasforgeError(
-                f"The network gives {probs.shape[1]} outputs but the export names {len(self.classes)} classes; "
-                "the folder mixes files of two exports, export again."
-            )
-        return probs
+        return self.outputs.probabilities(self.network, self.inputs, inputs, batch_size)
 
     def predict(self, inputs: Any, batch_size: int = 256) -> list[str]:
-        """The most probable class name of each raw input (its index as a string when the data named none)."""
-        probs = self.predict_proba(inputs, batch_size)
-        names = self.class_names(probs.shape[1])
-        return [names[i] for i in probs.argmax(axis=1)]
+        """One answer per raw input: the most probable class name (its index as a string when the data named
+        none), or the translation."""
+        return list(self.answer(inputs, batch_size)["predictions"])
 
     def class_names(self, count: int) -> list[str]:
         """`classes`, or "0", "1", ... for `count` unnamed outputs."""
@@ -92,4 +101,4 @@ def load(path: str | os.PathLike[str]) -> Predictor:
             f"{str(manifest_file)!r} does not give the model's input shape; export it again with nasforge >= this "
             "version (or a format other than pt alone), so that raw inputs can be checked."
         )
-    return Predictor(network, inputs_for(preprocessing, shape))
+    return Predictor(network, inputs_for(preprocessing, shape), outputs=outputs_for(preprocessing))

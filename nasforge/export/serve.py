@@ -1,10 +1,12 @@
 """Serve an exported model over HTTP with the standard library: `POST /predict`, `GET /health`, `GET /schema`.
 
-A request is JSON `{"inputs": [...]}` (its JSON Schema, for this model's kind of input, at `GET /schema`): a batch of raw inputs as JSON holds them (texts as strings, table
-rows as objects from column name to value, images, waveforms and feature arrays as nested lists of
-numbers). The answer is `{"predictions": [...], "probabilities": [[...], ...], "classes": [...]}`. A bad
-request gets status 400 and `{"error": "..."}`, one line that says what was expected. The server listens
-on loopback unless given another host: it has no authentication, so put a proxy in front to expose it.
+A request is JSON `{"inputs": [...]}` (its JSON Schema, for this model's kind of input, at `GET /schema`): a
+batch of raw inputs as JSON holds them (texts as strings, table rows as objects from column name to value,
+images, waveforms and feature arrays as nested lists of numbers). A classifier answers `{"predictions": [...],
+"probabilities": [[...], ...], "classes": [...]}`, a translation model `{"predictions": [...]}` (the
+translations, placeholders as they went in). A bad request gets status 400 and `{"error": "..."}`, one line
+that says what was expected. The server listens on loopback unless given another host: it has no
+authentication, so put a proxy in front to expose it.
 
 >>> server = make_server(load("nasforge-out/digits"), port=0)  # doctest: +SKIP
 >>> server.serve_forever()  # doctest: +SKIP
@@ -68,22 +70,14 @@ class _Handler(BaseHTTPRequestHandler):
         try:
             request = self._read_json()
             raw = self.model.inputs.from_json(request["inputs"])
-            probs = self.model.predict_proba(raw)
+            answer = self.model.answer(raw)
         except NasforgeError as exc:
             self._send(HTTPStatus.BAD_REQUEST, {"error": str(exc).splitlines()[0]})
             return
         except Exception as exc:  # the model failed on inputs that passed the checks: still one line back
             self._send(HTTPStatus.INTERNAL_SERVER_ERROR, {"error": f"{type(exc).__name__}: {exc}".splitlines()[0]})
             return
-        names = self.model.class_names(probs.shape[1])
-        self._send(
-            HTTPStatus.OK,
-            {
-                "predictions": [names[i] for i in probs.argmax(axis=1)],
-                "probabilities": probs.round(6).tolist(),
-                "classes": names,
-            },
-        )
+        self._send(HTTPStatus.OK, answer)
 
     def _read_json(self) -> dict[str, Any]:
         try:

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+import nasforge
 from nasforge.cli.main import main
 from nasforge.export import load_translator
 
@@ -46,3 +47,4 @@ def test_the_translation_preset_runs_and_its_export_translates(tmp_path: Path, m
     out = translate.translate(["Cannot open %s", "File not found"])
     assert len(out) == 2 and all(isinstance(t, str) for t in out)
     assert all(not text or "⟪" not in text for text in out)  # no token is left unrestored
+    assert nasforge.load(tmp_path / "out").predict(["Cannot open %s", "File not found"]) == out  # the same model

@@ -73,6 +73,9 @@ def test_texts_as_strings(tmp_path: Path) -> None:
     assert main(["predict", str(folder), str(tmp_path / "lines.txt"), "--out", str(tmp_path / "q.csv")]) == 0
     assert predictions(tmp_path / "q.csv") == model.predict(["a triumph", "dull and far too long"])
     assert model.predict("a single text") == [model.predict(["a single text"])[0]]
+    # texts themselves on the command line (an INPUT that is no file)
+    assert main(["predict", str(folder), "a triumph", "dull", "--out", str(tmp_path / "r.csv")]) == 0
+    assert predictions(tmp_path / "r.csv") == model.predict(["a triumph", "dull"])
     with pytest.raises(DataError, match=r"Inputs must be texts \(strings\), but input 1 is int"):
         model.predict(["fine", 3])
 

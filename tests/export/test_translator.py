@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 
 import pytest
@@ -32,6 +33,30 @@ def test_placeholders_survive_translation() -> None:
         "Cannot open %2$s: %1$lu",
         "File not found",
     ]
+
+
+def test_placeholders_survive_predict_and_serve() -> None:
+    """The same round trip through `nasforge.load`'s path: the `translation` input and output kinds."""
+    from nasforge import Predictor
+    from nasforge.export import TranslationInputs, TranslationOutputs
+    from nasforge.export.serve import make_server
+    from tests.export.test_predict_cli import post
+
+    tok = SubwordTokenizer(vocab_size=64).fit(TEXTS)
+    prep = {"kind": "translation", "task": "translation", "tokenizer": tok.to_dict(), "max_length": 40}
+    model = Predictor(CopySource(), TranslationInputs(prep, (2, 40)), outputs=TranslationOutputs(prep))
+    messages = ["Cannot open %s: %d", "copy {src} to {dest}", "Cannot open %2$s: %1$lu", "File not found"]
+    assert model.predict(messages) == messages
+    assert model.predict(messages, batch_size=3) == messages
+    server = make_server(model, port=0)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        host, port = server.server_address[:2]
+        assert post(f"http://{host!s}:{port}/predict", {"inputs": messages}) == (200, {"predictions": messages})
+    finally:
+        server.shutdown()
+        server.server_close()
 
 
 def test_an_export_folder_translates_strings(tmp_path: Path) -> None:

@@ -26,7 +26,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Hashable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -210,12 +210,21 @@ def _jsonable(value: Any) -> Any:
 
 
 def queue_sampler(
-    archs: Sequence[Arch], fallback: Callable[[np.random.Generator], Arch]
+    archs: Sequence[Arch],
+    fallback: Callable[[np.random.Generator], Arch],
+    taken: Callable[[], Collection[Hashable]] | None = None,
+    key: Callable[[Arch], Hashable] = lambda arch: arch.id,
 ) -> Callable[[np.random.Generator], Arch]:
-    """A sampler serving `archs` in order, then drawing from `fallback`."""
+    """A sampler serving `archs` in order, then drawing from `fallback`. With `taken` (the keys of the archs the
+    experiment holds now, read when a queued arch is due), queued archs that another driver of the experiment
+    has proposed meanwhile are passed over: cooperating drivers each hold the queue, and it is served once."""
     queue = list(archs)
 
     def sample(rng: np.random.Generator) -> Arch:
+        if queue and taken is not None:
+            held = taken()
+            while queue and key(queue[0]) in held:
+                queue.pop(0)
         return queue.pop(0) if queue else fallback(rng)
 
     return sample

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import time
 import warnings
-from collections.abc import Mapping, Sequence
+from collections.abc import Hashable, Mapping, Sequence
 from dataclasses import replace
 from typing import TYPE_CHECKING
 
@@ -314,7 +314,12 @@ class TrialLoop:
                     queue.append(r.arch)
             if queue:
                 fallback = strategy.sampler or space.random
-                strategy.set_sampler(queue_sampler(queue, fallback))
+                storage, exp_id = self.storage, self.exp_id
+
+                def taken() -> set[Hashable]:  # read in this driver's turn, so other drivers' proposals show
+                    return {arch_key(space, t.arch) for t in storage.get_trials(exp_id)}
+
+                strategy.set_sampler(queue_sampler(queue, fallback, taken, lambda arch: arch_key(space, arch)))
             enqueued = len(queue)
         exp.warm_started = {**source.summary(), "mode": mode, "enqueued": enqueued}
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 
 import numpy as np
@@ -14,7 +15,7 @@ from nasforge.config import validate
 from nasforge.errors import ConfigError
 from nasforge.estimation.warm_start import WarmStart, make_warm_start, project
 from nasforge.space import ModelSpace, choice
-from nasforge.storage import get_storage
+from nasforge.storage import SQLStorage, get_storage
 from nasforge.strategies import BayesianOptimization, Deduplicate, LocalSearch, RandomSearch
 from nasforge.strategies.base import BaseStrategy
 from nasforge.trial import TrialRecord
@@ -163,6 +164,46 @@ def test_enqueue_evaluates_the_earlier_best_archs_first_and_resumes_the_queue(tm
     assert exp.warm_started is not None and exp.warm_started["enqueued"] == 2  # two were evaluated before
     assert [t.arch.id for t in exp.trials[:4]] == ranked_archs(src)[:4]
     assert exp.trials[0].metrics["score"] == max(t.metrics["score"] for t in src.trials)
+
+
+def test_drivers_sharing_an_experiment_serve_the_enqueued_archs_once(tmp_path: Path) -> None:
+    """Each cooperating driver holds the queue (it is no part of the strategy's stored state); a queued arch
+    another driver proposed meanwhile is passed over, so the earlier best are evaluated once, not once each."""
+    db = tmp_path / "nas.db"
+    src = source(db)
+    warm = {"experiment": "src", "top_k": 6}
+    errors: list[BaseException] = []
+    barrier = threading.Barrier(2)
+
+    def drive() -> None:
+        exp = Experiment(
+            "dst",
+            ToySpace(),
+            RandomSearch(dedup=False),  # its own memory of what was proposed would hide a double serving
+            ToyEvaluator(sleep=0.05),  # long enough that both drivers propose while the queue lasts
+            storage=SQLStorage(str(db)),  # a storage of its own, as a driver in another process has
+            objective="max:score",
+            warm_start=warm,
+            seed=1,
+        )
+        try:
+            barrier.wait(timeout=30)  # both load the queue before either proposes
+            exp.run(max_trials=10)
+        except BaseException as exc:  # reported in the test's thread
+            errors.append(exc)
+
+    threads = [threading.Thread(target=drive) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=120)
+    assert not errors, errors
+    trials = target(db, RandomSearch(), warm).trials
+    ids = [t.arch.id for t in trials]
+    queued = ranked_archs(src)[:6]
+    # the queue is served first, in order and once (random draws after it may meet a queued arch again: the toy
+    # space is small); with every driver serving its own copy, the first trials were each queued arch twice
+    assert ids[:6] == queued, ids
 
 
 def test_auto_enqueues_for_another_objective_and_tell_is_refused_there(tmp_path: Path) -> None:

@@ -36,6 +36,7 @@ if TYPE_CHECKING:
 __all__ = ["TrialLoop", "trial_seed", "warm_source"]
 
 UNFINISHED = [s for s in TrialState if not s.finished]
+WAIT_POLL = 0.2  # seconds between looks of a driver whose strategy waits on other drivers' running trials
 
 
 def trial_seed(seed: int, number: int) -> int:
@@ -76,6 +77,7 @@ class TrialLoop:
         self.durations: list[float] = []  # of this run's finished trials: how long the next one likely takes
         self.n_total = 0  # trials the experiment holds: the next one's number
         self.beat_at = time.time()
+        self.waiting = False  # the strategy had nothing to propose at the last ask: it waits on running trials
 
     def run(self) -> None:
         """Resume, then keep the executor's workers busy until nothing more may or can be proposed."""
@@ -91,8 +93,13 @@ class TrialLoop:
                 storage.set_status(self.exp_id, "paused")
                 return
             while True:
-                self._fill(out_of_time=self._out_of_time())
+                out_of_time = self._out_of_time()
+                self._fill(out_of_time)
                 if self.executor.n_running == 0:
+                    if self.waiting and not out_of_time and self._others_running():
+                        time.sleep(WAIT_POLL)  # the strategy waits on other drivers' trials: so does this driver
+                        self._heartbeat()
+                        continue
                     break
                 results = self.executor.wait(timeout=1.0)
                 if results:
@@ -140,6 +147,7 @@ class TrialLoop:
     def _fill(self, out_of_time: bool) -> None:
         """Start trials while workers are free: the requeued ones first, then the strategy's proposals, asked
         in this driver's turn at the strategy."""
+        self.waiting = False
         if out_of_time:
             return
         while self.requeue and self._free():
@@ -152,7 +160,8 @@ class TrialLoop:
             self.n_total = max(self.n_total, turn.n_trials)  # other drivers' trials count too
             while self._free() and not self._full() and not self.strategy.is_done():
                 proposal = self.strategy.ask()
-                if proposal is None:
+                if proposal is None:  # nothing to propose until a running trial's result is told
+                    self.waiting = True
                     break
                 arch = self.space.validate(proposal.arch)
                 static = self.gate.static_metrics(arch)

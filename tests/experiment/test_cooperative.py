@@ -11,15 +11,17 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from nasforge.experiment import Experiment
 from nasforge.oneshot import ONESHOT_NAMES
 from nasforge.storage import SQLStorage
-from nasforge.strategies import STRATEGIES
-from nasforge.trial import TrialState
+from nasforge.strategies import STRATEGIES, RandomSearch
+from nasforge.trial import Proposal, TrialRecord, TrialState
 from tests.experiment.coop_driver import Finished
 from tests.toys import ToyEvaluator, ToySpace
 
@@ -141,3 +143,64 @@ def test_a_driver_killed_mid_run_leaves_its_trials_to_the_others(tmp_path: Path)
     assert left and left <= {t.number for t in trials}
     assert storage.running_owners(row.id) == {}
     assert len(survivor_ran) >= n // 2  # it ran its own and took over the victim's
+
+
+class Rounds(RandomSearch):
+    """Proposes archs in rounds of `size`, the next round only once every arch of this one has been told: a
+    strategy that waits on running trials (as a synchronous bracket does), whichever driver runs them."""
+
+    size = 2
+
+    def _ask(self) -> Proposal | None:
+        if self._asked == self._told + self.size or (self._asked % self.size == 0 and self._asked > self._told):
+            return None
+        self._asked += 1
+        return super()._ask()
+
+    def _tell(self, record: TrialRecord) -> None:
+        self._told += 1
+
+    def _setup(self) -> None:
+        self._asked = self._told = 0
+
+    def _state_dict(self) -> dict[str, Any]:
+        return {**super()._state_dict(), "asked": self._asked, "told": self._told}
+
+    def _load_state_dict(self, state: Mapping[str, Any]) -> None:
+        super()._load_state_dict(state)
+        self._asked, self._told = int(state["asked"]), int(state["told"])
+
+
+def test_a_driver_whose_strategy_waits_on_another_drivers_trial_waits_too(tmp_path: Path) -> None:
+    """A driver with nothing to propose until a trial another driver runs is told waits for it instead of
+    ending its run: every round of two trials is shared by both drivers (one worker each), not left to the
+    driver that happened to run the last trial of the round before."""
+    url, n = str(tmp_path / "e.db"), 8
+    ran: list[list[int]] = [[], []]
+    errors: list[BaseException] = []
+
+    def drive(i: int) -> None:
+        finished = Finished()
+        exp = Experiment(
+            "shared",
+            ToySpace(),
+            Rounds(),
+            ToyEvaluator(sleep=0.3),
+            storage=SQLStorage(url),
+            objective="max:score",
+            seed=3,
+        )
+        try:
+            exp.run(max_trials=n, callbacks=[finished])
+        except BaseException as exc:  # reported below, in the test's thread
+            errors.append(exc)
+        ran[i] = finished.numbers
+
+    threads = [threading.Thread(target=drive, args=(i,)) for i in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=120)
+    assert not errors, errors
+    check_shared(SQLStorage(url), n, ran)
+    assert min(len(r) for r in ran) >= 3, ran  # ending at its first wait, a driver ran one or two

@@ -107,3 +107,24 @@ def test_summary_and_markdown_of_a_synthetic_record(bench: tuple[ModuleType, Mod
     assert "| federated minus central | 2 | -2.00 | >= -2 | yes |" in table
     # without a stored summary (a record stopped half-way) the tables are computed from the runs
     assert "short by 1.00" in federated.markdown({"runs": runs})
+
+
+def test_the_central_search_sees_exactly_the_clients_samples_pooled(bench: tuple[ModuleType, ModuleType]) -> None:
+    _, runs = bench
+    import numpy as np
+
+    from nasforge.data import ArrayDataset
+    from nasforge.federated import FederatedData, IIDPartitioner
+
+    rng = np.random.default_rng(0)
+    x, y = rng.normal(size=(60, 4)).astype("float32"), np.arange(60) % 3
+    dataset = ArrayDataset(x, y, x_test=x[:9], y_test=y[:9], valid_size=0.25)
+    fed = FederatedData(dataset, IIDPartitioner(), num_clients=3, client_valid=0.2)
+    pooled = runs.PooledClients(fed).load()
+    rows = lambda part: sorted(map(bytes, part.x.numpy()))  # noqa: E731
+    clients = [fed.client(cid) for cid in range(3)]
+    assert rows(pooled.train) == sorted(r for train, _ in clients for r in rows(train))
+    assert rows(pooled.valid) == sorted(r for _, valid in clients for r in rows(valid))
+    assert len(pooled.train) + len(pooled.valid) == 60  # every client sample once, train and valid kept apart
+    source = dataset.load()
+    assert pooled.test is source.test and pooled.num_classes == 3 and "sample_groups" not in pooled.info

@@ -41,7 +41,8 @@ Each run records: method, seed, `test_acc`, `trials`, `search_rounds` and `final
 search's and the final training's, sent + received; 0 for central), the final model's accuracy on each
 client's validation part (`client_acc_mean`, `client_acc_std`, `client_acc_min`; those parts are in every
 final model's training data, the federated ones' as the central one's), the search's best trial's client
-accuracies where a federated search scored them (`search_client_acc_*`), wall times and the arch. The
+accuracies where a federated search scored them (`search_client_acc_*`; FedNAS's supernet's as
+`supernet_client_acc_*`), wall times and the arch. The
 summary has the mean per method and the per-seed differences the issue's done-when names (federated minus
 central, federated minus fixed, in points).
 

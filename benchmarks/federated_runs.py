@@ -144,8 +144,8 @@ def search(experiment: Any, seconds: float | None) -> dict[str, Any]:
     for key in ("search_rounds", "search_comm_bytes"):
         out[key] += info.get(key, 0)
     for key in ("search_client_acc_mean", "search_client_acc_std"):
-        if key in info:
-            out[key] = info[key]
+        if key in info:  # the supernet's, beside its derived arch's trial's (`search_client_acc_*`)
+            out[key.replace("search_", "supernet_")] = info[key]
     return out
 
 

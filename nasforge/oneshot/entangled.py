@@ -33,7 +33,7 @@ from nasforge.space import Arch, ModelSpace
 from nasforge.space.arch import Value
 from nasforge.space.entangle import CHUNKS_ATTR, OPTIONAL_ATTR, Switch, Widest
 from nasforge.space.mode import build_candidate, full_label, label_scope
-from nasforge.space.primitives import Candidate, Repeat
+from nasforge.space.primitives import Repeat
 
 __all__ = ["EntangledMode", "EntangledSupernet"]
 
@@ -60,19 +60,6 @@ class EntangledMode(SupernetMode):
         if all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in values):
             return max(values)
         return values[0]  # e.g. an activation's name: the subnet's own frozen network follows the arch
-
-    def layer_choice(self, label: str, candidates: dict[Value, Candidate]) -> nn.Module:
-        """A `MixedOp` of every candidate, or, where `fixed` pins the label, the pinned candidate alone (as
-        the frozen network builds it): the pin is then honoured by every subnet drawn."""
-        full = full_label(label)
-        if full not in self.fixed:
-            return super().layer_choice(label, candidates)
-        value = self.fixed[full]
-        if value not in candidates:
-            raise SpaceError(f"fixed value {value!r} of {full!r} is not in its domain {list(candidates)!r}.")
-        self.used_fixed.add(full)
-        self.pinned[full] = value
-        return build_candidate(candidates[value])
 
     def repeat(self, label: str, factory: Callable[[int], nn.Module], depths: tuple[int, ...]) -> nn.Module:
         full = full_label(label)

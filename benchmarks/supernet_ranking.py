@@ -8,6 +8,9 @@ are scored on the validation split by the supernet, and each is trained from scr
 split. The record holds every arch's two figures per seed and the tau per seed; the summary their mean.
 
     python benchmarks/supernet_ranking.py --dataset digits --seeds 0 1 --archs 12
+
+`--fix NAME=VALUE` pins every decision whose label ends in NAME (e.g. `--fix op=conv` pins every block's
+operation) in the supernet and in the archs drawn, to measure the ranking of a part of the space.
 """
 
 from __future__ import annotations
@@ -51,6 +54,24 @@ def reusable(args: argparse.Namespace) -> dict[tuple[int, str], float]:
     return {(run["seed"], Arch(row["arch"]).id): row["standalone_acc"] for run in old["runs"] for row in run["subnets"]}
 
 
+def pins(space: SmallImageCNN, fixes: list[str]) -> dict[str, Any]:
+    """`--fix NAME=VALUE` as {label: value} for every decision of `space` whose label ends in NAME."""
+    out: dict[str, Any] = {}
+    for fix in fixes:
+        name, sep, text = fix.partition("=")
+        if not sep:
+            raise SystemExit(f"--fix takes NAME=VALUE (e.g. op=conv), but got {fix!r}.")
+        try:
+            value = json.loads(text)
+        except json.JSONDecodeError:
+            value = text
+        labels = [d.label for d in space.decisions if d.label == name or d.label.endswith("/" + name)]
+        if not labels:
+            raise SystemExit(f"--fix {fix!r}: no decision of the space is named {name!r}.")
+        out.update(dict.fromkeys(labels, value))
+    return out
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--dataset", default="digits")
@@ -61,6 +82,9 @@ def main() -> None:
     parser.add_argument("--batch-size", type=int, default=64)
     parser.add_argument("--calib-batches", type=int, default=8)
     parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument(
+        "--fix", action="append", default=[], metavar="NAME=VALUE", help="pin decisions NAME (see above)"
+    )
     parser.add_argument(
         "--reuse-standalone",
         type=Path,
@@ -73,6 +97,7 @@ def main() -> None:
     dataset = DATASETS.create(args.dataset)
     splits = dataset.load()
     space = SmallImageCNN(input_shape=tuple(splits.input_shape))
+    fixed = pins(space, args.fix)
     evaluator = ClassificationEvaluator(dataset, epochs=args.standalone_epochs, device="cpu")
     record = Record(
         "supernet_ranking", area="supernet", config={**vars(args), "reuse_standalone": str(args.reuse_standalone)}
@@ -87,6 +112,7 @@ def main() -> None:
             generations=1,
             calib_batches=args.calib_batches,
             seed=seed,
+            fixed=fixed or None,
             device="cpu",
         )
         with tempfile.TemporaryDirectory() as folder:

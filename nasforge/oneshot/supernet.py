@@ -200,7 +200,16 @@ class SupernetMode(BaseMode):
         return nn.Sequential(*blocks)
 
     def layer_choice(self, label: str, candidates: dict[Value, Candidate]) -> nn.Module:
+        """A `MixedOp` of every candidate, or, where `fixed` pins the label, the pinned candidate alone (as
+        the frozen network builds it), recorded in `pinned` and searched by no method."""
         full = full_label(label)
+        if full in self.fixed:
+            value = self.fixed[full]
+            if value not in candidates:
+                raise SpaceError(f"fixed value {value!r} of {full!r} is not in its domain {list(candidates)!r}.")
+            self.used_fixed.add(full)
+            self.pinned[full] = value
+            return build_candidate(candidates[value])
         keys = list(candidates)
         self.state.register(full, tuple(keys), len(keys), "layer")
         built = [build_candidate(c) for c in candidates.values()]

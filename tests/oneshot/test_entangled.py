@@ -121,6 +121,22 @@ def test_training_hyperparameters_stay_fixed_and_are_reported() -> None:
     assert supernet.pinned == {"learning_rate": 0.05, "batch_size": 128, "weight_decay": 5e-4}
 
 
+def test_a_pinned_layer_choice_is_honoured_by_every_subnet() -> None:
+    """`fixed` on a LayerChoice label was once dropped silently: subnets still drew every operation."""
+    space = tiny_cnn()
+    ops = {d.label: "conv" for d in space.decisions if d.label.endswith("/op")}
+    supernet = shaken(EntangledSupernet(space, fixed={**ops, "stage0/downsample": "max"}))
+    rng = np.random.default_rng(0)
+    for _ in range(8):
+        arch = supernet.sample(rng)
+        assert {arch[label] for label in ops if label in arch} == {"conv"} and arch["stage0/downsample"] == "max"
+        assert torch.equal(supernet.eval().run(arch, X), supernet.extract(arch).eval()(X))
+    assert all(supernet.pinned[label] == "conv" for label in ops) and supernet.pinned["stage0/downsample"] == "max"
+    assert supernet.extreme(largest=False)["stage0/downsample"] == "max"
+    with pytest.raises(SpaceError, match="stage0/downsample"):
+        EntangledSupernet(space, fixed={"stage0/downsample": "strided"})
+
+
 class IfOnFlag(ModelSpace):
     def __init__(self) -> None:
         super().__init__()

@@ -126,6 +126,17 @@ def test_fixed_pins_choices_and_repeat() -> None:
     assert deep.derive() == {"depth": 2}
 
 
+def test_fixed_pins_a_layer_choice_which_no_method_then_searches() -> None:
+    """`fixed` on a LayerChoice label was once accepted and ignored: the label was still searched."""
+    for kind in ("softmax", "path"):
+        supernet = Supernet(TwoInputs(), kind=kind, fixed={"op": "id"})
+        assert supernet.labels == ["pick"] and not any(isinstance(m, MixedOp) for m in supernet.modules())
+        assert supernet.pinned["op"] == "id" and supernet.derive()["op"] == "id"
+        assert "op" not in supernet.sample_path(np.random.default_rng(0))
+    with pytest.raises(SpaceError, match="fixed value 'conv' of 'op'"):
+        Supernet(TwoInputs(), fixed={"op": "conv"})
+
+
 def test_weighted_concat_of_several_inputs_is_rejected() -> None:
     with pytest.raises(SpaceError, match=r"InputChoice 'pick' .* supernet\(softmax\) mode"):
         Supernet(TwoInputs(reduction="concat", n_chosen=2), kind="softmax")

@@ -236,6 +236,7 @@ def test_a_resumed_search_ends_where_an_uninterrupted_one_ends(tmp_path: Path) -
     assert [h["comm_bytes"] for h in rest.history] == [h["comm_bytes"] for h in whole.history]
 
 
+@pytest.mark.slow  # end to end, about 4 s: the fast loop keeps the parts
 @pytest.mark.usefixtures("server_identity")
 def test_an_experiment_from_a_config_searches_with_fednas_on_deployed_clients(tmp_path: Path) -> None:
     torch.set_num_threads(1)

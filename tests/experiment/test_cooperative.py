@@ -11,7 +11,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +20,7 @@ import pytest
 from nasforge.experiment import Experiment
 from nasforge.oneshot import ONESHOT_NAMES
 from nasforge.storage import SQLStorage
-from nasforge.strategies import STRATEGIES, RandomSearch
+from nasforge.strategies import STRATEGIES, BaseStrategy, RandomSearch
 from nasforge.trial import Proposal, TrialRecord, TrialState
 from tests.experiment.coop_driver import Finished
 from tests.toys import ToyEvaluator, ToySpace
@@ -47,20 +47,19 @@ def check_shared(storage: SQLStorage, n: int, ran: list[list[int]]) -> None:
     assert row.status == "finished"
 
 
-@pytest.mark.parametrize("strategy", MULTI_TRIAL)
-def test_drivers_in_threads_share_the_trials_and_the_strategy(tmp_path: Path, strategy: str) -> None:
-    url, n = str(tmp_path / "e.db"), 14
+def drive_in_threads(url: str, n: int, make_strategy: Callable[[], BaseStrategy], sleep: float) -> list[list[int]]:
+    """Two drivers in threads of this process (a storage object each) run experiment "shared" to `n` trials;
+    the trial numbers each finished. A driver's exception fails the caller."""
     ran: list[list[int]] = [[], []]
     errors: list[BaseException] = []
 
     def drive(i: int) -> None:
         finished = Finished()
-        kwargs = {"population_size": 6, "sample_size": 3} if strategy == "evolution" else {}
         exp = Experiment(
             "shared",
             ToySpace(),
-            STRATEGIES.create(strategy, **kwargs),
-            ToyEvaluator(sleep=0.02),
+            make_strategy(),
+            ToyEvaluator(sleep=sleep),
             storage=SQLStorage(url),
             objective="max:score",
             seed=3,
@@ -77,6 +76,14 @@ def test_drivers_in_threads_share_the_trials_and_the_strategy(tmp_path: Path, st
     for t in threads:
         t.join(timeout=120)
     assert not errors, errors
+    return ran
+
+
+@pytest.mark.parametrize("strategy", MULTI_TRIAL)
+def test_drivers_in_threads_share_the_trials_and_the_strategy(tmp_path: Path, strategy: str) -> None:
+    url, n = str(tmp_path / "e.db"), 14
+    kwargs = {"population_size": 6, "sample_size": 3} if strategy == "evolution" else {}
+    ran = drive_in_threads(url, n, lambda: STRATEGIES.create(strategy, **kwargs), sleep=0.02)
     check_shared(SQLStorage(url), n, ran)
 
 
@@ -176,31 +183,6 @@ def test_a_driver_whose_strategy_waits_on_another_drivers_trial_waits_too(tmp_pa
     ending its run: every round of two trials is shared by both drivers (one worker each), not left to the
     driver that happened to run the last trial of the round before."""
     url, n = str(tmp_path / "e.db"), 8
-    ran: list[list[int]] = [[], []]
-    errors: list[BaseException] = []
-
-    def drive(i: int) -> None:
-        finished = Finished()
-        exp = Experiment(
-            "shared",
-            ToySpace(),
-            Rounds(),
-            ToyEvaluator(sleep=0.3),
-            storage=SQLStorage(url),
-            objective="max:score",
-            seed=3,
-        )
-        try:
-            exp.run(max_trials=n, callbacks=[finished])
-        except BaseException as exc:  # reported below, in the test's thread
-            errors.append(exc)
-        ran[i] = finished.numbers
-
-    threads = [threading.Thread(target=drive, args=(i,)) for i in range(2)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(timeout=120)
-    assert not errors, errors
+    ran = drive_in_threads(url, n, Rounds, sleep=0.3)
     check_shared(SQLStorage(url), n, ran)
     assert min(len(r) for r in ran) >= 3, ran  # ending at its first wait, a driver ran one or two

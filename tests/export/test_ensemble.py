@@ -128,7 +128,11 @@ def test_members_keep_the_time_budget_and_export_json_accounts_for_each(searched
     assert metrics["ensemble_size"] == 4
     for member in retrain["members"]:  # a second or so each: every one trains its epoch in full
         assert member["epochs_owed"] == 1 and member["epochs"] == 1 and member["train_time"] <= member["wall_time"]
-    assert sum(m["wall_time"] for m in retrain["members"]) <= retrain["wall_time"] <= 100
+    # each wall time is rounded to the millisecond in export.json, so their sum may pass the rounded total by that
+    # much per member (CI once read 1.030 against 1.029)
+    members_wall = sum(m["wall_time"] for m in retrain["members"])
+    assert members_wall <= retrain["wall_time"] + 0.0005 * (len(retrain["members"]) + 1)
+    assert retrain["wall_time"] <= 100
 
 
 def test_an_ensemble_larger_than_the_search_is_cut_with_a_warning(searched: Experiment, tmp_path: Path) -> None:

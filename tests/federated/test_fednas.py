@@ -15,7 +15,6 @@ import numpy as np
 import pytest
 import torch
 import yaml
-from torch import nn
 
 pytest.importorskip("flwr")
 
@@ -32,27 +31,11 @@ from nasforge.federated.client import REPLY_METRICS, ClientTask, make_client_app
 from nasforge.federated.deploy import clientapp, task_for
 from nasforge.federated.server import payload_bytes
 from nasforge.oneshot import FedNAS, OneShotStrategy
-from nasforge.space import LayerChoice, ModelSpace
+from nasforge.space import ModelSpace
 from nasforge.strategies import STRATEGIES
 from nasforge.trial import TrialState
 from tests.federated.loopback import LoopbackGrid
-
-
-class Zero(nn.Module):
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return x * 0
-
-
-class Separable(ModelSpace):
-    """Linearly separable data: the `hidden` edge must be `linear`; `zero` kills the signal (known optimum)."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.hidden = LayerChoice({"zero": Zero, "linear": lambda: nn.Linear(8, 8)}, label="hidden")
-        self.head = nn.Linear(8, 2)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.head(torch.relu(self.hidden(x)))
+from tests.oneshot.toys import Separable
 
 
 def separable() -> ArrayDataset:

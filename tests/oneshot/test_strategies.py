@@ -9,25 +9,8 @@ from torch import nn
 from nasforge.data import ArrayData
 from nasforge.errors import ConfigError
 from nasforge.oneshot import DARTS, DARTSPT, ENAS, GDAS, SPOS, BaseOneShot, BetaDARTS, DrNAS, FedNAS
-from nasforge.space import LayerChoice, ModelSpace
 from nasforge.zoo.nb201 import EDGES, NB201Space
-
-
-class Zero(nn.Module):
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return x * 0
-
-
-class Separable(ModelSpace):
-    """Linearly separable data: the `hidden` edge must be `linear`; `zero` kills the signal (known optimum)."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.hidden = LayerChoice({"zero": Zero, "linear": lambda: nn.Linear(8, 8)}, label="hidden")
-        self.head = nn.Linear(8, 2)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.head(torch.relu(self.hidden(x)))
+from tests.oneshot.toys import Separable
 
 
 def separable_data(n: int = 256) -> ArrayData:

@@ -65,3 +65,11 @@ def test_example_runs_as_a_script(code: str, tmp_path: Path) -> None:
 def test_a_repeated_readme_example_is_the_readmes(code: str) -> None:
     first = BLOCK.search((ROOT / "README.md").read_text())
     assert first is not None and code == first.group("code"), "copy the README's first example here again"
+
+
+@pytest.mark.parametrize("page", FILES, ids=lambda p: str(p.relative_to(ROOT)))
+def test_every_code_fence_on_a_page_is_closed(page: Path) -> None:
+    """An opened ``` with no closing one turns the rest of the page into code (the README lost its second
+    half that way once, and a merge cut the closing fence and a paragraph out of getting-started.md)."""
+    fences = [i + 1 for i, line in enumerate(page.read_text().splitlines()) if line.lstrip().startswith("```")]
+    assert len(fences) % 2 == 0, f"{page.name}: the code fence opened on line {fences[-1]} is never closed"

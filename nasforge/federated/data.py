@@ -8,6 +8,7 @@ only scores the final model.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from typing import Any
 
@@ -19,6 +20,9 @@ from nasforge.errors import ConfigError, DataError
 from nasforge.federated.partition import BasePartitioner, check_num_clients
 
 __all__ = ["FederatedData", "pool_groups"]
+
+#: the description of a split -> (the loaded splits it was computed on, the parts), in this process
+_kept_parts: dict[str, tuple[DataSplits, list[tuple[np.ndarray, np.ndarray]]]] = {}
 
 
 def pool_groups(splits: DataSplits) -> tuple[list[str], str] | None:
@@ -102,9 +106,16 @@ class FederatedData:
         }
 
     def parts(self) -> list[tuple[np.ndarray, np.ndarray]]:
-        """Per client, the (train, valid) indices into the pool; computed once per process."""
+        """Per client, the (train, valid) indices into the pool; computed once per process (a client process
+        gets a fresh copy of this description with each message: the split is kept per loaded dataset)."""
         if self._parts is None:
             splits = self.dataset.load()
+            settings = [self.describe(), type(self.partitioner).__qualname__, vars(self.partitioner)]
+            key = json.dumps(settings, sort_keys=True, default=repr)
+            kept = _kept_parts.get(key)
+            if kept is not None and kept[0] is splits:  # the same loaded data, split the same way
+                self._parts = kept[1]
+                return kept[1]
             labels = np.concatenate([splits.train.y.numpy(), splits.valid.y.numpy()])
             found = pool_groups(splits)
             groups: Sequence[str] | None = found[0] if found is not None else None
@@ -119,6 +130,9 @@ class FederatedData:
                 n_valid = min(max(1, round(self.client_valid * len(idx))), len(idx) - 1)
                 parts.append((np.sort(order[n_valid:]), np.sort(order[:n_valid])))
             self._parts = parts
+            _kept_parts[key] = (splits, parts)
+            while len(_kept_parts) > 8:
+                _kept_parts.pop(next(iter(_kept_parts)))
         return self._parts
 
     def size(self) -> int:

@@ -56,7 +56,9 @@ class FederatedEvaluator(DatasetEvaluator):
     A trial's budget is rounds (multi-fidelity strategies use rounds as fidelity). Training settings
     (`learning_rate`, `batch_size`, `optimizer`, ...) come from the arch where it has such a decision, else
     from the keyword arguments; the learning rate decays over the rounds (`schedule`). Flower's simulation
-    runs `workers` clients at a time in Ray processes of one core each; use the sequential executor.
+    runs `workers` clients at a time in Ray processes of one core each; use the sequential executor. The
+    simulation stays up from one trial to the next (its processes keep their data), unless
+    `keep_simulation` is false (each trial then starts and shuts down its own).
 
     Metrics: `val_acc`, `val_loss`, `client_acc_mean`, `client_acc_std`, `client_acc_min`, `rounds`,
     `comm_bytes` (= `bytes_sent` + `bytes_received`, the serialised messages), `clients`, `train_time`
@@ -77,6 +79,7 @@ class FederatedEvaluator(DatasetEvaluator):
         strategy: str = "fedavg",
         proximal_mu: float = 0.01,
         workers: int = 1,
+        keep_simulation: bool = True,
         seed: int = 0,
         **train_settings: Any,
     ) -> None:
@@ -100,6 +103,11 @@ class FederatedEvaluator(DatasetEvaluator):
         self.fraction = _fraction(fraction, "fraction")
         self.fraction_evaluate = _fraction(fraction_evaluate, "fraction_evaluate")
         self.workers = _positive_int(workers, "workers")
+        if not isinstance(keep_simulation, bool):
+            raise ConfigError(
+                f"`keep_simulation` of FederatedEvaluator must be true or false, but got {keep_simulation!r}."
+            )
+        self.keep_simulation = keep_simulation
         if strategy not in STRATEGIES:
             raise ConfigError(f"`strategy` of FederatedEvaluator must be one of {STRATEGIES}, but got {strategy!r}.")
         self.strategy = strategy
@@ -177,6 +185,7 @@ class FederatedEvaluator(DatasetEvaluator):
             proximal_mu=self.proximal_mu,
             workers=self.workers,
             schedule=self.config.schedule,
+            keep=self.keep_simulation,
         )
 
     def _evaluate(self, ctx: EvalContext) -> dict[str, float]:

@@ -9,11 +9,10 @@ included, runs where the evaluator runs) and may stop the rounds there.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import json
 import logging
 import math
-import queue
-import threading
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -21,7 +20,7 @@ from typing import Any
 
 import torch
 
-from nasforge.federated.client import ClientTask, make_client_app
+from nasforge.federated.client import ClientTask
 from nasforge.federated.server import RoundResult
 
 __all__ = ["Federation", "FederationSettings", "run_federation", "run_on_grid", "serve"]
@@ -31,13 +30,16 @@ __all__ = ["Federation", "FederationSettings", "run_federation", "run_on_grid", 
 class FederationSettings:
     """How the server runs the rounds: `fraction` of the clients train each round (at least one),
     `fraction_evaluate` of them score the global model after it; `proximal_mu` > 0 makes it FedProx;
-    `workers` clients run at a time (Ray processes of one core each)."""
+    `workers` clients run at a time (Ray processes of one core each). With `keep`, the simulation stays up
+    for the next federation over the same clients (`nasforge.federated.simulation`); without, each
+    federation starts and shuts down its own."""
 
     fraction: float = 0.5
     fraction_evaluate: float = 1.0
     proximal_mu: float = 0.0
     workers: int = 1
     schedule: str = "cosine"
+    keep: bool = True
 
 
 @dataclass(frozen=True)
@@ -100,7 +102,8 @@ def serve(
         strategy: MeteredFedAvg = MeteredFedProx(meter, proximal_mu=settings.proximal_mu, **common)
     else:
         strategy = MeteredFedAvg(meter, **common)
-    named: dict[str, str | int | bool] = {"arch": task.arch.to_json(), "seed": task.seed}
+    train = json.dumps(dataclasses.asdict(task.config), sort_keys=True)  # what a kept simulation's client reads
+    named: dict[str, str | int | bool] = {"arch": task.arch.to_json(), "seed": task.seed, "train": train}
     if task.search is not None:
         named.update(search=json.dumps(task.search.settings(), sort_keys=True), **{"round-offset": done})
     with contextlib.suppress(StopFederation):  # stopped early: the last aggregated arrays stand
@@ -171,70 +174,38 @@ def run_federation(
     stops the rounds too and is raised here once the federation has shut down); `time_budget` seconds stop
     it as well. With `full`, clients train on their validation parts too (the final model).
     `watch(direction, message)` sees every message the server sends and receives (tests)."""
-    from flwr.app import Context
-    from flwr.serverapp import Grid, ServerApp
-    from flwr.simulation import run_simulation
-
     from nasforge.federated.server import BoundaryError
+    from nasforge.federated.simulation import simulation_for
 
     num_clients = task.data.size()  # loads the data here first, so a data error is raised in this thread
     start = time.perf_counter()
-    inbox: queue.Queue[RoundResult | None] = queue.Queue()
-    answers: queue.Queue[bool] = queue.Queue()
 
-    def gate(result: RoundResult) -> bool:  # in the server's thread
-        inbox.put(result)
-        keep = answers.get()
-        return keep and (time_budget is None or time.perf_counter() - start < time_budget)
+    def run(grid: Any, job: Any) -> Any:  # in the simulation's server thread
+        def gate(result: RoundResult) -> bool:
+            job.inbox.put(result)
+            keep = job.answers.get()
+            return keep and (time_budget is None or time.perf_counter() - start < time_budget)
 
-    server = ServerApp()
-    meters: list[Any] = []
-
-    @server.main()
-    def main(grid: Grid, context: Context) -> None:
-        meters.append(
-            serve(grid, task, settings, rounds, num_clients, gate, watch=watch, full=full, initial=initial, done=done)
+        return serve(
+            grid, task, settings, rounds, num_clients, gate, watch=watch, full=full, initial=initial, done=done
         )
-
-    failure: list[BaseException] = []
-
-    def simulate() -> None:
-        try:
-            run_simulation(
-                server_app=server,
-                client_app=make_client_app(task),
-                num_supernodes=num_clients,
-                backend_config={
-                    "client_resources": {"num_cpus": 1, "num_gpus": 0.0},
-                    "init_args": {
-                        "num_cpus": settings.workers,
-                        "num_gpus": 0,
-                        "logging_level": "error",
-                        "log_to_driver": False,
-                        "include_dashboard": False,
-                    },
-                },
-            )
-        except BaseException as exc:  # handed to the caller's thread
-            failure.append(exc)
-        finally:
-            inbox.put(None)
 
     flwr_log = logging.getLogger("flwr")
     level = flwr_log.level
     flwr_log.setLevel(logging.ERROR)  # a line per round and message otherwise
     raised: BaseException | None = None
     try:
-        thread = threading.Thread(target=simulate, name="flower-simulation", daemon=True)
-        thread.start()
+        sim = simulation_for(task, settings.workers, keep=settings.keep)
+        job = sim.submit(run)
         # Whatever stops this thread (TrialPruned from a report, a trial timeout's signal, Ctrl-C) ends the
-        # rounds after the current one and is raised once the simulation has shut Ray down; a second Ctrl-C
-        # does not wait.
+        # rounds after the current one and is raised once the federation is over; a second Ctrl-C does not
+        # wait.
         while True:
             try:
-                result = inbox.get()
+                result = job.inbox.get()
             except KeyboardInterrupt:
                 if isinstance(raised, KeyboardInterrupt):
+                    job.answers.put(False)  # the federation stops at its next round's end, unwaited
                     raise
                 raised = raised or KeyboardInterrupt()
                 continue
@@ -250,16 +221,18 @@ def run_federation(
             except BaseException as exc:
                 raised = exc
             finally:
-                answers.put(keep)
-        thread.join()
+                job.answers.put(keep)
+        if not settings.keep:
+            sim.close()
     finally:
         flwr_log.setLevel(level)
     if raised is not None:
         raise raised
-    if failure and isinstance(failure[0], BoundaryError):
-        raise failure[0]
-    if failure:
-        raise RuntimeError(f"the Flower simulation failed: {failure[0]}") from failure[0]
-    if not meters:
+    failure = job.failure
+    if isinstance(failure, BoundaryError):
+        raise failure
+    if failure is not None:
+        raise RuntimeError(f"the Flower simulation failed: {failure}") from failure
+    if job.meter is None:
         raise RuntimeError("the Flower simulation ended before its server ran")
-    return _outcome(meters[0], start)
+    return _outcome(job.meter, start)

@@ -32,7 +32,14 @@ RECORDS = ROOT / "records"
 MARKER = re.compile(r"<!-- figure:(?P<name>[\w.-]+):begin -->(?P<body>.*?)<!-- figure:(?P=name):end -->", re.DOTALL)
 GENERATORS: dict[str, Callable[[], str]] = {}
 #: the modules that register generators (imported by `generators()`)
-MODULES = ("figures_nb201", "figures_estimation", "figures_other", "figures_scale", "figures_translation")
+MODULES = (
+    "figures_nb201",
+    "figures_estimation",
+    "figures_other",
+    "figures_scale",
+    "figures_translation",
+    "figures_federated",
+)
 
 
 def figure(name: str) -> Callable[[Callable[[], str]], Callable[[], str]]:
@@ -53,9 +60,9 @@ def record(path: str) -> Any:
 
 
 def latest(area: str, benchmark: str) -> dict[str, Any]:
-    """The newest finished record (one with a summary) of `benchmark` under records/<area>/."""
+    """The newest finished record (one with a summary) of `benchmark` under records/<area>/; `_file` is its file's name."""
     paths = sorted((RECORDS / area).glob(f"{benchmark}-*.json"))
-    done = [r for r in (record(str(p.relative_to(RECORDS))) for p in paths) if r and "summary" in r]
+    done = [{**r, "_file": p.name} for p in paths if (r := record(str(p.relative_to(RECORDS)))) and "summary" in r]
     if not done:
         raise SystemExit(f"no finished record of {benchmark} in records/{area}/: run its script in benchmarks/")
     return max(done, key=lambda r: r["started"])

@@ -13,11 +13,6 @@ def baseline() -> dict[str, Any]:
     return latest("translation", "translation_baseline")
 
 
-def _record_name(rec: dict[str, Any]) -> str:
-    stamp = rec["started"].replace("-", "").replace(":", "")[:15]
-    return f"translation_baseline-{stamp}-{rec['commit'][:12]}.json"
-
-
 def _per_seed(rec: dict[str, Any], method: str, key: str) -> list[float]:
     return [r[key] for r in sorted(rec["runs"], key=lambda r: r["seed"]) if r.get("method") == method]
 
@@ -49,7 +44,7 @@ def translation_baseline() -> str:
     cores = rec["machine"].get("usable_cpus")
     budget = f"{cfg['final_steps']} batches" if cfg.get("final_steps") else f"{cfg['final_time']:.0f} s"
     lead = (
-        f"Record `{_record_name(rec)}` (commit {rec['commit'][:7]}, {len(cores) if cores else '?'} core(s)): "
+        f"Record `{rec['_file']}` (commit {rec['commit'][:7]}, {len(cores) if cores else '?'} core(s)): "
         f"`{rec['command']}`. The search ran {cfg['search_time']:.0f} s ({rec['search']['metrics']['trials']:.0f} "
         f"trials of {cfg['trial_time']:.0f} s); each model was retrained on train + valid for {budget} per seed "
         f"and translated the {rec['split']['test']:,} test pairs with a beam of {cfg['beam']}. Means over "

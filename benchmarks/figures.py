@@ -32,7 +32,7 @@ RECORDS = ROOT / "records"
 MARKER = re.compile(r"<!-- figure:(?P<name>[\w.-]+):begin -->(?P<body>.*?)<!-- figure:(?P=name):end -->", re.DOTALL)
 GENERATORS: dict[str, Callable[[], str]] = {}
 #: the modules that register generators (imported by `generators()`)
-MODULES = ("figures_nb201", "figures_estimation", "figures_other", "figures_scale")
+MODULES = ("figures_nb201", "figures_estimation", "figures_other", "figures_scale", "figures_text")
 
 
 def figure(name: str) -> Callable[[Callable[[], str]], Callable[[], str]]:

@@ -36,6 +36,7 @@ MODULES = (
     "figures_nb201",
     "figures_estimation",
     "figures_other",
+    "figures_text",
     "figures_scale",
     "figures_translation",
     "figures_federated",

@@ -1,10 +1,10 @@
-"""The figures of multi-objective search, scale, exports, other domains and the main job's CPU speed."""
+"""The figures of multi-objective search, scale, exports, the domain presets and the main job's CPU speed (the
+text domain's: figures_text.py)."""
 
 from __future__ import annotations
 
 import json
 import re
-import statistics
 from typing import Any
 
 from figures import RECORDS, figure, latest, record, table
@@ -166,6 +166,11 @@ def presets() -> dict[str, Any]:
     return dict(record("domains/legacy/presets.json")["presets"])
 
 
+def text_baseline() -> dict[str, Any]:
+    """The TF-IDF + logistic-regression baseline's run in the newest record of benchmarks/text_baseline.py."""
+    return dict(next(r for r in latest("domains", "text_baseline")["runs"] if r["kind"] == "baseline"))
+
+
 def minutes(seconds: float) -> str:
     return f"{int(seconds) // 60} min {int(seconds) % 60} s"
 
@@ -175,7 +180,7 @@ def domains_presets() -> str:
     p = presets()
     tab = {r["table"]: r for r in record("domains/legacy/tabular.json")}["credit_data"]
     speech = {r["preset"]: r for r in record("domains/legacy/speech.json")}
-    text = record("domains/legacy/text.json")["baseline"]
+    text = text_baseline()
     rows = [
         (
             "tabular",
@@ -195,7 +200,7 @@ def domains_presets() -> str:
         (
             "rotten_tomatoes",
             "fresh / rotten snippets of held-out movies (2,581)",
-            f"TF-IDF (1-2 grams) + logistic regression {100 * text['test_acc']:.2f} %; majority class {100 * text['majority_test_acc']:.2f} %",
+            f"TF-IDF (1-{text['best']['ngram_range'][1]} grams) + logistic regression {100 * text['test_acc']:.2f} %; majority class {100 * text['majority_test_acc']:.2f} %",
         ),
     ]
     body = [
@@ -220,95 +225,6 @@ def domains_presets() -> str:
         "baseline on the same split",
     ]
     return table(head, body)
-
-
-def lexicon() -> dict[str, Any]:
-    return dict(record("domains/legacy/text.json")["lexicon_runs"])
-
-
-@figure("text_searches")
-def text_searches() -> str:
-    lex = lexicon()
-    runs = sorted(lex["runs"], key=lambda r: r["search_seed"])
-    acc = [100 * r["test_acc"] for r in runs]
-    single = [100 * r["best_member_test_acc"] for r in runs]
-    base = 100 * lex["baseline_test_acc"]
-    return (
-        f"over three fresh searches (seeds {', '.join(str(r['search_seed']) for r in runs)}; "
-        f"{', '.join(str(r['trials']) for r in runs)} trials; {', '.join(minutes(r['wall_s']) for r in runs)} with "
-        f"nothing else running) the preset's model scores {', '.join(f'{a:.2f}' for a in acc)} % (mean "
-        f"{statistics.mean(acc):.2f} %) against the TF-IDF + logistic-regression baseline's {base:.2f} %; each "
-        f"exported model is the best arch retrained on train + valid five times (seeds N to N + 4) and averaged, "
-        f"and the single retrain at seed N alone scores {', '.join(f'{a:.2f}' for a in single)} % (mean "
-        f"{statistics.mean(single):.2f} %). The margin, {min(acc) - base:+.2f} to {max(acc) - base:+.2f} points"
-    )
-
-
-@figure("text_headline")
-def text_headline() -> str:
-    lex = lexicon()
-    acc = [100 * r["test_acc"] for r in lex["runs"]]
-    return (
-        f"{min(acc):.2f}-{max(acc):.2f} % over three searches, mean {statistics.mean(acc):.2f} %, against the "
-        f"TF-IDF + logistic-regression baseline's {100 * lex['baseline_test_acc']:.2f} %"
-    )
-
-
-@figure("text_lexicon")
-def text_lexicon() -> str:
-    h = lexicon()["other_runs_this_session"]["hand_set_arch_lexicon"]
-    m = statistics.mean
-    return (
-        f"validation accuracy from {m(h['val_acc_without_seeds_1_3']):.4f} to {m(h['val_acc_with_seeds_1_3']):.4f} "
-        f"(seeds 1-3) and test accuracy from {100 * m(h['test_acc_without']):.2f} to "
-        f"{100 * m(h['test_acc_with']):.2f} % (seeds 0-2)"
-    )
-
-
-@figure("text_not_kept")
-def text_not_kept() -> str:
-    o = lexicon()["other_runs_this_session"]
-    a, b = o["lexicon_with_blocks_seed0"], o["no_lexicon_3x3_seed0"]
-    return (
-        f"the lexicon with blocks still allowed (one search, {a['trials']} trials: {100 * a['test_acc']:.2f} %); "
-        f"three archs with three seeds each at export (`--ensemble 3 --ensemble-seeds 3`, one search without the "
-        f"lexicon: {100 * b['test_acc']:.2f} %)"
-    )
-
-
-@figure("text_before_lexicon")
-def text_before_lexicon() -> str:
-    fresh = [s for s in record("domains/legacy/text.json")["searched"] if "seeds5-fresh" in s["file"]]
-    acc = [100 * s["test_acc"] for s in sorted(fresh, key=lambda s: s["file"])]
-    return f"{statistics.mean(acc):.2f} % over three searches ({', '.join(f'{a:.2f}' for a in acc)} %)"
-
-
-@figure("text_ngram")
-def text_ngram() -> str:
-    runs = record("domains/legacy/text_ngram.json")["runs"]
-    body = [
-        [
-            r["min_freq"],
-            ", ".join(f"{k}={v}" for k, v in r["change"].items()) or "(the base arch)",
-            f"{r['val_acc']:.4f}",
-            f"{100 * r['test_acc']:.2f} %",
-        ]
-        for r in runs
-    ]
-    return table(["min_freq", "change from the base arch", "val_acc", "test accuracy"], body)
-
-
-@figure("text_vectors")
-def text_vectors() -> str:
-    d = record("domains/legacy/text_vectors.json")
-    m = d["mean_test_acc"]
-    found = next(r["found"] for r in d["runs"] if r["found"])
-    return (
-        f"{100 * m['no vectors']:.2f} % without vectors, {100 * m['dictionary vectors, frozen']:.2f} % with them "
-        f"frozen, {100 * m['dictionary vectors, fine-tuned']:.2f} % fine-tuned (means of the test accuracies over "
-        f"seeds {', '.join(str(r['seed']) for r in d['runs'] if r['setting'] == 'no vectors')}). Dictionary vectors "
-        f"found {found:,} of the training words"
-    )
 
 
 # -- the main job's CPU speed ------------------------------------------------------------------------------------

@@ -62,3 +62,19 @@ def test_a_record_is_written_whole_and_never_replaces_another(tmp_path, monkeypa
     saved = records.load_records("x", "demo")
     assert len(saved) == 2 and saved[0]["runs"] == [{"seed": 0, "acc": 0.5}] and saved[0]["config"] == {"seeds": [0]}
     assert saved[1]["summary"] == {"n": 0} and {"commit", "dirty", "machine", "command"} <= set(saved[0])
+
+
+def test_text_ngram_ranks_settings_by_mean_validation_accuracy_never_by_test() -> None:
+    ngram = _module("text_ngram")
+    (mf_a, change_a), (mf_b, change_b) = ngram.SETTINGS[:2]
+    runs = [  # a: better on validation at every seed, b: better on test
+        {"min_freq": mf_a, "change": change_a, "seed": s, "val_acc": 0.76, "test_acc": 0.70} for s in (0, 1)
+    ] + [
+        {"min_freq": mf_b, "change": change_b, "seed": s, "val_acc": v, "test_acc": 0.80}
+        for s, v in ((0, 0.74), (1, 0.75))
+    ]
+    rest = [{"min_freq": m, "change": c, "seed": 0, "val_acc": 0.5, "test_acc": 0.9} for m, c in ngram.SETTINGS[2:]]
+    summary = ngram.summary(runs + rest)
+    assert summary["best_by_mean_val_acc"]["change"] == change_a and summary["best_by_mean_val_acc"]["min_freq"] == mf_a
+    second = summary["settings"][1]
+    assert second["seeds"] == [0, 1] and second["mean_val_acc"] == 0.745 and second["mean_test_acc"] == 0.8

@@ -178,8 +178,13 @@ def main() -> None:
     models = {"searched": (space, arch), "handmade": (base_space, base_arch)}
     for seed in args.seeds:
         for method, (sp, ar) in models.items():
+            wall, cpu = time.perf_counter(), time.process_time()
             model, metrics = retrain(evaluator, sp, ar, seed, args)
             run = {"method": method, "seed": seed, "params": count_params(model)}
+            # one torch thread: a CPU share well below 1 says other jobs took the core (a time budget then
+            # buys fewer steps), so the record shows whether the runs were comparable
+            wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
+            run.update(wall_s=wall, cpu_s=cpu, cpu_share=cpu / wall if wall > 0 else 0.0)
             run.update({k: metrics[k] for k in ("test_bleu", "test_chrf", "test_loss", "steps", "train_time")})
             record.add_run(run)
             print(run, flush=True)

@@ -36,6 +36,8 @@ PIN_DEFAULTS = "defaults"
 #: augmentations of the supernet's batches (images only): random crops after padding, horizontal flips
 AUGMENTS = ("none", "flip", "crop", "crop_flip")
 CHECKPOINT_FORMAT = 1
+#: the settings of the evolutionary search on a trained supernet (SPOS, OFA): search-only, not training
+EVOLUTION_SETTINGS = ("population", "generations", "parents", "mutation_prob", "eval_size")
 
 
 @dataclass(frozen=True)
@@ -162,6 +164,9 @@ class BaseOneShot(ABC):
     #: keys of the search's `OneShotResult.info` that the derived arch's trial carries too (FedNAS: its rounds,
     #: bytes and client accuracies)
     trial_info: tuple[str, ...] = ()
+    #: settings that only steer the search on the trained supernet, not its training: a checkpoint written
+    #: with other values of these serves this method too (`OFA.specialise` searches a trained supernet again)
+    search_only: tuple[str, ...] = ()
 
     def __init__(
         self,
@@ -343,7 +348,8 @@ class BaseOneShot(ABC):
     # --- checkpoints -----------------------------------------------------------------------------------------
     def _signature(self, ctx: SearchContext) -> str:
         shapes = {k: list(v.shape) for k, v in ctx.supernet.state_dict().items()}
-        body = {"method": type(self).__name__, "settings": self.settings(), "shapes": shapes, "n": len(ctx.train)}
+        trained = {k: v for k, v in self.settings().items() if k not in self.search_only}
+        body = {"method": type(self).__name__, "settings": trained, "shapes": shapes, "n": len(ctx.train)}
         return json.dumps(body, sort_keys=True, default=repr)
 
     def _save(self, path: Path, ctx: SearchContext, history: list[dict[str, float]], elapsed: float) -> None:
@@ -364,6 +370,20 @@ class BaseOneShot(ABC):
         tmp = path.with_name(path.name + ".tmp")
         torch.save(payload, tmp)
         os.replace(tmp, path)  # a kill mid-write leaves the previous checkpoint intact
+
+    def checkpoint_epochs(self, checkpoint: str | Path) -> int:
+        """How many supernet epochs the checkpoint file holds (0 when there is none)."""
+        path = Path(checkpoint)
+        if not path.is_file():
+            return 0
+        try:
+            payload = torch.load(path, map_location="cpu", weights_only=True)
+            return len(json.loads(payload["history"]))
+        except Exception as exc:
+            raise StorageError(
+                f"Cannot read the one-shot checkpoint {str(path)!r} ({type(exc).__name__}: {exc}); give the "
+                "checkpoint of a finished search."
+            ) from exc
 
     def _load(self, path: Path, ctx: SearchContext) -> tuple[list[dict[str, float]], float]:
         try:

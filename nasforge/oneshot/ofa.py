@@ -1,14 +1,19 @@
 """Once-for-All / BigNAS: train one weight-entangled supernet of a space (widths, kernels, depths and layer
-choices all shared), then search it for the best subnet under a parameter or FLOPs budget.
+choices all shared), then search it for the best subnet under a parameter, FLOPs or latency budget.
 
 Training follows BigNAS's sandwich rule: each step trains the largest subnet on the labels, then the smallest
 and `random_subnets` uniformly drawn ones on the largest's predictions (in-place distillation), and takes
 one SGD step on the summed gradients. The search is evolutionary (as SPOS's), over subnets within the
 budget only, each scored by its validation accuracy with its own recalibrated batch-norm statistics.
+Train once, specialise many: `OFA.specialise` searches a trained supernet's checkpoint again under another
+budget (another deployment target) without training it again.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import inspect
+import math
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
@@ -17,9 +22,11 @@ import torch
 import torch.nn.functional as F
 
 from nasforge.cost.flops import count_flops
+from nasforge.cost.latency import LatencySetting
+from nasforge.cost.meter import LatencyMeter
 from nasforge.data import ArrayData
 from nasforge.errors import ConfigError, StorageError
-from nasforge.oneshot.base import BaseOneShot, SearchContext, batches, check_int
+from nasforge.oneshot.base import EVOLUTION_SETTINGS, BaseOneShot, OneShotResult, SearchContext, batches, check_int
 from nasforge.oneshot.entangled import EntangledSupernet
 from nasforge.space import Arch, ModelSpace
 from nasforge.space.arch import Value
@@ -36,6 +43,16 @@ def _check_budget(owner: str, name: str, value: Any) -> int | None:
     return check_int(owner, name, value)
 
 
+def _check_latency_budget(owner: str, value: Any) -> float | None:
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value <= 0:
+        raise ConfigError(
+            f"`max_subnet_latency_ms` of {owner} must be milliseconds > 0 (or None for no bound), but got {value!r}."
+        )
+    return float(value)
+
+
 class OFA(BaseOneShot):
     """A weight-entangled supernet trained by the sandwich rule, then searched under a budget.
 
@@ -44,8 +61,12 @@ class OFA(BaseOneShot):
     `kernel_transform` learns OFA's kernel transform matrices for kernel-size choices.
     Search: `population` subnets per generation for `generations` rounds, children by crossover and per
     decision mutation (`mutation_prob`) of the `parents` best; each subnet is scored on the first `eval_size`
-    validation samples after recalibrating its batch norms on `calib_batches` training batches. `max_subnet_params`
-    and `max_subnet_flops` (per sample, `nasforge.cost.count_flops`) bound the subnets searched.
+    validation samples after recalibrating its batch norms on `calib_batches` training batches. `max_subnet_params`,
+    `max_subnet_flops` (per sample, `nasforge.cost.count_flops`) and `max_subnet_latency_ms` (the median of
+    a subnet measured as `latency` says, a `nasforge.cost.LatencySetting` or its fields: by default one
+    image, one thread, eager PyTorch on the CPU) bound the subnets searched. These and the evolution's
+    settings steer only the search on the trained supernet (`search_only`), so `specialise` can search one
+    trained supernet again for each deployment target.
 
     >>> from nasforge.data import ArrayData
     >>> from nasforge.zoo.cnn import SmallImageCNN
@@ -59,6 +80,14 @@ class OFA(BaseOneShot):
 
     kind = "path"
     bn_affine = True
+    search_only = (
+        *EVOLUTION_SETTINGS,
+        "calib_batches",
+        "max_subnet_params",
+        "max_subnet_flops",
+        "max_subnet_latency_ms",
+        "latency",
+    )
 
     def __init__(
         self,
@@ -82,6 +111,8 @@ class OFA(BaseOneShot):
         fixed: Mapping[str, Value] | str | None = None,
         device: str = "auto",
         augment: str = "none",
+        max_subnet_latency_ms: float | None = None,
+        latency: Mapping[str, Any] | LatencySetting | None = None,
     ) -> None:
         super().__init__(epochs, batch_size, seed, fixed, device, augment)
         owner = type(self).__name__
@@ -96,6 +127,9 @@ class OFA(BaseOneShot):
         self.calib_batches = check_int(owner, "calib_batches", calib_batches)
         self.max_subnet_params = _check_budget(owner, "max_subnet_params", max_subnet_params)
         self.max_subnet_flops = _check_budget(owner, "max_subnet_flops", max_subnet_flops)
+        self.max_subnet_latency_ms = _check_latency_budget(owner, max_subnet_latency_ms)
+        self.latency = dataclasses.asdict(LatencySetting.parse(latency))  # plain fields: settings are JSON
+        self._latencies: dict[str, float] = {}  # ms by subnet id, measured once per search
 
     def supernet(self, space: ModelSpace) -> EntangledSupernet:
         return EntangledSupernet(space, fixed=self.fixed, kernel_transform=self.kernel_transform)
@@ -109,9 +143,11 @@ class OFA(BaseOneShot):
         self._input_shape = tuple(ctx.train.x.shape[1:])
         if not self._within(supernet, self._smallest)[0]:
             params, flops = self._cost(supernet, self._smallest)
+            ms = f" and {self._latency(supernet, self._smallest):.3g} ms" if self.max_subnet_latency_ms else ""
             raise ConfigError(
-                f"No subnet fits the budget of {type(self).__name__} (max_subnet_params={self.max_subnet_params}, max_subnet_flops="
-                f"{self.max_subnet_flops}): the smallest has {params} parameters and {flops} FLOPs. Raise the budget."
+                f"No subnet fits the budget of {type(self).__name__} (max_subnet_params={self.max_subnet_params}, "
+                f"max_subnet_flops={self.max_subnet_flops}, max_subnet_latency_ms={self.max_subnet_latency_ms}): "
+                f"the smallest has {params} parameters, {flops} FLOPs{ms}. Raise the budget."
             )
 
     def _entangled(self, ctx: SearchContext) -> EntangledSupernet:
@@ -157,13 +193,22 @@ class OFA(BaseOneShot):
         count = count_flops(net, self._input_shape) if flops else 0
         return sum(p.numel() for p in net.parameters()), count
 
+    def _latency(self, supernet: EntangledSupernet, arch: Arch) -> float:
+        """Median milliseconds of subnet `arch` as `latency` says (measured once per subnet and search)."""
+        if arch.id not in self._latencies:
+            meter = LatencyMeter(self._input_shape, self.latency, cache=False)
+            self._latencies[arch.id] = meter(supernet.space, arch)
+        return self._latencies[arch.id]
+
     def _within(self, supernet: EntangledSupernet, arch: Arch) -> tuple[bool, int, int]:
-        if self.max_subnet_params is None and self.max_subnet_flops is None:
+        if self.max_subnet_params is None and self.max_subnet_flops is None and self.max_subnet_latency_ms is None:
             return True, 0, 0
         params, flops = self._cost(supernet, arch, flops=self.max_subnet_flops is not None)
         ok = (self.max_subnet_params is None or params <= self.max_subnet_params) and (
             self.max_subnet_flops is None or flops <= self.max_subnet_flops
         )
+        if ok and self.max_subnet_latency_ms is not None:  # measured last: it is the costly one
+            ok = self._latency(supernet, arch) <= self.max_subnet_latency_ms
         return ok, params, flops
 
     def score(self, supernet: EntangledSupernet, arch: Arch, ctx: SearchContext) -> float:
@@ -237,7 +282,40 @@ class OFA(BaseOneShot):
             derive_params=float(params),
             derive_flops=float(flops),
         )
+        if self.max_subnet_latency_ms is not None:
+            ctx.extra["derive_latency_ms"] = self._latency(supernet, best)
         return best
+
+    # --- train once, specialise many ---------------------------------------------------------------------------
+    def specialise(
+        self, space: ModelSpace, train: ArrayData, valid: ArrayData, checkpoint: str | Path, **target: Any
+    ) -> OneShotResult:
+        """Search the supernet that this method trained (its finished `checkpoint`) again, with the
+        search-only settings of `target` changed (`max_subnet_params`, `max_subnet_flops`,
+        `max_subnet_latency_ms`, `latency`, the evolution's settings): one deployment target each, no
+        training. `train` and `valid` must be the search's data (batch norms are recalibrated on `train`).
+        For three latency targets: `[method.specialise(space, train, valid, "supernet.pt",
+        max_subnet_latency_ms=ms).arch for ms in (0.5, 1.0, 2.0)]`.
+        """
+        owner = type(self).__name__
+        unknown = sorted(set(target) - set(self.search_only))
+        if unknown:
+            raise ConfigError(
+                f"{owner}.specialise changes only the search's settings ({', '.join(self.search_only)}), but got "
+                f"{', '.join(unknown)}; a change of the training needs a new search."
+            )
+        done = self.checkpoint_epochs(checkpoint)
+        if done < self.epochs:
+            raise StorageError(
+                f"The supernet checkpoint {str(checkpoint)!r} holds {done} of {self.epochs} epochs; finish its "
+                f"search first ({owner}.search with the same checkpoint continues it)."
+            )
+        names = set(inspect.signature(type(self)).parameters)
+        settings = {k: v for k, v in self.settings().items() if k in names}
+        method = type(self)(**{**settings, **target, "device": self.device})
+        result = method.search(space, train, valid, checkpoint=checkpoint)
+        assert result is not None  # no epoch is left to stop before
+        return result
 
 
 @torch.no_grad()

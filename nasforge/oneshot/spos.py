@@ -14,7 +14,7 @@ import torch
 import torch.nn.functional as F
 
 from nasforge.data import ArrayData
-from nasforge.oneshot.base import BaseOneShot, SearchContext
+from nasforge.oneshot.base import EVOLUTION_SETTINGS, BaseOneShot, SearchContext
 from nasforge.oneshot.darts import supernet_accuracy
 from nasforge.oneshot.supernet import Supernet
 from nasforge.space import Arch
@@ -34,6 +34,7 @@ class SPOS(BaseOneShot):
     """
 
     kind = "path"
+    search_only = EVOLUTION_SETTINGS
 
     def __init__(
         self,

@@ -1,0 +1,85 @@
+"""Train once, specialise many: `OFA.specialise` searches a trained supernet again under another budget
+(parameters, FLOPs, measured latency) without training it, and refuses what would need training."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import torch
+
+from nasforge.data import ArrayData
+from nasforge.errors import ConfigError, StorageError
+from nasforge.oneshot import OFA
+from nasforge.zoo.cnn import SmallImageCNN
+
+
+def space() -> SmallImageCNN:
+    return SmallImageCNN(depths=(1, 2), widths=((8, 16),), stem_widths=(8,), input_shape=(1, 8, 8))
+
+
+def data() -> ArrayData:
+    gen = torch.Generator().manual_seed(0)
+    return ArrayData(torch.randn(48, 1, 8, 8, generator=gen), torch.randint(0, 10, (48,), generator=gen))
+
+
+def method(**changes: object) -> OFA:
+    settings: dict[str, object] = dict(epochs=1, batch_size=16, population=4, generations=2, device="cpu")
+    return OFA(**{**settings, **changes})  # type: ignore[arg-type]
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, int, int]:
+    """A finished one-epoch search's checkpoint, with the parameters of its largest and smallest subnets."""
+    path = tmp_path_factory.mktemp("ofa") / "supernet.pt"
+    d = data()
+    result = method().search(space(), d, d, checkpoint=path)
+    assert result is not None
+    supernet = method().load_supernet(space(), path)
+    sizes = [sum(p.numel() for p in space().freeze(supernet.extreme(largest=b)).parameters()) for b in (True, False)]
+    return path, sizes[0], sizes[1]
+
+
+def test_specialising_searches_the_trained_supernet_under_each_budget_without_training(
+    trained: tuple[Path, int, int],
+) -> None:
+    path, largest, smallest = trained
+    before = path.read_bytes()
+    d = data()
+    budgets = [smallest, (smallest + largest) // 2, largest]
+    found = [method().specialise(space(), d, d, path, max_subnet_params=b) for b in budgets]
+    for budget, result in zip(budgets, found, strict=True):
+        assert result.info["derive_params"] <= budget
+        assert len(result.history) == 1  # the one trained epoch, none added
+    assert found[0].info["derive_params"] == smallest  # only the smallest fits the tightest budget
+    assert path.read_bytes() == before  # the checkpoint is not written again
+
+
+def test_a_latency_budget_bounds_the_measured_latency_of_the_subnet_found(trained: tuple[Path, int, int]) -> None:
+    path, _, _ = trained
+    d = data()
+    result = method().specialise(space(), d, d, path, max_subnet_latency_ms=1000.0, latency={"repeats": 3})
+    assert 0 < result.info["derive_latency_ms"] <= 1000.0
+    with pytest.raises(ConfigError, match="smallest has .* ms. Raise the budget"):
+        method().specialise(space(), d, d, path, max_subnet_latency_ms=1e-9, latency={"repeats": 3})
+
+
+def test_specialise_refuses_training_settings_and_an_unfinished_supernet(
+    trained: tuple[Path, int, int], tmp_path: Path
+) -> None:
+    path, _, _ = trained
+    d = data()
+    with pytest.raises(ConfigError, match="changes only the search's settings .* but got epochs"):
+        method().specialise(space(), d, d, path, epochs=3)
+    with pytest.raises(StorageError, match="holds 1 of 2 epochs"):
+        method(epochs=2).specialise(space(), d, d, path)
+    with pytest.raises(StorageError, match="another search"):
+        method(learning_rate=0.01).specialise(space(), d, d, path)
+    with pytest.raises(StorageError, match="holds 0 of 1 epochs"):
+        method().specialise(space(), d, d, tmp_path / "none.pt")
+
+
+def test_a_bad_latency_budget_is_one_clear_error() -> None:
+    for bad in (0, -1.0, float("nan"), "1ms", True):
+        with pytest.raises(ConfigError, match="max_subnet_latency_ms"):
+            method(max_subnet_latency_ms=bad)

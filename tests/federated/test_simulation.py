@@ -26,6 +26,7 @@ CONFIG = {
 }
 
 
+@pytest.mark.slow  # seven seconds: two in-process federations
 @pytest.mark.usefixtures("server_identity")
 def test_clients_of_a_kept_simulation_train_the_task_each_message_names() -> None:
     _, space, evaluator = build_parts(CONFIG)

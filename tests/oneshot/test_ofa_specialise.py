@@ -40,6 +40,7 @@ def trained(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, int, int]:
     return path, sizes[0], sizes[1]
 
 
+@pytest.mark.slow  # trains a supernet (the module's fixture) and searches it: seconds
 def test_specialising_searches_the_trained_supernet_under_each_budget_without_training(
     trained: tuple[Path, int, int],
 ) -> None:
@@ -55,21 +56,23 @@ def test_specialising_searches_the_trained_supernet_under_each_budget_without_tr
     assert path.read_bytes() == before  # the checkpoint is not written again
 
 
+@pytest.mark.slow  # trains a supernet (the module's fixture) and searches it: seconds
 def test_a_latency_budget_bounds_the_measured_latency_of_the_subnet_found(trained: tuple[Path, int, int]) -> None:
     path, _, _ = trained
     d = data()
     result = method().specialise(space(), d, d, path, max_subnet_latency_ms=1000.0, latency={"repeats": 3})
     assert 0 < result.info["derive_latency_ms"] <= 1000.0
-    with pytest.raises(ConfigError, match="smallest has .* ms. Raise the budget"):
+    with pytest.raises(ConfigError, match=r"smallest has .* ms\. Raise the budget"):
         method().specialise(space(), d, d, path, max_subnet_latency_ms=1e-9, latency={"repeats": 3})
 
 
+@pytest.mark.slow  # trains a supernet (the module's fixture) and searches it: seconds
 def test_specialise_refuses_training_settings_and_an_unfinished_supernet(
     trained: tuple[Path, int, int], tmp_path: Path
 ) -> None:
     path, _, _ = trained
     d = data()
-    with pytest.raises(ConfigError, match="changes only the search's settings .* but got epochs"):
+    with pytest.raises(ConfigError, match=r"changes only the search's settings .* but got epochs"):
         method().specialise(space(), d, d, path, epochs=3)
     with pytest.raises(StorageError, match="holds 1 of 2 epochs"):
         method(epochs=2).specialise(space(), d, d, path)

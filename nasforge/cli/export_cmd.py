@@ -44,6 +44,14 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     which.add_argument(
         "--pick", choices=("knee", "best"), help="export the Pareto front's knee, or the best primary objective"
     )
+    which.add_argument(
+        "--target",
+        action="append",
+        metavar="BOUND",
+        help="an `ofa` experiment: export the subnet of its trained supernet that fits this deployment target "
+        "('latency_ms <= 1', 'params <= 2e5', 'flops <= 5e6'; repeat for several bounds), fine-tuned for --epochs "
+        "(default 1; 0: its inherited weights as they are), with no new supernet training",
+    )
     p.add_argument(
         "--format",
         dest="formats",
@@ -82,6 +90,8 @@ def main(args: argparse.Namespace) -> int:
     export_cfg = (experiment.spec or {}).get("export", {})
     path = args.path or export_cfg.get("path") or f"nasforge-out/{args.name}"
     epochs = args.epochs if args.epochs is not None else export_cfg.get("epochs")
+    if args.target:
+        return export_target(args, experiment, path)
     if epochs is not None and epochs < 1:
         raise ConfigError(f"--epochs must be >= 1, but got {epochs}.")
     if args.time_budget is not None:
@@ -150,6 +160,29 @@ def main(args: argparse.Namespace) -> int:
     report_export(metrics, experiment)
     if "test_acc" in metrics:
         print(f"test accuracy: {100 * metrics['test_acc']:.2f} %")
+    print(exported_files(folder))
+    return 0
+
+
+def export_target(args: argparse.Namespace, experiment: Any, path: str) -> int:
+    """`--target`: the subnet of the experiment's trained supernet that fits the target, exported."""
+    from nasforge.experiment.specialise import specialise_export
+
+    for flag in ("ensemble", "ensemble_seeds", "inherit"):
+        if getattr(args, flag) not in (None, 1, False):
+            raise ConfigError(
+                f"--target exports one subnet with its inherited weights; drop --{flag.replace('_', '-')}."
+            )
+    epochs = 1 if args.epochs is None else args.epochs
+    if epochs < 0:
+        raise ConfigError(f"--epochs of a --target export must be >= 0 (0: no fine-tuning), but got {epochs}.")
+    export_cfg = (experiment.spec or {}).get("export", {})
+    formats = check_formats(args.formats or export_cfg.get("formats") or DEFAULT_FORMATS)
+    folder, metrics = specialise_export(experiment, args.target, path, epochs, args.seed, args.time_budget, formats)
+    bounds = ", ".join(f"{k} {metrics[k]:.4g}" for k in ("params", "flops", "latency_ms") if k in metrics)
+    print(f"subnet for {' and '.join(args.target)}: {bounds}; through the supernet {metrics['supernet_val_acc']:.4f}")
+    if "test_acc" in metrics:
+        print(f"test accuracy: {100 * metrics['test_acc']:.2f} % (fine-tuned {epochs} epoch(s))")
     print(exported_files(folder))
     return 0
 

@@ -86,3 +86,43 @@ def test_a_bad_latency_budget_is_one_clear_error() -> None:
     for bad in (0, -1.0, float("nan"), "1ms", True):
         with pytest.raises(ConfigError, match="max_subnet_latency_ms"):
             method(max_subnet_latency_ms=bad)
+
+
+@pytest.mark.slow  # an `ofa` experiment on digits, then two exports from its one supernet: about 20 s
+def test_one_supernet_of_an_experiment_exports_a_subnet_per_deployment_target(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from nasforge.cli.main import main
+    from nasforge.config import build_experiment, load_preset
+    from nasforge.experiment.specialise import specialise_export
+    from nasforge.oneshot.strategy import CHECKPOINT_FILE
+
+    torch.set_num_threads(1)
+    cfg = load_preset("digits")
+    cfg["name"] = "ofa-digits"
+    cfg["strategy"] = {"name": "ofa", "epochs": 1, "population": 4, "generations": 2, "eval_size": 200}
+    cfg["evaluator"] = {"epochs": 1}
+    cfg["storage"] = str(tmp_path / "nas.db")
+    exp = build_experiment(cfg)
+    exp.run(max_trials=1)
+    checkpoint = exp.checkpoint_dir / CHECKPOINT_FILE
+    before = checkpoint.read_bytes()
+    supernet = OFA().load_supernet(exp.space, checkpoint)
+    smallest = sum(p.numel() for p in exp.space.freeze(supernet.extreme(largest=False)).parameters())
+
+    folder, metrics = specialise_export(exp, f"params <= {smallest}", tmp_path / "small", epochs=0)
+    assert metrics["params"] == smallest and 0 <= metrics["test_acc"] <= 1 and metrics["fine_tune_epochs"] == 0
+    assert (folder / "weights.pt").is_file()
+    code = main(["export", "ofa-digits", "--storage", cfg["storage"], "--path", str(tmp_path / "big"),
+                 "--target", f"params <= {4 * smallest}", "--target", "flops <= 1e9", "--epochs", "1"])  # fmt: skip
+    out, err = capsys.readouterr()
+    assert code == 0, err
+    assert "test accuracy:" in out and "fine-tuned 1 epoch" in out
+    assert (tmp_path / "big" / "weights.pt").is_file()
+    assert checkpoint.read_bytes() == before  # one supernet served both targets, untrained
+    with pytest.raises(ConfigError, match="bounds params, flops, latency_ms from above"):
+        specialise_export(exp, "val_acc >= 0.9", tmp_path / "bad")
+    assert (
+        main(["export", "ofa-digits", "--storage", cfg["storage"], "--target", "params <= 1e9", "--ensemble", "2"]) == 2
+    )
+    assert "drop --ensemble" in capsys.readouterr().err

@@ -40,6 +40,7 @@ MODULES = (
     "figures_scale",
     "figures_translation",
     "figures_federated",
+    "figures_headlines",
 )
 
 

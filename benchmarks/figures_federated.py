@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import statistics
 
+from federated_tables import markdown
 from figures import figure, latest
 
 
@@ -49,3 +50,15 @@ def federated_trial_speed() -> str:
             *rows,
         ]
     )
+
+
+@figure("federated_benchmark")
+def federated_benchmark() -> str:
+    rec = latest("federated", "federated_1core")
+    cfg = rec["config"]
+    lead = (
+        f"Record `{rec['_file']}` (commit {rec['commit'][:7]}, {cfg['cores']} core): `{rec['command']}`; "
+        f"searches of {cfg['search_time']:.0f} s, {cfg['rounds']} rounds per federated trial, "
+        f"{cfg['final_rounds']} rounds for the final models."
+    )
+    return lead + "\n\n" + markdown(rec)

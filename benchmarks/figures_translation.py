@@ -14,7 +14,7 @@ def baseline() -> dict[str, Any]:
 
 
 def _per_seed(rec: dict[str, Any], method: str, key: str) -> list[float]:
-    return [r[key] for r in sorted(rec["runs"], key=lambda r: r["seed"]) if r.get("method") == method]
+    return [r[key] for r in sorted((r for r in rec["runs"] if r.get("method") == method), key=lambda r: r["seed"])]
 
 
 def _shape(arch: dict[str, Any]) -> str:
@@ -31,6 +31,7 @@ def translation_baseline() -> str:
     for method, label in (("searched", "searched"), ("handmade", "hand-made Transformer")):
         bleu = _per_seed(rec, method, "test_bleu")
         arch = rec["search"]["arch"] if method == "searched" else rec["handmade"]["arch"]
+        steps = _per_seed(rec, method, "steps")
         rows.append(
             [
                 f"{label} ({_shape(arch)})",
@@ -38,17 +39,28 @@ def translation_baseline() -> str:
                 f"{statistics.mean(bleu):.2f} +- {statistics.stdev(bleu):.2f}",
                 f"{s[method]['test_chrf_mean']:.2f}",
                 ", ".join(f"{b:.2f}" for b in bleu),
+                f"{statistics.mean(steps):,.0f}",
             ]
         )
-    rows.append(["copying the source", "-", f"{s['copy_source']['test_bleu']:.2f}", "-", "-"])
+    rows.append(["copying the source", "-", f"{s['copy_source']['test_bleu']:.2f}", "-", "-", "-"])
     cores = rec["machine"].get("usable_cpus")
     budget = f"{cfg['final_steps']} batches" if cfg.get("final_steps") else f"{cfg['final_time']:.0f} s"
     lead = (
         f"Record `{rec['_file']}` (commit {rec['commit'][:7]}, {len(cores) if cores else '?'} core(s)): "
         f"`{rec['command']}`. The search ran {cfg['search_time']:.0f} s ({rec['search']['metrics']['trials']:.0f} "
         f"trials of {cfg['trial_time']:.0f} s); each model was retrained on train + valid for {budget} per seed "
-        f"and translated the {rec['split']['test']:,} test pairs with a beam of {cfg['beam']}. Means over "
-        f"seeds {', '.join(str(x) for x in cfg['seeds'])}:"
+        f"and translated the {rec['split']['test']:,} test pairs with a beam of {cfg['beam']}."
     )
-    header = ["model", "parameters", "test BLEU (mean +- sd)", "test chrF", "BLEU per seed"]
+    trials = [r for r in rec["runs"] if r.get("method") == "handmade_lr_trial" and "val_bleu" in r]
+    if trials:
+        tried = ", ".join(f"{r['learning_rate']:g} ({r['val_bleu']:.2f})" for r in trials)
+        lead += (
+            f" The hand-made model's learning rate, {rec['handmade']['learning_rate']:g}, was chosen on validation "
+            f"BLEU after one search trial's time each: {tried}."
+        )
+    shares = [r["cpu_share"] for r in rec["runs"] if "cpu_share" in r]
+    if shares:
+        lead += f" Each retrain had the core to itself: CPU time over wall time {min(shares):.2f} or more."
+    lead += f" Means over seeds {', '.join(str(x) for x in cfg['seeds'])}:"
+    header = ["model", "parameters", "test BLEU (mean +- sd)", "test chrF", "BLEU per seed", "steps (mean)"]
     return lead + "\n\n" + table(header, rows)

@@ -289,7 +289,10 @@ def sample_near(supernet: EntangledSupernet, anchor: Arch, spread: float, rng: n
         return supernet.sample(rng)
     values: dict[str, Value] = {}
     for d in supernet.space.decisions:
-        if d.label in supernet.pinned or not d.is_active(values):
+        if not d.is_active(values):
+            continue
+        if d.label in supernet.pinned:  # set here too: a pinned depth decides which blocks' decisions exist
+            values[d.label] = supernet.pinned[d.label]
             continue
         keep = d.label in anchor and rng.random() >= spread
         values[d.label] = anchor[d.label] if keep else d.values[int(rng.integers(len(d.values)))]

@@ -51,7 +51,8 @@ def test_the_found_subnet_keeps_to_the_budget(budget: str) -> None:
     nets = [space.freeze(space.random(i)) for i in range(12)]
     costs = sorted(count_params(n) if budget == "max_subnet_params" else count_flops(n, (1, 8, 8)) for n in nets)
     limit = costs[3]  # most random subnets are over it
-    result = OFA(**{**SMALL, "epochs": 1}, **{budget: limit}).search(space, data, data)
+    options: dict[str, Any] = {**SMALL, "epochs": 1, budget: limit}
+    result = OFA(**options).search(space, data, data)
     assert result is not None
     found = space.freeze(result.arch)
     assert (count_params(found) if budget == "max_subnet_params" else count_flops(found, (1, 8, 8))) <= limit

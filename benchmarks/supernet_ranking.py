@@ -11,6 +11,8 @@ split. The record holds every arch's two figures per seed and the tau per seed; 
 
 `--fix NAME=VALUE` pins every decision whose label ends in NAME (e.g. `--fix op=conv` pins every block's
 operation) in the supernet and in the archs drawn, to measure the ranking of a part of the space.
+`--progressive-epochs E` ramps the supernet's random subnets in from the largest over the first E epochs
+(`OFA(progressive_epochs=E)`); `--random-subnets` sets how many it trains per step.
 """
 
 from __future__ import annotations
@@ -81,6 +83,8 @@ def main() -> None:
     parser.add_argument("--standalone-epochs", type=int, default=8)
     parser.add_argument("--batch-size", type=int, default=64)
     parser.add_argument("--calib-batches", type=int, default=8)
+    parser.add_argument("--progressive-epochs", type=int, default=0)
+    parser.add_argument("--random-subnets", type=int, default=2)
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument(
         "--fix", action="append", default=[], metavar="NAME=VALUE", help="pin decisions NAME (see above)"
@@ -111,6 +115,8 @@ def main() -> None:
             population=2,
             generations=1,
             calib_batches=args.calib_batches,
+            progressive_epochs=args.progressive_epochs,
+            random_subnets=args.random_subnets,
             seed=seed,
             fixed=fixed or None,
             device="cpu",

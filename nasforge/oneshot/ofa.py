@@ -3,7 +3,8 @@ choices all shared), then search it for the best subnet under a parameter, FLOPs
 
 Training follows BigNAS's sandwich rule: each step trains the largest subnet on the labels, then the smallest
 and `random_subnets` uniformly drawn ones on the largest's predictions (in-place distillation), and takes
-one SGD step on the summed gradients. The search is evolutionary (as SPOS's), over subnets within the
+one SGD step on the summed gradients. With `progressive_epochs`, the random subnets start close to the
+largest and move away from it step by step (a generic form of OFA's progressive shrinking). The search is evolutionary (as SPOS's), over subnets within the
 budget only, each scored by its validation accuracy with its own recalibrated batch-norm statistics.
 Train once, specialise many: `OFA.specialise` searches a trained supernet's checkpoint again under another
 budget (another deployment target) without training it again.
@@ -18,6 +19,7 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 
@@ -31,7 +33,7 @@ from nasforge.oneshot.entangled import EntangledSupernet
 from nasforge.space import Arch, ModelSpace
 from nasforge.space.arch import Value
 
-__all__ = ["OFA", "subnet_accuracy"]
+__all__ = ["OFA", "sample_near", "subnet_accuracy"]
 
 #: random stream (see `SearchContext.generator`) of the batches that recalibrate batch norm while searching
 _CALIBRATION_STREAM = 7
@@ -58,7 +60,13 @@ class OFA(BaseOneShot):
 
     Training: `random_subnets` random subnets besides the largest and the smallest per step; `distill`
     teaches every subnet but the largest from the largest's predictions (else from the labels);
-    `kernel_transform` learns OFA's kernel transform matrices for kernel-size choices.
+    `kernel_transform` learns OFA's kernel transform matrices for kernel-size choices. `progressive_epochs`
+    (0: off) ramps the random subnets in: during the first `progressive_epochs` epochs each of their decisions
+    is drawn at random with a probability that grows linearly per step from 0 to 1, and otherwise takes the
+    largest subnet's value; from then on they are drawn uniformly. Separately trained operations of one
+    `LayerChoice` (conv, separable, MBConv) do not train together when drawn independently per block from
+    the first step: each produces features in its own channel basis, which the next block cannot read, and
+    the error compounds over the blocks (docs/supernet.md, "Why the subnets score near chance").
     Search: `population` subnets per generation for `generations` rounds, children by crossover and per
     decision mutation (`mutation_prob`) of the `parents` best; each subnet is scored on the first `eval_size`
     validation samples after recalibrating its batch norms on `calib_batches` training batches. `max_subnet_params`,
@@ -99,6 +107,7 @@ class OFA(BaseOneShot):
         random_subnets: int = 2,
         distill: bool = True,
         kernel_transform: bool = False,
+        progressive_epochs: int = 0,
         population: int = 20,
         generations: int = 5,
         parents: int = 5,
@@ -123,6 +132,12 @@ class OFA(BaseOneShot):
                 raise ConfigError(f"`{name}` of {owner} must be true or false, but got {flag!r}.")
         self.distill = distill
         self.kernel_transform = kernel_transform
+        self.progressive_epochs = check_int(owner, "progressive_epochs", progressive_epochs, low=0)
+        if self.progressive_epochs > self.epochs:
+            raise ConfigError(
+                f"`progressive_epochs` of {owner} must be at most `epochs` ({self.epochs}), but got "
+                f"{progressive_epochs}; lower it or train for more epochs."
+            )
         self._evolution_settings(population, generations, parents, mutation_prob, eval_size)
         self.calib_batches = check_int(owner, "calib_batches", calib_batches)
         self.max_subnet_params = _check_budget(owner, "max_subnet_params", max_subnet_params)
@@ -163,7 +178,8 @@ class OFA(BaseOneShot):
         opt = ctx.optimizers["weights"]
         supernet.train()
         total, taught = 0.0, 0.0
-        for _ in range(ctx.steps):
+        for step in range(ctx.steps):
+            spread = self.spread(epoch * ctx.steps + step, ctx.steps)
             x, y = next(data)
             opt.zero_grad(set_to_none=True)
             logits = supernet.run(self._largest, x)
@@ -171,7 +187,8 @@ class OFA(BaseOneShot):
             loss.backward(inputs=weights)
             total += float(loss.detach())
             soft = F.softmax(logits.detach(), dim=1)
-            students = [self._smallest, *(supernet.sample(ctx.rng) for _ in range(self.random_subnets))]
+            drawn = (sample_near(supernet, self._largest, spread, ctx.rng) for _ in range(self.random_subnets))
+            students = [self._smallest, *drawn]
             for arch in students:
                 out = supernet.run(arch, x)
                 if self.distill:
@@ -183,7 +200,13 @@ class OFA(BaseOneShot):
             torch.nn.utils.clip_grad_norm_(weights, 5.0)
             opt.step()
             ctx.optimizers["schedule"].step()
-        return {"train_loss": total / ctx.steps, "student_loss": taught / ctx.steps}
+        return {"train_loss": total / ctx.steps, "student_loss": taught / ctx.steps, "spread": spread}
+
+    def spread(self, step: int, steps_per_epoch: int) -> float:
+        """Probability that a random subnet of training step `step` (counted from 0 over the whole search)
+        takes a decision at random rather than the largest's value: 1 without `progressive_epochs`."""
+        ramp = self.progressive_epochs * steps_per_epoch
+        return 1.0 if ramp == 0 else min(1.0, (step + 1) / ramp)
 
     # --- specialisation: evolution over the subnets within the budget ------------------------------------------
     def _cost(self, supernet: EntangledSupernet, arch: Arch, flops: bool = True) -> tuple[int, int]:
@@ -335,3 +358,20 @@ def subnet_accuracy(
     finally:
         supernet.train(was_training)
     return correct / max(len(valid), 1)
+
+
+def sample_near(supernet: EntangledSupernet, anchor: Arch, spread: float, rng: np.random.Generator) -> Arch:
+    """A subnet that takes each active decision at random with probability `spread` and otherwise `anchor`'s
+    value (pinned decisions at their pins): `anchor` itself at 0, a uniformly drawn subnet at 1."""
+    if spread >= 1.0:
+        return supernet.sample(rng)
+    values: dict[str, Value] = {}
+    for d in supernet.space.decisions:
+        if not d.is_active(values):
+            continue
+        if d.label in supernet.pinned:  # set here too: a pinned depth decides which blocks' decisions exist
+            values[d.label] = supernet.pinned[d.label]
+            continue
+        keep = d.label in anchor and rng.random() >= spread
+        values[d.label] = anchor[d.label] if keep else d.values[int(rng.integers(len(d.values)))]
+    return supernet.arch_of(values, rng)

@@ -15,7 +15,8 @@ from nasforge.cost.flops import count_flops, count_params
 from nasforge.data import ArrayData
 from nasforge.errors import ConfigError, StorageError
 from nasforge.oneshot import OFA, OneShotStrategy
-from nasforge.oneshot.ofa import subnet_accuracy
+from nasforge.oneshot.entangled import EntangledSupernet
+from nasforge.oneshot.ofa import sample_near, subnet_accuracy
 from nasforge.strategies import STRATEGIES
 from nasforge.trial import TrialState
 from nasforge.zoo.cnn import SmallImageCNN
@@ -50,7 +51,8 @@ def test_the_found_subnet_keeps_to_the_budget(budget: str) -> None:
     nets = [space.freeze(space.random(i)) for i in range(12)]
     costs = sorted(count_params(n) if budget == "max_subnet_params" else count_flops(n, (1, 8, 8)) for n in nets)
     limit = costs[3]  # most random subnets are over it
-    result = OFA(**{**SMALL, "epochs": 1}, **{budget: limit}).search(space, data, data)
+    options: dict[str, Any] = {**SMALL, "epochs": 1, budget: limit}
+    result = OFA(**options).search(space, data, data)
     assert result is not None
     found = space.freeze(result.arch)
     assert (count_params(found) if budget == "max_subnet_params" else count_flops(found, (1, 8, 8))) <= limit
@@ -67,23 +69,44 @@ def test_a_budget_below_the_smallest_subnet_is_a_clear_error_before_training() -
         OFA(distill="yes")  # type: ignore[arg-type]
 
 
-def test_a_stopped_search_resumes_to_the_same_result(tmp_path: Path) -> None:
+@pytest.mark.parametrize("extra", [{"kernel_transform": True}, {"progressive_epochs": 2}])
+def test_a_stopped_search_resumes_to_the_same_result(tmp_path: Path, extra: dict[str, Any]) -> None:
     torch.set_num_threads(1)
     space, data = tiny()
-    options = {**SMALL, "kernel_transform": True}
+    options = {**SMALL, **extra}
     whole = OFA(**options).search(space, data, data, checkpoint=tmp_path / "whole.pt")
     path = tmp_path / "parts.pt"
     assert OFA(**options).search(space, data, data, checkpoint=path, should_stop=lambda: True) is None
     second = OFA(**options).search(space, data, data, checkpoint=path)
     assert whole is not None and second is not None
     assert second.arch == whole.arch and second.info == whole.info
-    keep = ("epoch", "train_loss", "student_loss")
+    keep = ("epoch", "train_loss", "student_loss", "spread")
     assert [{k: h[k] for k in keep} for h in second.history] == [{k: h[k] for k in keep} for h in whole.history]
     # the trained supernet is read back for specialising without training again: the same weights both ways
     a, b = (OFA(**options).load_supernet(space, p).state_dict() for p in (tmp_path / "whole.pt", path))
     assert all(torch.equal(a[k], b[k]) for k in a)
     with pytest.raises(StorageError, match="Cannot load an OFA supernet of this space"):
         OFA(**options).load_supernet(SmallImageCNN(input_shape=(1, 8, 8), depths=(1,)), path)
+
+
+def test_progressive_epochs_ramp_the_random_subnets_in_from_the_largest() -> None:
+    space, _ = tiny()
+    supernet = EntangledSupernet(space, fixed={"stage0/blocks": 2})
+    largest = supernet.extreme(largest=True)
+    rng = np.random.default_rng(0)
+    assert all(sample_near(supernet, largest, 0.0, rng) == largest for _ in range(5))
+    a, b = np.random.default_rng(3), np.random.default_rng(3)
+    assert sample_near(supernet, largest, 1.0, a) == supernet.sample(b)  # the uniform draw itself
+    differ = [sum(v != largest.get(k) for k, v in sample_near(supernet, largest, 0.3, rng).items()) for _ in range(30)]
+    assert 0 < np.mean(differ) < len(largest) / 2
+    assert all(sample_near(supernet, largest, 0.5, rng)["stage0/blocks"] == 2 for _ in range(10))  # pins hold
+    method = OFA(epochs=4, progressive_epochs=2)
+    assert [method.spread(step, 10) for step in (0, 9, 19, 20, 39)] == [0.05, 0.5, 1.0, 1.0, 1.0]
+    assert OFA(epochs=4).spread(0, 10) == 1.0
+    with pytest.raises(ConfigError, match="`progressive_epochs` of OFA must be at most `epochs` \\(4\\), but got 5"):
+        OFA(epochs=4, progressive_epochs=5)
+    with pytest.raises(ConfigError, match="`progressive_epochs` of OFA must be an int >= 0"):
+        OFA(progressive_epochs=-1)
 
 
 def test_ofa_is_a_strategy_with_checked_options() -> None:

@@ -68,6 +68,7 @@ sections = st.one_of(
 config_dicts = st.dictionaries(st.sampled_from([*configs.SECTIONS, "x"]), sections, max_size=7)
 
 
+@pytest.mark.slow  # the longest of the fast loop (7-10 s): CI runs it with the slow tests
 @fuzz(EXAMPLES["config"])
 @given(config_dicts)
 def test_fuzzed_configs_are_valid_or_a_clear_error(cfg: dict) -> None:
@@ -201,6 +202,7 @@ mutations = st.lists(
 )
 
 
+@pytest.mark.slow  # the longest of the fast loop (7-10 s): CI runs it with the slow tests
 @fuzz(EXAMPLES["table"])
 @given(mutations)
 def test_fuzzed_benchmark_tables_load_or_fail_clearly(

@@ -5,6 +5,7 @@ The data the tests read ships with the package (nasforge/bundled_data); nothing 
 from __future__ import annotations
 
 import os
+import sys
 import tempfile
 from collections.abc import Iterator
 
@@ -38,3 +39,13 @@ def postgres_url(postgres_server: str) -> str:
     from tests.postgres import fresh_database
 
     return fresh_database(postgres_server)
+
+
+@pytest.fixture(autouse=True)
+def _no_federation_outlives_its_test() -> Iterator[None]:
+    """A kept Flower simulation (its Ray runtime, client processes and server thread) is closed when the test
+    that started it ends, so none lingers into the tests after it, which expect no Ray in this process."""
+    yield
+    simulation = sys.modules.get("nasforge.federated.simulation")
+    if simulation is not None:
+        simulation.close_kept()

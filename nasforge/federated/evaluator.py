@@ -56,9 +56,10 @@ class FederatedEvaluator(DatasetEvaluator):
     A trial's budget is rounds (multi-fidelity strategies use rounds as fidelity). Training settings
     (`learning_rate`, `batch_size`, `optimizer`, ...) come from the arch where it has such a decision, else
     from the keyword arguments; the learning rate decays over the rounds (`schedule`). Flower's simulation
-    runs `workers` clients at a time in Ray processes of one core each; use the sequential executor. The
-    simulation stays up from one trial to the next (its processes keep their data), unless
-    `keep_simulation` is false (each trial then starts and shuts down its own).
+    runs `workers` clients at a time in Ray processes of one core each; use the sequential executor. Each
+    trial starts and shuts down its own simulation, unless `keep_simulation` is true: then one stays up from
+    one trial to the next (its processes keep their data; the `federated` preset does this, in a process of
+    its own), and lives until the process ends or a federation over other clients replaces it.
 
     Metrics: `val_acc`, `val_loss`, `client_acc_mean`, `client_acc_std`, `client_acc_min`, `rounds`,
     `comm_bytes` (= `bytes_sent` + `bytes_received`, the serialised messages), `clients`, `train_time`
@@ -79,7 +80,7 @@ class FederatedEvaluator(DatasetEvaluator):
         strategy: str = "fedavg",
         proximal_mu: float = 0.01,
         workers: int = 1,
-        keep_simulation: bool = True,
+        keep_simulation: bool = False,
         seed: int = 0,
         **train_settings: Any,
     ) -> None:

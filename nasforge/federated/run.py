@@ -13,6 +13,8 @@ import dataclasses
 import json
 import logging
 import math
+import queue
+import threading
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -20,7 +22,7 @@ from typing import Any
 
 import torch
 
-from nasforge.federated.client import ClientTask
+from nasforge.federated.client import ClientTask, make_client_app
 from nasforge.federated.server import RoundResult
 
 __all__ = ["Federation", "FederationSettings", "run_federation", "run_on_grid", "serve"]
@@ -39,7 +41,7 @@ class FederationSettings:
     proximal_mu: float = 0.0
     workers: int = 1
     schedule: str = "cosine"
-    keep: bool = True
+    keep: bool = False
 
 
 @dataclass(frozen=True)
@@ -174,6 +176,11 @@ def run_federation(
     stops the rounds too and is raised here once the federation has shut down); `time_budget` seconds stop
     it as well. With `full`, clients train on their validation parts too (the final model).
     `watch(direction, message)` sees every message the server sends and receives (tests)."""
+    if not settings.keep:
+        from nasforge.federated.simulation import close_kept
+
+        close_kept()  # one Ray runtime in a process at a time
+        return _run_alone(task, settings, rounds, on_round, watch, full, time_budget, initial, done)
     from nasforge.federated.server import BoundaryError
     from nasforge.federated.simulation import simulation_for
 
@@ -222,8 +229,6 @@ def run_federation(
                 raised = exc
             finally:
                 job.answers.put(keep)
-        if not settings.keep:
-            sim.close()
     finally:
         flwr_log.setLevel(level)
     if raised is not None:
@@ -236,3 +241,109 @@ def run_federation(
     if job.meter is None:
         raise RuntimeError("the Flower simulation ended before its server ran")
     return _outcome(job.meter, start)
+
+
+def _run_alone(
+    task: ClientTask,
+    settings: FederationSettings,
+    rounds: int,
+    on_round: Callable[[RoundResult], bool] | None = None,
+    watch: Callable[[str, Any], None] | None = None,
+    full: bool = False,
+    time_budget: float | None = None,
+    initial: Mapping[str, torch.Tensor] | None = None,
+    done: int = 0,
+) -> Federation:
+    """`run_federation` in a simulation of its own, started here and shut down when the rounds end."""
+    from flwr.app import Context
+    from flwr.serverapp import Grid, ServerApp
+    from flwr.simulation import run_simulation
+
+    from nasforge.federated.server import BoundaryError
+
+    num_clients = task.data.size()  # loads the data here first, so a data error is raised in this thread
+    start = time.perf_counter()
+    inbox: queue.Queue[RoundResult | None] = queue.Queue()
+    answers: queue.Queue[bool] = queue.Queue()
+
+    def gate(result: RoundResult) -> bool:  # in the server's thread
+        inbox.put(result)
+        keep = answers.get()
+        return keep and (time_budget is None or time.perf_counter() - start < time_budget)
+
+    server = ServerApp()
+    meters: list[Any] = []
+
+    @server.main()
+    def main(grid: Grid, context: Context) -> None:
+        meters.append(
+            serve(grid, task, settings, rounds, num_clients, gate, watch=watch, full=full, initial=initial, done=done)
+        )
+
+    failure: list[BaseException] = []
+
+    def simulate() -> None:
+        try:
+            run_simulation(
+                server_app=server,
+                client_app=make_client_app(task),
+                num_supernodes=num_clients,
+                backend_config={
+                    "client_resources": {"num_cpus": 1, "num_gpus": 0.0},
+                    "init_args": {
+                        "num_cpus": settings.workers,
+                        "num_gpus": 0,
+                        "logging_level": "error",
+                        "log_to_driver": False,
+                        "include_dashboard": False,
+                    },
+                },
+            )
+        except BaseException as exc:  # handed to the caller's thread
+            failure.append(exc)
+        finally:
+            inbox.put(None)
+
+    flwr_log = logging.getLogger("flwr")
+    level = flwr_log.level
+    flwr_log.setLevel(logging.ERROR)  # a line per round and message otherwise
+    raised: BaseException | None = None
+    try:
+        thread = threading.Thread(target=simulate, name="flower-simulation", daemon=True)
+        thread.start()
+        # Whatever stops this thread (TrialPruned from a report, a trial timeout's signal, Ctrl-C) ends the
+        # rounds after the current one and is raised once the simulation has shut Ray down; a second Ctrl-C
+        # does not wait.
+        while True:
+            try:
+                result = inbox.get()
+            except KeyboardInterrupt:
+                if isinstance(raised, KeyboardInterrupt):
+                    raise
+                raised = raised or KeyboardInterrupt()
+                continue
+            except BaseException as exc:
+                raised = raised or exc
+                continue
+            if result is None:
+                break
+            keep = False
+            try:
+                if raised is None:
+                    keep = on_round(result) if on_round is not None else True
+            except BaseException as exc:
+                raised = exc
+            finally:
+                answers.put(keep)
+        thread.join()
+    finally:
+        flwr_log.setLevel(level)
+    if raised is not None:
+        raise raised
+    if failure and isinstance(failure[0], BoundaryError):
+        raise failure[0]
+    if failure:
+        raise RuntimeError(f"the Flower simulation failed: {failure[0]}") from failure[0]
+    if not meters:
+        raise RuntimeError("the Flower simulation ended before its server ran")
+    return _outcome(meters[0], start)

@@ -5,6 +5,9 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 
@@ -46,13 +49,23 @@ def test_clients_of_a_kept_simulation_train_the_task_each_message_names() -> Non
 
 @pytest.mark.slow  # a real simulation: Ray starts client processes once for both federations (about a minute on one core with the third)
 def test_a_second_federation_over_the_same_clients_runs_in_the_kept_simulation() -> None:
+    # in a fresh process: a kept simulation lives as long as its process, and in this suite's long-lived
+    # process one once ended the run (docs/federated.md, Limits)
+    root = Path(__file__).resolve().parents[2]
+    code = "from tests.federated.test_simulation import kept_simulation_check; kept_simulation_check()"
+    done = subprocess.run([sys.executable, "-c", code], cwd=root, capture_output=True, text=True, timeout=900)
+    assert done.returncode == 0, done.stderr[-3000:]
+
+
+def kept_simulation_check() -> None:
+    """Two federations over the same clients share one kept simulation; one that does not keep closes it."""
     _, space, evaluator = build_parts(CONFIG)
     feds, sims = [], []
     for number in (1, 2):
         arch = space.random(number)
         task = ClientTask(space, arch, evaluator.data, evaluator.train_config(arch), seed=number)
         sims.append(simulation_for(task, 1, keep=True))
-        feds.append(run_federation(task, FederationSettings(fraction=1.0), rounds=1))
+        feds.append(run_federation(task, FederationSettings(fraction=1.0, keep=True), rounds=1))
         assert feds[-1].state_dict is not None and set(feds[-1].state_dict) == set(space.freeze(arch).state_dict())
     assert sims[0] is sims[1] and sims[1].alive()
     # a federation that does not keep its simulation closes the kept one and its own

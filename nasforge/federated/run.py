@@ -207,28 +207,7 @@ def run_federation(
         # Whatever stops this thread (TrialPruned from a report, a trial timeout's signal, Ctrl-C) ends the
         # rounds after the current one and is raised once the federation is over; a second Ctrl-C does not
         # wait.
-        while True:
-            try:
-                result = job.inbox.get()
-            except KeyboardInterrupt:
-                if isinstance(raised, KeyboardInterrupt):
-                    job.answers.put(False)  # the federation stops at its next round's end, unwaited
-                    raise
-                raised = raised or KeyboardInterrupt()
-                continue
-            except BaseException as exc:
-                raised = raised or exc
-                continue
-            if result is None:
-                break
-            keep = False
-            try:
-                if raised is None:
-                    keep = on_round(result) if on_round is not None else True
-            except BaseException as exc:
-                raised = exc
-            finally:
-                job.answers.put(keep)
+        raised = _relay(job.inbox, job.answers, on_round)
     finally:
         flwr_log.setLevel(level)
     if raised is not None:
@@ -314,27 +293,7 @@ def _run_alone(
         # Whatever stops this thread (TrialPruned from a report, a trial timeout's signal, Ctrl-C) ends the
         # rounds after the current one and is raised once the simulation has shut Ray down; a second Ctrl-C
         # does not wait.
-        while True:
-            try:
-                result = inbox.get()
-            except KeyboardInterrupt:
-                if isinstance(raised, KeyboardInterrupt):
-                    raise
-                raised = raised or KeyboardInterrupt()
-                continue
-            except BaseException as exc:
-                raised = raised or exc
-                continue
-            if result is None:
-                break
-            keep = False
-            try:
-                if raised is None:
-                    keep = on_round(result) if on_round is not None else True
-            except BaseException as exc:
-                raised = exc
-            finally:
-                answers.put(keep)
+        raised = _relay(inbox, answers, on_round)
         thread.join()
     finally:
         flwr_log.setLevel(level)
@@ -347,3 +306,37 @@ def _run_alone(
     if not meters:
         raise RuntimeError("the Flower simulation ended before its server ran")
     return _outcome(meters[0], start)
+
+
+def _relay(
+    inbox: queue.Queue[RoundResult | None],
+    answers: queue.Queue[bool],
+    on_round: Callable[[RoundResult], bool] | None,
+) -> BaseException | None:
+    """In the caller's thread: hand each round's result from the server's thread to `on_round` and its answer
+    back, until the federation ends (None); what stopped it early (an exception of `on_round`, a signal) is
+    returned, to be raised once the federation is over. A second Ctrl-C stops the federation at its next
+    round's end and is raised at once."""
+    raised: BaseException | None = None
+    while True:
+        try:
+            result = inbox.get()
+        except KeyboardInterrupt:
+            if isinstance(raised, KeyboardInterrupt):
+                answers.put(False)
+                raise
+            raised = raised or KeyboardInterrupt()
+            continue
+        except BaseException as exc:
+            raised = raised or exc
+            continue
+        if result is None:
+            return raised
+        keep = False
+        try:
+            if raised is None:
+                keep = on_round(result) if on_round is not None else True
+        except BaseException as exc:
+            raised = exc
+        finally:
+            answers.put(keep)

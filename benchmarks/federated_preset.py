@@ -1,7 +1,7 @@
 """The `federated` preset as a user runs it (`nasforge run federated`), timed from the outside, with what each
 trial recorded: rounds, bytes sent and received, the clients' accuracies, wall time.
 
-    python benchmarks/federated_preset.py --seeds 0 --cpus 1      # records/federated/federated_preset_1core-*.json
+    python benchmarks/federated_preset.py --seeds 0 --cpus 0,1    # records/federated/federated_preset_2core-*.json
 
 Each seed runs in a fresh storage and export folder; the spoken digits must already be cached (the first
 `nasforge run spoken_digits` or `federated` generates them), so the timing is the search's, not espeak-ng's.

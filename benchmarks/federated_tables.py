@@ -85,4 +85,23 @@ def markdown(record: dict[str, Any]) -> str:
             lines.append(
                 f"| {key.replace('_', ' ')} | {d['seeds']} | {d['mean_points']:+.2f} | {d['wanted_points']} | {met} |"
             )
+    room = headroom(summary)
+    if room is not None:
+        lines += ["", room]
     return "\n".join(lines)
+
+
+def headroom(summary: dict[str, Any]) -> str | None:
+    """Whether the two targets can hold at once on this record: the federated search must reach the fixed
+    model's mean + MARGIN, and the central search (the upper bound) says how far any search of this space
+    got in the same time. None without both methods."""
+    methods = summary["methods"]
+    if "fixed" not in methods or "central" not in methods:
+        return None
+    wanted = 100 * methods["fixed"]["mean_test_acc"] + MARGIN
+    bound = 100 * methods["central"]["mean_test_acc"]
+    relation = "above" if wanted > bound else "at or below"
+    return (
+        f"The fixed model's mean + {MARGIN:g} points is {wanted:.2f} %, {relation} the central search's mean "
+        f"({bound:.2f} %, the upper bound) by {abs(wanted - bound):.2f} points."
+    )

@@ -64,3 +64,21 @@ def translation_baseline() -> str:
     lead += f" Means over seeds {', '.join(str(x) for x in cfg['seeds'])}:"
     header = ["model", "parameters", "test BLEU (mean +- sd)", "test chrF", "BLEU per seed", "steps (mean)"]
     return lead + "\n\n" + table(header, rows)
+
+
+@figure("translation_preset")
+def translation_preset() -> str:
+    rec = latest("translation", "translation_preset_2core")
+    runs = [r for r in rec["runs"] if "error" not in r]
+    if not runs:
+        raise SystemExit("the newest translation_preset_2core record has no finished run")
+    s = rec["summary"]
+    kept = "within" if s["all_within_budget"] else "over"
+    bleu = ", ".join(f"{r['test_bleu']:.2f}" for r in runs)
+    return (
+        f"record `{rec['_file']}` (commit {rec['commit'][:7]}, `{rec['command']}`, two cores): "
+        f"{len(runs)} run(s), the whole job {s['mean_wall_s'] / 60:.1f} min of wall time on average (at most "
+        f"{s['max_wall_s'] / 60:.1f}, {kept} the 15 minutes), {s['mean_completed_trials']:.0f} trials per search, "
+        f"test BLEU {bleu} (mean {s['mean_test_bleu']:.2f}; "
+        f"copying the source {s['mean_copy_bleu']:.2f})"
+    )

@@ -71,3 +71,17 @@ def exported_files(folder: Path) -> str:
     listed = list(json.loads((folder / "export.json").read_text())["files"].values())
     rest = sorted(p.name for p in folder.iterdir() if p.is_file() and p.name not in listed)
     return f"exported to {folder}/ ({', '.join([*listed, *rest])})"
+
+
+def scores_line(metrics: dict[str, float], what: str = "the exported model") -> str | None:
+    """The line that says how the exported model did on the test split: its accuracy (classification) or its
+    BLEU and chrF with the copy-the-source floor (translation). None when the export was not tested."""
+    if "test_acc" in metrics:
+        return f"test accuracy of {what}: {100 * metrics['test_acc']:.2f} %"
+    if "test_bleu" in metrics:
+        extra = [f"chrF {metrics['test_chrf']:.2f}"] if "test_chrf" in metrics else []
+        if "test_copy_bleu" in metrics:
+            extra.append(f"copying the source scores {metrics['test_copy_bleu']:.2f}")
+        tail = f" ({'; '.join(extra)})" if extra else ""
+        return f"test BLEU of {what}: {metrics['test_bleu']:.2f}{tail}"
+    return None

@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from nasforge.cli.common import add_storage, exported_files
+from nasforge.cli.common import add_storage, exported_files, scores_line
 from nasforge.config import load_experiment
 from nasforge.errors import ConfigError
 from nasforge.evaluators import RetrainableEvaluator
@@ -158,8 +158,9 @@ def main(args: argparse.Namespace) -> int:
             inherit=inherit,
         )
     report_export(metrics, experiment)
-    if "test_acc" in metrics:
-        print(f"test accuracy: {100 * metrics['test_acc']:.2f} %")
+    summary = scores_line(metrics, "the export")
+    if summary is not None:
+        print(summary)
     print(exported_files(folder))
     return 0
 
@@ -181,8 +182,9 @@ def export_target(args: argparse.Namespace, experiment: Any, path: str) -> int:
     folder, metrics = specialise_export(experiment, args.target, path, epochs, args.seed, args.time_budget, formats)
     bounds = ", ".join(f"{k} {metrics[k]:.4g}" for k in ("params", "flops", "latency_ms") if k in metrics)
     print(f"subnet for {' and '.join(args.target)}: {bounds}; through the supernet {metrics['supernet_val_acc']:.4f}")
-    if "test_acc" in metrics:
-        print(f"test accuracy: {100 * metrics['test_acc']:.2f} % (fine-tuned {epochs} epoch(s))")
+    summary = scores_line(metrics, f"the subnet fine-tuned {epochs} epoch(s)")
+    if summary is not None:
+        print(summary)
     print(exported_files(folder))
     return 0
 

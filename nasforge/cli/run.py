@@ -9,7 +9,7 @@ import time
 from typing import TYPE_CHECKING
 
 from nasforge import config as configs
-from nasforge.cli.common import exported_files
+from nasforge.cli.common import exported_files, scores_line
 from nasforge.cli.export_cmd import report_export
 from nasforge.cli.progress import ProgressBar
 from nasforge.errors import ConfigError
@@ -265,8 +265,9 @@ def main(args: argparse.Namespace) -> int:
             f"exported trial {int(metrics['trial'])}: trial {best.number} broke a constraint when measured again",
             file=out,
         )
-    if "test_acc" in metrics:
-        print(f"test accuracy of the exported model: {100 * metrics['test_acc']:.2f} %", file=out)
+    summary = scores_line(metrics)
+    if summary is not None:
+        print(summary, file=out)
     if "inherited" in metrics:
         print(
             f"  the retrain started from the weights trial {int(metrics['trial'])} trained in the search "

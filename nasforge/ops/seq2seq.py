@@ -54,7 +54,7 @@ class SelfAttention(nn.Module):
         s = src.shape[1]
         hd = d // self.heads
         q = self.q(x).reshape(n, t, self.heads, hd).transpose(1, 2)
-        k, v = self.kv(src).reshape(n, s, 2, self.heads, hd).permute(2, 0, 3, 1, 4)
+        k, v = self.kv(src).reshape(n, s, 2, self.heads, hd).permute(2, 0, 3, 1, 4).unbind(0)
         mask = pad[:, None, None, :].expand(n, 1, t, s)  # True where a key must be ignored
         if self.causal:
             later = torch.ones(t, s, dtype=torch.bool, device=x.device).triu(1)

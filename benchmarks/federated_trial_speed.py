@@ -16,7 +16,6 @@ from __future__ import annotations
 import argparse
 import itertools
 import json
-import os
 import statistics
 import sys
 import time
@@ -24,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from records import Record
+from preset_runs import close, pinned_record
 
 
 def trials(keep: bool, count: int, rounds: int) -> list[dict[str, Any]]:
@@ -83,18 +82,11 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--cpus", help="pin the run to these cores (taskset list, e.g. 1); default: all")
     args = parser.parse_args()
-    if args.cpus is not None:
-        os.sched_setaffinity(0, {int(c) for c in args.cpus.split(",")})
-    cores = len(os.sched_getaffinity(0))
-    record = Record(f"federated_trial_speed_{cores}core", area="federated", config={**vars(args), "cores": cores})
-    print(f"record: {record.path}", flush=True)
+    record = pinned_record("federated_trial_speed", "federated", vars(args), args.cpus)
     for keep in (False, True):
         for run in trials(keep, args.trials, args.rounds):
             record.add_run(run)
-    summary = summarize(record.runs)
-    path = record.save(summary=summary)
-    print(json.dumps(summary, indent=1))
-    print(f"record: {path}")
+    close(record, summarize(record.runs))
 
 
 if __name__ == "__main__":

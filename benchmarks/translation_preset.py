@@ -10,38 +10,22 @@ record says whether the run kept to that (`within_budget`) and how the time spli
 
 from __future__ import annotations
 
-import argparse
-import json
-import os
 import statistics
-import subprocess
 import sys
-import tempfile
-import time
 from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from records import Record
+from preset_runs import Finished, main, run_preset
 
 BUDGET_S = 900.0  # the preset's promise: 15 minutes on 2 cores, search + retrain + export
 
 
 def preset_run(seed: int, folder: Path) -> dict[str, Any]:
-    cmd = [str(Path(sys.executable).parent / "nasforge"), "run", "translation", "--seed", str(seed)]
-    cmd += ["--storage", str(folder / "nas.db"), "--export", str(folder / "out"), "--quiet"]
-    started = time.time()
-    out = subprocess.run(cmd, capture_output=True, text=True, cwd=folder)
-    wall = time.time() - started
-    if out.returncode != 0:
-        return {"error": (out.stderr or out.stdout)[-2000:], "wall_s": wall}
-    from nasforge.storage import get_storage
-    from nasforge.trial import TrialState
-
-    store = get_storage(str(folder / "nas.db"))
-    trials = store.get_trials(store.require_experiment("translation-en-fr").id)
-    done = [t for t in trials if t.state is TrialState.COMPLETE]
-    metrics = json.loads((folder / "out" / "metrics.json").read_text())
+    run = run_preset("translation", "translation-en-fr", seed, folder)
+    if not isinstance(run, Finished):
+        return run
+    trials, done, metrics, wall = run.trials, run.completed, run.metrics, run.wall_s
     keys = ("val_bleu", "val_chrf", "steps", "train_time", "params")
     return {
         "test_bleu": metrics.get("test_bleu"),
@@ -56,7 +40,7 @@ def preset_run(seed: int, folder: Path) -> dict[str, Any]:
         "per_trial": [{"state": t.state.value, **{k: t.metrics.get(k) for k in keys}} for t in trials],
         "wall_s": wall,
         "within_budget": wall <= BUDGET_S,
-        "stdout_tail": out.stdout[-1500:],
+        "stdout_tail": run.stdout[-1500:],
     }
 
 
@@ -78,27 +62,12 @@ def summarize(runs: list[dict[str, Any]]) -> dict[str, Any]:
     }
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--seeds", nargs="+", type=int, default=[0])
-    parser.add_argument("--cpus", help="pin every run to these cores (taskset list, e.g. 0,1); default: all")
-    args = parser.parse_args()
-    if args.cpus is not None:
-        os.sched_setaffinity(0, {int(c) for c in args.cpus.split(",")})
-    cores = len(os.sched_getaffinity(0))
-    record = Record(f"translation_preset_{cores}core", area="translation", config={**vars(args), "cores": cores})
-    print(f"record: {record.path}", flush=True)
-    for seed in args.seeds:
-        with tempfile.TemporaryDirectory(prefix=f"translation-{seed}-") as tmp:
-            run = {"seed": seed, "cores": cores, **preset_run(seed, Path(tmp))}
-        record.add_run(run)
-        shown = f"test BLEU {run['test_bleu']:.2f}" if run.get("test_bleu") is not None else run["error"][-300:]
-        print(f"seed {seed}: {shown}, {run.get('completed', 0)} trials, {run['wall_s']:.0f} s", flush=True)
-    summary = summarize(record.runs)
-    path = record.save(summary=summary)
-    print(json.dumps(summary, indent=1))
-    print(f"record: {path}")
-
-
 if __name__ == "__main__":
-    main()
+    main(
+        __doc__,
+        "translation_preset",
+        "translation",
+        preset_run,
+        summarize,
+        lambda run: f"test BLEU {run['test_bleu']:.2f}",
+    )

@@ -14,8 +14,9 @@ operation) in the supernet and in the archs drawn, to measure the ranking of a p
 `--progressive-epochs E` ramps the supernet's random subnets in from the largest over the first E epochs
 (`OFA(progressive_epochs=E)`); `--shortcut-epochs E` keeps a fading identity path around the blocks whose
 residual a subnet leaves out over the first E epochs (`OFA(shortcut_epochs=E)`); `--random-subnets` sets how
-many it trains per step. `--train-size N` and `--valid-size M` keep N training and M validation samples of
-the dataset (drawn once, seed 0), for a large dataset such as Fashion-MNIST on one core.
+many it trains per step, and `--no-distill` trains them on the labels (`OFA(distill=False)`). `--train-size N`
+and `--valid-size M` keep N training and M validation samples of the dataset (drawn once, seed 0), for a large
+dataset such as Fashion-MNIST on one core.
 """
 
 from __future__ import annotations
@@ -119,6 +120,9 @@ def main() -> None:
     parser.add_argument("--progressive-epochs", type=int, default=0)
     parser.add_argument("--shortcut-epochs", type=int, default=0)
     parser.add_argument("--random-subnets", type=int, default=2)
+    parser.add_argument(
+        "--no-distill", action="store_true", help="train the subnets on the labels, not in-place distilled"
+    )
     parser.add_argument("--train-size", type=int, help="training samples kept (default: all)")
     parser.add_argument("--valid-size", type=int, help="validation samples kept (default: all)")
     parser.add_argument("--threads", type=int, default=1)
@@ -159,6 +163,7 @@ def main() -> None:
             progressive_epochs=args.progressive_epochs,
             shortcut_epochs=args.shortcut_epochs,
             random_subnets=args.random_subnets,
+            distill=not args.no_distill,
             seed=seed,
             fixed=fixed or None,
             device="cpu",

@@ -6,7 +6,9 @@ without a shortcut replaces the representation with its candidate's, so when eve
 at random the next block cannot read any of them and the subnets stay near chance (docs/supernet.md, "Why
 the subnets score near chance"). Adding the block's input to its output keeps one representation that every
 candidate only adds to. OFA's `shortcut_epochs` anneals the path's weight to 0 over the first epochs, so the
-subnets trained from then on, and every subnet scored or extracted, are the arch's own networks.
+subnets trained from then on, and every subnet scored or extracted, are the arch's own networks. Measured on
+digits under the sandwich rule it does not lift the random subnets by itself (docs/supernet.md, "A fading
+identity shortcut"), so it is off by default.
 
 >>> x = torch.ones(1, 2, 4, 4)
 >>> identity_like(x, torch.zeros(1, 3, 2, 2))[0, :, 0, 0].tolist()  # pooled to 2 x 2, padded to 3 channels

@@ -12,12 +12,17 @@ split. The record holds every arch's two figures per seed and the tau per seed; 
 `--fix NAME=VALUE` pins every decision whose label ends in NAME (e.g. `--fix op=conv` pins every block's
 operation) in the supernet and in the archs drawn, to measure the ranking of a part of the space.
 `--progressive-epochs E` ramps the supernet's random subnets in from the largest over the first E epochs
-(`OFA(progressive_epochs=E)`); `--random-subnets` sets how many it trains per step.
+(`OFA(progressive_epochs=E)`); `--shortcut-epochs E` keeps a fading identity path around the blocks whose
+residual a subnet leaves out over the first E epochs (`OFA(shortcut_epochs=E)`); `--random-subnets` sets how
+many it trains per step, and `--no-distill` trains them on the labels (`OFA(distill=False)`). `--train-size N`
+and `--valid-size M` keep N training and M validation samples of the dataset (drawn once, seed 0), for a large
+dataset such as Fashion-MNIST on one core.
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import resource
 import tempfile
@@ -31,6 +36,7 @@ from scipy.stats import kendalltau, spearmanr
 
 from benchmarks.records import Record
 from nasforge.data import DATASETS
+from nasforge.data.base import BaseDataset, DataSplits
 from nasforge.evaluators import ClassificationEvaluator
 from nasforge.evaluators.base import EvalContext
 from nasforge.oneshot import OFA
@@ -45,15 +51,43 @@ def cpu_seconds() -> float:
     return own.ru_utime + own.ru_stime
 
 
+class Part(BaseDataset):
+    """The first `train` and `valid` samples (after one shuffle, seed 0) of `dataset`'s splits."""
+
+    def __init__(self, dataset: BaseDataset, train: int | None, valid: int | None) -> None:
+        self.dataset, self.train, self.valid = dataset, train, valid
+        self.name = dataset.name
+        self._splits: DataSplits | None = None
+
+    def load(self) -> DataSplits:
+        if self._splits is None:
+            full = self.dataset.load()
+            rng = np.random.default_rng(0)
+            parts = {}
+            for which, n in (("train", self.train), ("valid", self.valid)):
+                data = getattr(full, which)
+                keep = rng.permutation(len(data))[: n if n is not None else len(data)]
+                parts[which] = data.subset(np.sort(keep))
+            self._splits = dataclasses.replace(full, **parts)
+        return self._splits
+
+
 def reusable(args: argparse.Namespace) -> dict[tuple[int, str], float]:
-    """(seed, arch id) -> stand-alone accuracy from `--reuse-standalone`, if it ran the same recipe."""
-    if args.reuse_standalone is None:
-        return {}
-    old = json.loads(args.reuse_standalone.read_text())
-    same = ("dataset", "standalone_epochs")
-    if any(old["config"][k] != getattr(args, k) for k in same):
-        raise SystemExit(f"{args.reuse_standalone} ran another stand-alone recipe ({same}); it cannot be reused.")
-    return {(run["seed"], Arch(row["arch"]).id): row["standalone_acc"] for run in old["runs"] for row in run["subnets"]}
+    """(seed, arch id) -> stand-alone accuracy from the `--reuse-standalone` records that ran the same recipe."""
+    out: dict[tuple[int, str], float] = {}
+    same = ("dataset", "standalone_epochs", "train_size", "valid_size")
+    for path in args.reuse_standalone or []:
+        old = json.loads(path.read_text())
+        if any(old["config"].get(k) != getattr(args, k) for k in same):
+            raise SystemExit(f"{path} ran another stand-alone recipe ({same}); it cannot be reused.")
+        out.update(
+            {
+                (run["seed"], Arch(row["arch"]).id): row["standalone_acc"]
+                for run in old["runs"]
+                for row in run["subnets"]
+            }
+        )
+    return out
 
 
 def pins(space: SmallImageCNN, fixes: list[str]) -> dict[str, Any]:
@@ -84,7 +118,13 @@ def main() -> None:
     parser.add_argument("--batch-size", type=int, default=64)
     parser.add_argument("--calib-batches", type=int, default=8)
     parser.add_argument("--progressive-epochs", type=int, default=0)
+    parser.add_argument("--shortcut-epochs", type=int, default=0)
     parser.add_argument("--random-subnets", type=int, default=2)
+    parser.add_argument(
+        "--no-distill", action="store_true", help="train the subnets on the labels, not in-place distilled"
+    )
+    parser.add_argument("--train-size", type=int, help="training samples kept (default: all)")
+    parser.add_argument("--valid-size", type=int, help="validation samples kept (default: all)")
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument(
         "--fix", action="append", default=[], metavar="NAME=VALUE", help="pin decisions NAME (see above)"
@@ -92,19 +132,24 @@ def main() -> None:
     parser.add_argument(
         "--reuse-standalone",
         type=Path,
-        help="an earlier record of this benchmark whose stand-alone accuracies are taken where the seed, the arch "
+        nargs="+",
+        help="earlier records of this benchmark whose stand-alone accuracies are taken where the seed, the arch "
         "and the stand-alone settings are the same (they do not depend on the supernet)",
     )
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
 
-    dataset = DATASETS.create(args.dataset)
+    dataset: BaseDataset = DATASETS.create(args.dataset)
+    if args.train_size is not None or args.valid_size is not None:
+        dataset = Part(dataset, args.train_size, args.valid_size)
     splits = dataset.load()
     space = SmallImageCNN(input_shape=tuple(splits.input_shape))
     fixed = pins(space, args.fix)
     evaluator = ClassificationEvaluator(dataset, epochs=args.standalone_epochs, device="cpu")
     record = Record(
-        "supernet_ranking", area="supernet", config={**vars(args), "reuse_standalone": str(args.reuse_standalone)}
+        "supernet_ranking",
+        area="supernet",
+        config={**vars(args), "reuse_standalone": [str(p) for p in args.reuse_standalone or []]},
     )
     known = reusable(args)
     taus, rhos = [], []
@@ -116,7 +161,9 @@ def main() -> None:
             generations=1,
             calib_batches=args.calib_batches,
             progressive_epochs=args.progressive_epochs,
+            shortcut_epochs=args.shortcut_epochs,
             random_subnets=args.random_subnets,
+            distill=not args.no_distill,
             seed=seed,
             fixed=fixed or None,
             device="cpu",

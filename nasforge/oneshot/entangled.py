@@ -28,6 +28,7 @@ from torch import nn
 from torch.func import functional_call
 
 from nasforge.errors import SpaceError
+from nasforge.oneshot.shortcut import FadingShortcut
 from nasforge.oneshot.supernet import MixedOp, Supernet, SupernetMode
 from nasforge.space import Arch, ModelSpace
 from nasforge.space.arch import Value
@@ -136,6 +137,8 @@ class EntangledSupernet(Supernet):
                         key = f"{name.replace('.', '__')}__{k}"
                         self.kernel_transforms[key] = nn.Parameter(torch.eye(k * k))
         self._plans: OrderedDict[str, _Plan] = OrderedDict()
+        self._shortcut = FadingShortcut()
+        self._has_shortcuts = any(getattr(m, OPTIONAL_ATTR, (None, None, False))[2] for m in self.net.modules())
         self.active: Arch = self.space.validate(self._complete({}))
         self._search_labels = [d.label for d in space.decisions if d.label not in self.pinned]
 
@@ -210,15 +213,27 @@ class EntangledSupernet(Supernet):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.run(self.active, x)
 
-    def run(self, arch: Mapping[str, Value], x: torch.Tensor, buffers: Mapping[str, torch.Tensor] | None = None) -> Any:
+    def run(
+        self,
+        arch: Mapping[str, Value],
+        x: torch.Tensor,
+        buffers: Mapping[str, torch.Tensor] | None = None,
+        shortcut: float = 0.0,
+    ) -> Any:
         """The output of subnet `arch` on `x` (train or eval as the supernet is); `buffers` replace its
-        batch-norm statistics, e.g. those of `recalibrate`."""
+        batch-norm statistics, e.g. those of `recalibrate`. `shortcut` > 0 (for training) adds each block's
+        input times `shortcut` to the output of every block whose residual `arch` leaves out (a
+        `nasforge.space.optional` marked `shortcut=True`; see `nasforge.oneshot.shortcut`)."""
         plan = self._plan(arch)
         tensors = self._tensors(plan)
         if buffers:
             tensors.update(buffers)
         plan.structure.train(self.training)
-        return functional_call(plan.structure, tensors, (x,))
+        self._shortcut.set(shortcut)
+        try:
+            return functional_call(plan.structure, tensors, (x,))
+        finally:
+            self._shortcut.set(0.0)
 
     @torch.no_grad()
     def recalibrate(self, arch: Mapping[str, Value], batches: Iterable[torch.Tensor]) -> dict[str, torch.Tensor]:
@@ -278,6 +293,9 @@ class EntangledSupernet(Supernet):
         slots = {}
         for name, tensor in chain(structure.named_parameters(), structure.named_buffers()):
             slots[name] = self._slot(full, name, tuple(tensor.shape))
+        if self._has_shortcuts:
+            for name in self._bypassed(full, structure):
+                self._shortcut.attach(structure.get_submodule(name))
         plan = _Plan(structure, slots)
         self._plans[full.id] = plan
         if len(self._plans) > _CACHE_SIZE:
@@ -299,9 +317,28 @@ class EntangledSupernet(Supernet):
             out[name] = t
         return out
 
-    def _descend(self, module: nn.Module, path: list[str], arch: Arch) -> nn.Module:
+    def _bypassed(self, arch: Arch, structure: nn.Module) -> list[str]:
+        """Names of the modules of `arch`'s frozen network that stand where the supernet has a residual
+        (`optional(..., shortcut=True)`) whose flag `arch` turns off: the blocks a fading shortcut bridges."""
+        names = []
+        for name, _ in structure.named_modules():
+            parts = name.split(".") if name else []
+            skipped: list[bool] = []
+            module = self._descend(self.net, [], arch, skipped if not parts else None)
+            for i, part in enumerate(parts):
+                child = module.blocks[int(part)] if isinstance(module, Repeat) else module._modules.get(part)
+                if child is None:
+                    break
+                module = self._descend(child, [], arch, skipped if i == len(parts) - 1 else None)
+            else:
+                if any(skipped):
+                    names.append(name)
+        return names
+
+    def _descend(self, module: nn.Module, path: list[str], arch: Arch, skipped: list[bool] | None = None) -> nn.Module:
         """Step through the supernet's forms that a frozen network does not have: a `MixedOp` to the chosen
-        candidate, an optional wrapper whose flag is off to the module it wraps."""
+        candidate, an optional wrapper whose flag is off to the module it wraps (noted in `skipped`: whether
+        it was a shortcut)."""
         while True:
             if isinstance(module, MixedOp):
                 index = module.keys.index(arch[module.label])
@@ -310,6 +347,8 @@ class EntangledSupernet(Supernet):
                 continue
             optional = getattr(module, OPTIONAL_ATTR, None)
             if optional is not None and arch.get(optional[0]) is False:
+                if skipped is not None:
+                    skipped.append(len(optional) > 2 and bool(optional[2]))
                 module = getattr(module, optional[1])
                 path.append(optional[1])
                 continue

@@ -63,10 +63,14 @@ class OFA(BaseOneShot):
     `kernel_transform` learns OFA's kernel transform matrices for kernel-size choices. `progressive_epochs`
     (0: off) ramps the random subnets in: during the first `progressive_epochs` epochs each of their decisions
     is drawn at random with a probability that grows linearly per step from 0 to 1, and otherwise takes the
-    largest subnet's value; from then on they are drawn uniformly. Separately trained operations of one
+    largest subnet's value; from then on they are drawn uniformly. `shortcut_epochs` (0: off) keeps an
+    identity path around every block whose residual a trained subnet leaves out (`nasforge.ops.residual_if`),
+    its weight falling linearly per step from 1 to 0 over the first `shortcut_epochs` epochs
+    (`nasforge.oneshot.shortcut`); the subnets scored and extracted never have it. Separately trained operations of one
     `LayerChoice` (conv, separable, MBConv) do not train together when drawn independently per block from
     the first step: each produces features in its own channel basis, which the next block cannot read, and
-    the error compounds over the blocks (docs/supernet.md, "Why the subnets score near chance").
+    without a shortcut the error compounds over the blocks (docs/supernet.md, "Why the subnets score near
+    chance").
     Search: `population` subnets per generation for `generations` rounds, children by crossover and per
     decision mutation (`mutation_prob`) of the `parents` best; each subnet is scored on the first `eval_size`
     validation samples after recalibrating its batch norms on `calib_batches` training batches. `max_subnet_params`,
@@ -108,6 +112,7 @@ class OFA(BaseOneShot):
         distill: bool = True,
         kernel_transform: bool = False,
         progressive_epochs: int = 0,
+        shortcut_epochs: int = 0,
         population: int = 20,
         generations: int = 5,
         parents: int = 5,
@@ -132,12 +137,14 @@ class OFA(BaseOneShot):
                 raise ConfigError(f"`{name}` of {owner} must be true or false, but got {flag!r}.")
         self.distill = distill
         self.kernel_transform = kernel_transform
-        self.progressive_epochs = check_int(owner, "progressive_epochs", progressive_epochs, low=0)
-        if self.progressive_epochs > self.epochs:
-            raise ConfigError(
-                f"`progressive_epochs` of {owner} must be at most `epochs` ({self.epochs}), but got "
-                f"{progressive_epochs}; lower it or train for more epochs."
-            )
+        for name, value in (("progressive_epochs", progressive_epochs), ("shortcut_epochs", shortcut_epochs)):
+            if check_int(owner, name, value, low=0) > self.epochs:
+                raise ConfigError(
+                    f"`{name}` of {owner} must be at most `epochs` ({self.epochs}), but got {value}; lower it or "
+                    "train for more epochs."
+                )
+        self.progressive_epochs = progressive_epochs
+        self.shortcut_epochs = shortcut_epochs
         self._evolution_settings(population, generations, parents, mutation_prob, eval_size)
         self.calib_batches = check_int(owner, "calib_batches", calib_batches)
         self.max_subnet_params = _check_budget(owner, "max_subnet_params", max_subnet_params)
@@ -180,9 +187,10 @@ class OFA(BaseOneShot):
         total, taught = 0.0, 0.0
         for step in range(ctx.steps):
             spread = self.spread(epoch * ctx.steps + step, ctx.steps)
+            shortcut = self.shortcut_weight(epoch * ctx.steps + step, ctx.steps)
             x, y = next(data)
             opt.zero_grad(set_to_none=True)
-            logits = supernet.run(self._largest, x)
+            logits = supernet.run(self._largest, x, shortcut=shortcut)
             loss = F.cross_entropy(logits, y)
             loss.backward(inputs=weights)
             total += float(loss.detach())
@@ -190,7 +198,7 @@ class OFA(BaseOneShot):
             drawn = (sample_near(supernet, self._largest, spread, ctx.rng) for _ in range(self.random_subnets))
             students = [self._smallest, *drawn]
             for arch in students:
-                out = supernet.run(arch, x)
+                out = supernet.run(arch, x, shortcut=shortcut)
                 if self.distill:
                     student_loss = -(soft * F.log_softmax(out, dim=1)).sum(1).mean()
                 else:
@@ -200,13 +208,25 @@ class OFA(BaseOneShot):
             torch.nn.utils.clip_grad_norm_(weights, 5.0)
             opt.step()
             ctx.optimizers["schedule"].step()
-        return {"train_loss": total / ctx.steps, "student_loss": taught / ctx.steps, "spread": spread}
+        return {
+            "train_loss": total / ctx.steps,
+            "student_loss": taught / ctx.steps,
+            "spread": spread,
+            "shortcut": shortcut,
+        }
 
     def spread(self, step: int, steps_per_epoch: int) -> float:
         """Probability that a random subnet of training step `step` (counted from 0 over the whole search)
         takes a decision at random rather than the largest's value: 1 without `progressive_epochs`."""
         ramp = self.progressive_epochs * steps_per_epoch
         return 1.0 if ramp == 0 else min(1.0, (step + 1) / ramp)
+
+    def shortcut_weight(self, step: int, steps_per_epoch: int) -> float:
+        """Weight of the identity path that a block whose residual is off keeps at training step `step`
+        (counted from 0 over the whole search): from 1 falling linearly to 0 at the end of epoch
+        `shortcut_epochs`, and 0 from then on (always 0 without `shortcut_epochs`)."""
+        ramp = self.shortcut_epochs * steps_per_epoch
+        return 0.0 if ramp == 0 else max(0.0, 1.0 - (step + 1) / ramp)
 
     # --- specialisation: evolution over the subnets within the budget ------------------------------------------
     def _cost(self, supernet: EntangledSupernet, arch: Arch, flops: bool = True) -> tuple[int, int]:

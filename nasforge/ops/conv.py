@@ -78,7 +78,7 @@ class Residual(nn.Module):
 def residual_if(flag: bool | Switch, body: nn.Module, c_in: int, c_out: int) -> nn.Module:
     """`Residual(body, c_in, c_out)` when `flag` holds, else `body` itself; a searched `flag` written this way
     (rather than with a Python `if`) is shared by a weight-entangled supernet (`nasforge.space.optional`)."""
-    return optional(flag, lambda: Residual(body, c_in, c_out), body, "body")
+    return optional(flag, lambda: Residual(body, c_in, c_out), body, "body", shortcut=True)
 
 
 class GlobalPoolHead(nn.Module):

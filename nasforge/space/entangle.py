@@ -25,7 +25,8 @@ from nasforge.space.arch import Value
 
 __all__ = ["CHUNKS_ATTR", "OPTIONAL_ATTR", "Switch", "Widest", "optional", "stacked"]
 
-#: attribute of a module built by `optional` around a `Switch`: (label, name of the bypassed inner module)
+#: attribute of a module built by `optional` around a `Switch`: (label, name of the bypassed inner module,
+#: whether the wrapper adds its input to the inner module's output, as a residual does)
 OPTIONAL_ATTR = "_nas_optional"
 #: attribute of a layer marked by `stacked`: how many equal parts its output dimension stacks
 CHUNKS_ATTR = "_nas_chunks"
@@ -89,12 +90,16 @@ class Switch:
         return f"Switch({self.label!r})"
 
 
-def optional(flag: bool | Switch, make: Callable[[], nn.Module], inner: nn.Module, attr: str) -> nn.Module:
+def optional(
+    flag: bool | Switch, make: Callable[[], nn.Module], inner: nn.Module, attr: str, shortcut: bool = False
+) -> nn.Module:
     """`make()` when `flag` holds, else `inner`: a wrapper (built by `make`, holding `inner` as its
     attribute `attr`) that an arch may leave out, written so a weight-entangled supernet can share it.
 
     Frozen, this is exactly `make() if flag else inner`; in a supernet (`flag` a `Switch`) the wrapper is
-    always built and marked, and an arch whose flag is False runs its `attr` alone.
+    always built and marked, and an arch whose flag is False runs its `attr` alone. `shortcut=True` says
+    the wrapper adds its input to `inner`'s output (a residual): a supernet may then keep a fading identity
+    path around `inner` while it trains (`OFA(shortcut_epochs=...)`); the subnets themselves are unchanged.
     """
     if isinstance(flag, Switch):
         wrapper = make()
@@ -102,7 +107,7 @@ def optional(flag: bool | Switch, make: Callable[[], nn.Module], inner: nn.Modul
             raise SpaceError(
                 f"optional({flag.label!r}): the wrapper built by `make` must hold `inner` as its attribute {attr!r}."
             )
-        object.__setattr__(wrapper, OPTIONAL_ATTR, (flag.label, attr))
+        object.__setattr__(wrapper, OPTIONAL_ATTR, (flag.label, attr, shortcut))
         return wrapper
     return make() if flag else inner
 

@@ -49,11 +49,6 @@ def zero_cost_naslib375() -> str:
 def search_table(name: str) -> str:
     import zero_cost_search_nb201 as bench
 
-    if name == "zero_cost_filter_nb201":  # not measured again yet: the legacy file's own layout
-        body = record(f"{LEGACY}{name}.json")
-        config, proxy = body["config"], body["proxy"]
-        rho = proxy["spearman_vs_test_acc_200"]
-        return str(bench.markdown(body["results"], config["pool"], proxy["cpu_seconds_per_cell"], rho, "filter"))
     rec = latest("estimation", name)
     settings, proxy = rec["summary"]["settings"], rec["summary"]["proxy"]
     rho = proxy["spearman_vs_test_acc_200"]

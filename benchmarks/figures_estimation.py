@@ -9,7 +9,7 @@ from __future__ import annotations
 import statistics
 from typing import Any
 
-from figures import figure, latest, record
+from figures import RECORDS, figure, latest, record
 
 LEGACY = "estimation/legacy/"
 
@@ -33,16 +33,28 @@ def zero_cost_nb201() -> str:
     return str(bench.markdown(record(f"{LEGACY}zero_cost_nb201.json")["summary"]))
 
 
+def newest_sampled(sample: str) -> dict[str, Any]:
+    """The newest finished `zero_cost_nb201` record whose cells were drawn by `--sample SAMPLE`."""
+    paths = sorted((RECORDS / "estimation").glob("zero_cost_nb201-*.json"))
+    done = [{**r, "_file": p.name} for p in paths if (r := record(f"estimation/{p.name}")) and "summary" in r]
+    mine = [r for r in done if r["config"].get("sample") == sample]
+    if not mine:
+        raise SystemExit(f"no finished zero_cost_nb201 record with --sample {sample} in records/estimation/")
+    return max(mine, key=lambda r: r["started"])
+
+
 @figure("zero_cost_naslib375")
 def zero_cost_naslib375() -> str:
-    s = record(f"{LEGACY}zero_cost_nb201_naslib375.json")["summary"]
+    rec = newest_sampled("naslib-first")
+    s = rec["summary"]
     syn, grad = s["proxies"]["synflow"], s["proxies"]["grad_norm"]
     return (
         f"on those, our synflow ranks them {syn['spearman_vs_table']:.3f} and theirs "
         f"{syn['naslib_spearman_vs_table']:.3f}, with {syn['spearman_vs_naslib']:.3f} agreement cell by cell, and "
         f"the combination reaches {s['combined']['spearman_vs_table']:.3f}. The data-dependent proxies rank a "
         f"little lower than NASLib's on the same cells (grad_norm {grad['spearman_vs_table']:.3f} against "
-        f"{grad['naslib_spearman_vs_table']:.3f})"
+        f"{grad['naslib_spearman_vs_table']:.3f}; record `records/estimation/{rec['_file']}`, commit "
+        f"{rec['commit'][:7]}: `{rec['command']}`)"
     )
 
 

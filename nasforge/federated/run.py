@@ -181,7 +181,6 @@ def run_federation(
 
         close_kept()  # one Ray runtime in a process at a time
         return _run_alone(task, settings, rounds, on_round, watch, full, time_budget, initial, done)
-    from nasforge.federated.server import BoundaryError
     from nasforge.federated.simulation import simulation_for
 
     num_clients = task.data.size()  # loads the data here first, so a data error is raised in this thread
@@ -210,16 +209,7 @@ def run_federation(
         raised = _relay(job.inbox, job.answers, on_round)
     finally:
         flwr_log.setLevel(level)
-    if raised is not None:
-        raise raised
-    failure = job.failure
-    if isinstance(failure, BoundaryError):
-        raise failure
-    if failure is not None:
-        raise RuntimeError(f"the Flower simulation failed: {failure}") from failure
-    if job.meter is None:
-        raise RuntimeError("the Flower simulation ended before its server ran")
-    return _outcome(job.meter, start)
+    return _finish(raised, job.failure, job.meter, start)
 
 
 def _run_alone(
@@ -238,7 +228,7 @@ def _run_alone(
     from flwr.serverapp import Grid, ServerApp
     from flwr.simulation import run_simulation
 
-    from nasforge.federated.server import BoundaryError
+    from nasforge.federated.simulation import backend_config
 
     num_clients = task.data.size()  # loads the data here first, so a data error is raised in this thread
     start = time.perf_counter()
@@ -267,16 +257,7 @@ def _run_alone(
                 server_app=server,
                 client_app=make_client_app(task),
                 num_supernodes=num_clients,
-                backend_config={
-                    "client_resources": {"num_cpus": 1, "num_gpus": 0.0},
-                    "init_args": {
-                        "num_cpus": settings.workers,
-                        "num_gpus": 0,
-                        "logging_level": "error",
-                        "log_to_driver": False,
-                        "include_dashboard": False,
-                    },
-                },
+                backend_config=backend_config(settings.workers),
             )
         except BaseException as exc:  # handed to the caller's thread
             failure.append(exc)
@@ -297,15 +278,23 @@ def _run_alone(
         thread.join()
     finally:
         flwr_log.setLevel(level)
+    return _finish(raised, failure[0] if failure else None, meters[0] if meters else None, start)
+
+
+def _finish(raised: BaseException | None, failure: BaseException | None, meter: Any, start: float) -> Federation:
+    """A simulated federation's end, in the caller's thread: what stopped the caller early is raised first,
+    then the simulation's own failure (a boundary breach as it is); else its outcome."""
+    from nasforge.federated.server import BoundaryError
+
     if raised is not None:
         raise raised
-    if failure and isinstance(failure[0], BoundaryError):
-        raise failure[0]
-    if failure:
-        raise RuntimeError(f"the Flower simulation failed: {failure[0]}") from failure[0]
-    if not meters:
+    if isinstance(failure, BoundaryError):
+        raise failure
+    if failure is not None:
+        raise RuntimeError(f"the Flower simulation failed: {failure}") from failure
+    if meter is None:
         raise RuntimeError("the Flower simulation ended before its server ran")
-    return _outcome(meters[0], start)
+    return _outcome(meter, start)
 
 
 def _relay(

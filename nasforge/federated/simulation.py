@@ -50,6 +50,20 @@ def message_resolver(space: ModelSpace, data: FederatedData, search_type: type |
     return resolve
 
 
+def backend_config(workers: int) -> dict[str, Any]:
+    """Flower's simulation backend for `workers` clients at a time: one core each, no GPU, Ray quiet."""
+    return {
+        "client_resources": {"num_cpus": 1, "num_gpus": 0.0},
+        "init_args": {
+            "num_cpus": workers,
+            "num_gpus": 0,
+            "logging_level": "error",
+            "log_to_driver": False,
+            "include_dashboard": False,
+        },
+    }
+
+
 @dataclass
 class _Job:
     """One federation for the simulation's server: `run(grid, job)` serves it (returns the `Meter`); its rounds'
@@ -120,16 +134,7 @@ class Simulation:
                 server_app=server,
                 client_app=make_client_app(message_resolver(self.space, self.data, self.search_type)),
                 num_supernodes=self.data.size(),
-                backend_config={
-                    "client_resources": {"num_cpus": 1, "num_gpus": 0.0},
-                    "init_args": {
-                        "num_cpus": self.workers,
-                        "num_gpus": 0,
-                        "logging_level": "error",
-                        "log_to_driver": False,
-                        "include_dashboard": False,
-                    },
-                },
+                backend_config=backend_config(self.workers),
             )
         except BaseException as exc:  # handed to the federations waiting on it
             self.failure = exc

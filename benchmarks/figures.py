@@ -61,12 +61,14 @@ def record(path: str) -> Any:
     return json.loads((RECORDS / path).read_text())
 
 
-def latest(area: str, benchmark: str) -> dict[str, Any]:
-    """The newest finished record (one with a summary) of `benchmark` under records/<area>/; `_file` is its file's name."""
+def latest(area: str, benchmark: str, where: Callable[[dict[str, Any]], bool] | None = None) -> dict[str, Any]:
+    """The newest finished record (one with a summary) of `benchmark` under records/<area>/, of those `where`
+    accepts when given (e.g. by its config); `_file` is its file's name."""
     paths = sorted((RECORDS / area).glob(f"{benchmark}-*.json"))
     done = [{**r, "_file": p.name} for p in paths if (r := record(str(p.relative_to(RECORDS)))) and "summary" in r]
+    done = [r for r in done if where is None or where(r)]
     if not done:
-        raise SystemExit(f"no finished record of {benchmark} in records/{area}/: run its script in benchmarks/")
+        raise SystemExit(f"no finished record of {benchmark} in records/{area}/ fits: run its script in benchmarks/")
     return max(done, key=lambda r: r["started"])
 
 

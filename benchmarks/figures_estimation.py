@@ -9,7 +9,7 @@ from __future__ import annotations
 import statistics
 from typing import Any
 
-from figures import RECORDS, figure, latest, record
+from figures import figure, latest, record
 
 LEGACY = "estimation/legacy/"
 
@@ -33,19 +33,10 @@ def zero_cost_nb201() -> str:
     return str(bench.markdown(record(f"{LEGACY}zero_cost_nb201.json")["summary"]))
 
 
-def newest_sampled(sample: str) -> dict[str, Any]:
-    """The newest finished `zero_cost_nb201` record whose cells were drawn by `--sample SAMPLE`."""
-    paths = sorted((RECORDS / "estimation").glob("zero_cost_nb201-*.json"))
-    done = [{**r, "_file": p.name} for p in paths if (r := record(f"estimation/{p.name}")) and "summary" in r]
-    mine = [r for r in done if r["config"].get("sample") == sample]
-    if not mine:
-        raise SystemExit(f"no finished zero_cost_nb201 record with --sample {sample} in records/estimation/")
-    return max(mine, key=lambda r: r["started"])
-
-
 @figure("zero_cost_naslib375")
 def zero_cost_naslib375() -> str:
-    rec = newest_sampled("naslib-first")
+    # the 1,000-cell random sample shares the benchmark's name: this figure is the NASLib cells'
+    rec = latest("estimation", "zero_cost_nb201", where=lambda r: r["config"].get("sample") == "naslib-first")
     s = rec["summary"]
     syn, grad = s["proxies"]["synflow"], s["proxies"]["grad_norm"]
     return (

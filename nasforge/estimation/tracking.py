@@ -2,7 +2,8 @@
 
 Early stopping compares a running trial's curve with the curves of the trials that completed before it
 started (`StopCheck`); weight inheritance starts a child from the saved weights of its parent's latest
-completed trial. Both need the finished trials of the experiment, read back from the storage on a resume,
+completed trial; a resumed promotion (a multi-fidelity strategy's `resume`) starts from the weights of its own
+arch's trial at the budget it names. All need the finished trials of the experiment, read back from the storage on a resume,
 and both shape the job a trial runs as; the trial loop asks this class for both and tells it what happens.
 """
 
@@ -30,8 +31,8 @@ class TrialTracking:
     """The curves and saved weights of one run's trials.
 
     `read_curve(number)` gives the reports of a trial that finished in an earlier run (from the storage);
-    `weights_dir` is where every trial's trained weights are saved when inheriting or when `keep_weights`
-    (for the export's retrain to start from).
+    `weights_dir` is where every trial's trained weights are saved when inheriting, when `keep_weights` (for
+    the export's retrain to start from) or when `resumable` (the strategy's promotions continue a trial).
     """
 
     def __init__(
@@ -42,15 +43,18 @@ class TrialTracking:
         weights_dir: Path,
         read_curve: Callable[[int], list[Mapping[str, float]]],
         keep_weights: bool = False,
+        resumable: bool = False,
     ) -> None:
         self.objective = objective
         self.early_stopping = early_stopping
         self.inheritance = inheritance
         self.weights_dir = weights_dir
         self.read_curve = read_curve
-        self.keep_weights = keep_weights or inheritance is not None
+        self.resumable = resumable  # the strategy's promotions may resume a trial, and the evaluator can
+        self.keep_weights = keep_weights or inheritance is not None or resumable
         self.curves: dict[int, list[Mapping[str, float]]] = {}  # reports of this run's running trials, by number
         self.weights_of: dict[str, int] = {}  # arch id -> latest completed trial whose weights were saved
+        self.budget_of: dict[int, float | None] = {}  # that trial's budget, by number
         #: completed trials' curves, by number, with their kind: the peers early stopping compares with
         self.peer_curves: dict[int, tuple[CurveKind, list[Mapping[str, float]]]] = {}
 
@@ -65,7 +69,14 @@ class TrialTracking:
         self.curves.pop(record.number, None)  # a rerun after a crash starts its curve again
         fields: dict[str, Any] = {}
         inheriting = False
-        if self.inheritance is not None:
+        resumes = record.info.get("resumes") if self.resumable else None
+        if resumes is not None:
+            own = self.weights_of.get(record.arch.id)
+            if own is not None and self.budget_of.get(own) == resumes and (self.weights_dir / f"{own}.pt").exists():
+                fields.update(weights_in=str(self.weights_dir / f"{own}.pt"), resumed=float(resumes))
+                inheriting = True
+            # else that trial's weights are gone (or it ran at another budget): the whole budget from scratch
+        elif self.inheritance is not None:
             parent = self.weights_of.get(str(record.info.get("parent", "")))
             weights_in = None
             if parent is not None and (self.weights_dir / f"{parent}.pt").exists():
@@ -95,8 +106,9 @@ class TrialTracking:
         curve = self.curves.pop(record.number, None)
         if record.state is not TrialState.COMPLETE:
             return
-        if self.inheritance is not None:
+        if self.keep_weights:
             self.weights_of[record.arch.id] = record.number
+            self.budget_of[record.number] = record.budget
         if self.early_stopping is not None:
             if curve is None:  # finished in an earlier run: read its reports back
                 curve = self.read_curve(record.number)

@@ -49,6 +49,9 @@ class EvalContext:
     weights_in: str | None = None  # start from these weights where they fit (weight inheritance)
     weights_out: str | None = None  # save the trained weights here (for children)
     inheritance: Any = None  # `WeightInheritance`: how an inheriting trial trains
+    #: the budget the weights in `weights_in` were trained for by this arch's earlier trial: the trial resumes
+    #: that training for the rest of its budget (`supports_resume`), instead of inheriting as a child
+    resumed: float | None = None
     info: dict[str, Any] = field(default_factory=dict)  # what the evaluator tells the trial's record
 
 
@@ -59,6 +62,9 @@ class BaseEvaluator(abc.ABC):
 
     #: True for evaluators that honour `ctx.weights_in` / `ctx.weights_out` (weight inheritance)
     supports_inheritance: bool = False
+    #: True for evaluators that honour `ctx.resumed`: given the weights of the same arch trained for a smaller
+    #: budget, they train only the rest (a multi-fidelity strategy's `resume`)
+    supports_resume: bool = False
 
     def evaluate(self, ctx: EvalContext) -> dict[str, float]:
         metrics = self._evaluate(ctx)

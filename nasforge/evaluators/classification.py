@@ -55,10 +55,14 @@ class ClassificationEvaluator(DatasetEvaluator):
     trained weights of every trial are saved for its children.
 
     Metrics: `val_acc`, `val_loss`, `train_loss`, `params`, `flops`, `train_time`, `cpu_time`, `epochs`,
-    `inherited` (the fraction of parameter values that came from a parent; 0 when trained from scratch).
+    `inherited` (the fraction of parameter values that came from a parent; 0 when trained from scratch),
+    `resumed` (the budget an earlier trial of the same arch trained the starting weights for, when a
+    multi-fidelity strategy's promotion resumes it, `ctx.resumed`: the trial then trains only the rest of its
+    budget, in seconds or epochs, its schedule begun again; 0 otherwise).
     """
 
     supports_inheritance = True
+    supports_resume = True
 
     def __init__(
         self,
@@ -176,16 +180,28 @@ class ClassificationEvaluator(DatasetEvaluator):
         model = ctx.space.freeze(ctx.arch)
         params = count_params(model)
         flops = count_flops(model, splits.input_shape)
-        inherited = 0.0
+        inherited, resumed = 0.0, 0.0
         if ctx.weights_in is not None:
             parent = load_weights(ctx.weights_in)
             if parent is not None:  # a parent whose file is gone: train from scratch, as without inheritance
                 rule = ctx.inheritance if isinstance(ctx.inheritance, WeightInheritance) else WeightInheritance()
                 inherited = inherit(model, parent, partial=rule.partial, preserve=rule.preserve)
-                if inherited > 0:
+                if ctx.resumed is not None:
+                    if inherited >= 1.0:  # the same arch's earlier training: go on for the rest of the budget
+                        resumed = float(ctx.resumed)
+                        if seconds is not None:
+                            seconds = max(seconds - resumed, 1.0)
+                        else:
+                            cfg = dataclasses.replace(cfg, epochs=max(1, math.ceil(cfg.epochs - resumed - 1e-9)))
+                elif inherited > 0:
                     cfg = dataclasses.replace(cfg, **rule.child_settings(cfg.epochs, cfg.learning_rate, inherited))
         # every report carries the cost metrics too: a trial stopped early keeps its last report as its result
-        last: dict[str, float] = {"params": float(params), "flops": float(flops), "inherited": inherited}
+        last: dict[str, float] = {
+            "params": float(params),
+            "flops": float(flops),
+            "inherited": inherited,
+            "resumed": resumed,
+        }
         start, cpu_start = time.perf_counter(), time.process_time()
         interim = self._interim_part(splits.valid)
 

@@ -29,6 +29,9 @@ class Job:
     weights_in: str | None = None  # a parent's weights to start from (weight inheritance)
     weights_out: str | None = None  # where to save the trained weights for children
     inherit_epochs: Any = None  # `WeightInheritance` deciding an inheriting child's epochs
+    #: the budget the arch already trained for in the trial whose weights `weights_in` holds: this trial
+    #: continues it (a resumed promotion) and trains the rest of its own budget
+    resumed: float | None = None
     #: wall-clock seconds the trial may run; the executor stops it and fails it with a `Timeout:` error
     timeout: float | None = None
     #: the wall-clock time (`time.time()`) by which the trial must end, the search's deadline under a whole-job
@@ -120,6 +123,7 @@ def run_job(
         weights_in=job.weights_in,
         weights_out=job.weights_out,
         inheritance=job.inherit_epochs,
+        resumed=job.resumed,
     )
     try:
         with alarm(limit):

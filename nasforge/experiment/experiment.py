@@ -23,7 +23,7 @@ from nasforge.executors import BaseExecutor, SequentialExecutor
 from nasforge.experiment.budget import JobBudget
 from nasforge.experiment.callbacks import Callback
 from nasforge.experiment.driver import check_timing
-from nasforge.experiment.final import check_keep_weights, export_trial
+from nasforge.experiment.final import check_keep_weights, check_resumable, export_trial
 from nasforge.experiment.gate import ConstraintsUnmet
 from nasforge.experiment.loop import TrialLoop, warm_source
 from nasforge.multiobjective.objectives import (
@@ -146,6 +146,9 @@ class Experiment:
         #: every completed trial's trained weights are saved (under `checkpoint_dir`), for its children when
         #: inheriting and for `export(inherit=True)`
         self.keep_weights = check_keep_weights(keep_weights, self.inheritance, evaluator)
+        #: the strategy's promotions resume their arch's earlier trial from its saved weights (`resume` of a
+        #: multi-fidelity strategy), so every trial's weights are saved too
+        self.resumable = check_resumable(strategy, evaluator)
         self._row: ExperimentRow | None = None
         self._callbacks: Sequence[Callback] = ()
         self._stop = False

@@ -34,6 +34,7 @@ if TYPE_CHECKING:
 __all__ = [
     "best_measured_again",
     "check_keep_weights",
+    "check_resumable",
     "chosen_trial",
     "ensemble_members",
     "export_trial",
@@ -54,6 +55,20 @@ def check_keep_weights(keep: object, inheritance: object, evaluator: BaseEvaluat
                 f"not; drop {drop} or use a training evaluator such as ClassificationEvaluator."
             )
     return keep or inheritance is not None
+
+
+def check_resumable(strategy: Any, evaluator: BaseEvaluator) -> bool:
+    """Whether the strategy's promotions resume their arch's earlier trial (a multi-fidelity `resume`); a clear
+    error when the evaluator cannot train on from saved weights."""
+    if not getattr(strategy, "resumes", False):
+        return False
+    if not evaluator.supports_resume:
+        raise ConfigError(
+            f"The strategy's `resume` continues a promoted arch from the weights its lower-rung trial saved, but "
+            f"{type(evaluator).__name__} cannot train on from saved weights; set the strategy's `resume` to false "
+            "or use a training evaluator such as ClassificationEvaluator."
+        )
+    return True
 
 
 def weights_file(experiment: Experiment, number: int) -> Path:

@@ -69,6 +69,7 @@ class TrialLoop:
             exp.checkpoint_dir / "weights",
             lambda number: [m for _, m in self.storage.get_reports(self.exp_id, number)],
             exp.keep_weights,
+            exp.resumable,
         )
         self.records: dict[int, TrialRecord] = {}  # stored before this run, by number
         self.requeue: list[TrialRecord] = []  # trials left running by a dead driver: they run again

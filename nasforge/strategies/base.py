@@ -40,6 +40,10 @@ class BaseStrategy(abc.ABC):
     #: False for strategies that several drivers of one experiment cannot share by taking turns (see
     #: `nasforge.experiment.turns`), such as a one-shot strategy, which trains its supernet in the driver
     cooperative: bool = True
+    #: True for strategies whose proposals may continue an earlier trial of the same arch: a proposal whose
+    #: `info["resumes"]` is a budget starts from the weights that arch's trial at that budget saved and trains
+    #: the rest of its own budget (`nasforge.estimation.tracking`); the experiment then keeps trials' weights
+    resumes: bool = False
 
     def setup(
         self,

@@ -44,8 +44,10 @@ class BOHB(Hyperband):
         n_samples: int = 64,
         random_fraction: float = 1 / 3,
         bandwidth_factor: float = 3,
+        *,
+        resume: bool = False,
     ) -> None:
-        super().__init__(budgets, eta)
+        super().__init__(budgets, eta, resume=resume)
         self.min_points = None if min_points is None else check_int("BOHB", "min_points", min_points, 2)
         self.top_fraction = _check_fraction("top_fraction", top_fraction, closed=False)
         self.n_samples = check_int("BOHB", "n_samples", n_samples, 1)

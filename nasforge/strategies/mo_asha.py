@@ -30,8 +30,8 @@ class MOASHA(ASHA):
 
     multi_objective = True
 
-    def __init__(self, budgets: Sequence[float] = (12, 200), eta: int | None = None) -> None:
-        super().__init__(budgets, eta)
+    def __init__(self, budgets: Sequence[float] = (12, 200), eta: int | None = None, *, resume: bool = False) -> None:
+        super().__init__(budgets, eta, resume=resume)
         # every objective of each result of `_rungs` (None: failed), in the same positions
         self._vectors: list[list[list[float] | None]] = [[] for _ in self.budgets]
         self._order: list[tuple[int, list[int]]] = [(0, []) for _ in self.budgets]  # (rung size, `_rank`)

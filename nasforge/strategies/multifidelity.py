@@ -11,6 +11,12 @@
 Every proposal carries `budget=budgets[r]` and `info={"rung": r, "bracket": b, "origin": ...}`. The experiment
 hands the info back on the record, which identifies the result; a record without it is matched to the oldest
 outstanding proposal of the same arch (and budget, when given).
+
+With `resume=True` a promoted arch continues its training instead of starting again: the promotion's info
+says `"resumes": budgets[r - 1]`, and an evaluator that trains weights (`supports_resume`) starts from the
+weights of the arch's trial at that budget and trains only the difference (its schedule begun again), as a
+paused trial resumes in Ray Tune's ASHA or an Optuna trial goes on past a pruner's rung. A promotion to the
+top rung then costs `budgets[-1] - budgets[-2]` instead of `budgets[-1]`, and the time saved goes to new archs.
 """
 
 from __future__ import annotations
@@ -73,10 +79,16 @@ class BaseMultiFidelity(BaseStrategy):
     here, from a model in `BOHB`).
     """
 
-    def __init__(self, budgets: Sequence[float] = (12, 200), eta: int | None = None) -> None:
+    def __init__(self, budgets: Sequence[float] = (12, 200), eta: int | None = None, *, resume: bool = False) -> None:
         owner = type(self).__name__
         self.budgets = check_budgets(owner, budgets)
         self.eta = default_eta(self.budgets) if eta is None else check_int(owner, "eta", eta, 2)
+        if not isinstance(resume, bool):
+            raise ConfigError(
+                f"`resume` of {owner} must be true or false (promotions continue the arch's lower-rung training, "
+                f"or start again), but got {resume!r}."
+            )
+        self.resumes = resume
         self._pending: list[_Pending] = []
         self._seen: set[str] = set()
 
@@ -86,7 +98,9 @@ class BaseMultiFidelity(BaseStrategy):
 
     def _propose(self, arch: Arch, rung: int, bracket: int, origin: str) -> Proposal:
         self._pending.append(_Pending(arch, rung, bracket))
-        info = {"rung": rung, "bracket": bracket, "origin": origin}
+        info: dict[str, Any] = {"rung": rung, "bracket": bracket, "origin": origin}
+        if self.resumes and origin == "promotion" and rung > 0:
+            info["resumes"] = self.budgets[rung - 1]
         return Proposal(arch, budget=self.budgets[rung], info=info)
 
     def _propose_new(self, rung: int, bracket: int) -> Proposal:
@@ -138,7 +152,8 @@ class BaseMultiFidelity(BaseStrategy):
         self._seen = set(state["seen"])
 
     def __repr__(self) -> str:
-        return f"{type(self).__name__}(budgets={self.budgets!r}, eta={self.eta})"
+        resume = ", resume=True" if self.resumes else ""
+        return f"{type(self).__name__}(budgets={self.budgets!r}, eta={self.eta}{resume})"
 
 
 # --- synchronous brackets: SuccessiveHalving, Hyperband (and BOHB) ------------------------------------------------
@@ -200,8 +215,8 @@ class _BracketStrategy(BaseMultiFidelity):
     bracket opens (as HpBandSter runs BOHB in parallel), so workers never idle and `ask` never returns None.
     """
 
-    def __init__(self, budgets: Sequence[float] = (12, 200), eta: int | None = None) -> None:
-        super().__init__(budgets, eta)
+    def __init__(self, budgets: Sequence[float] = (12, 200), eta: int | None = None, *, resume: bool = False) -> None:
+        super().__init__(budgets, eta, resume=resume)
         self._brackets: list[_Bracket] = []  # open, oldest first
         self._n_brackets = 0  # opened so far
 
@@ -273,9 +288,14 @@ class SuccessiveHalving(_BracketStrategy):
     """
 
     def __init__(
-        self, budgets: Sequence[float] = (12, 200), eta: int | None = None, n_initial: int | None = None
+        self,
+        budgets: Sequence[float] = (12, 200),
+        eta: int | None = None,
+        n_initial: int | None = None,
+        *,
+        resume: bool = False,
     ) -> None:
-        super().__init__(budgets, eta)
+        super().__init__(budgets, eta, resume=resume)
         least = self.eta**self.max_rung
         if n_initial is None:
             n_initial = least
@@ -332,8 +352,8 @@ class ASHA(BaseMultiFidelity):
     >>> strategy = ASHA(budgets=(12, 200), eta=3)
     """
 
-    def __init__(self, budgets: Sequence[float] = (12, 200), eta: int | None = None) -> None:
-        super().__init__(budgets, eta)
+    def __init__(self, budgets: Sequence[float] = (12, 200), eta: int | None = None, *, resume: bool = False) -> None:
+        super().__init__(budgets, eta, resume=resume)
         self._rungs: list[list[_Result]] = [[] for _ in self.budgets]
 
     @property

@@ -33,6 +33,10 @@ class StrategyMiddleware(BaseStrategy):
     def cooperative(self) -> bool:  # type: ignore[override]
         return self.inner.cooperative
 
+    @property
+    def resumes(self) -> bool:  # type: ignore[override]
+        return self.inner.resumes
+
     def _setup(self) -> None:
         self.inner.setup(self.space, self.objective, int(self.rng.integers(2**31)), self.objectives)
 

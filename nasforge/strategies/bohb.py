@@ -143,7 +143,7 @@ class BOHB(Hyperband):
         return (
             f"BOHB(budgets={self.budgets!r}, eta={self.eta}, min_points={self.min_points}, "
             f"top_fraction={self.top_fraction}, n_samples={self.n_samples}, random_fraction={self.random_fraction:.3g}, "
-            f"bandwidth_factor={self.bandwidth_factor:g})"
+            f"bandwidth_factor={self.bandwidth_factor:g}{', resume=True' if self.resumes else ''})"
         )
 
 

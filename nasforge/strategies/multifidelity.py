@@ -311,7 +311,8 @@ class SuccessiveHalving(_BracketStrategy):
         return _Bracket(index, 0, sizes, 0, sizes[0])
 
     def __repr__(self) -> str:
-        return f"SuccessiveHalving(budgets={self.budgets!r}, eta={self.eta}, n_initial={self.n_initial})"
+        resume = ", resume=True" if self.resumes else ""
+        return f"SuccessiveHalving(budgets={self.budgets!r}, eta={self.eta}, n_initial={self.n_initial}{resume})"
 
 
 class Hyperband(_BracketStrategy):

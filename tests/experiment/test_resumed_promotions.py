@@ -42,6 +42,7 @@ def test_a_resuming_strategys_promotions_name_the_budget_they_continue(make: typ
     assert promoted, "two rungs of eta 2 promote within eight trials"
     assert all(p.info["resumes"] == 1 and p.budget == 3 for p in promoted)
     assert all("resumes" not in p.info for p in proposals if p.info["origin"] != "promotion")
+    assert repr(strategy).endswith("resume=True)")
 
 
 def test_without_resume_a_promotion_starts_again() -> None:

@@ -324,9 +324,10 @@ SELECT_BEGIN, SELECT_END = "<!-- mainjob-select:begin -->", "<!-- mainjob-select
 
 
 def setting(record: dict[str, Any]) -> str:
-    """What a selection run compared: its `--set` overrides, or the preset as it was at the record's commit."""
+    """What a selection run compared: the preset as it was at the record's commit, with its `--set` overrides."""
     sets = record.get("config", {}).get("set") or []
-    return "; ".join(f"`{s}`" for s in sets) if sets else f"the preset at {record['commit'][:7]}"
+    preset = f"the preset at {record['commit'][:7]}"
+    return f"{preset} with " + "; ".join(f"`{s}`" for s in sets) if sets else preset
 
 
 def render_select(records: list[dict[str, Any]]) -> str:

@@ -250,11 +250,14 @@ PRESET_STRATEGY = {"dd0cf4b": "evolution", "dcef677": "evolution", "4690b42": "e
 #: whether the preset's retrain started from the search's weights (`export.inherit`), at the commits of the
 #: records made before a record said so (`config["preset_inherit"]`): from ef868c0 on
 PRESET_INHERIT = {"ef868c0": True}
+#: whether the preset's ASHA resumed its promotions (`strategy.resume`), at the commits of the records made
+#: before a record said so (`config["preset_resume"]`): from ce70ee7 on
+PRESET_RESUME = {"ce70ee7": True}
 
 
 def label(record: dict[str, Any], run: dict[str, Any]) -> str:
-    """`nasforge (asha, inherit)`: a nasforge run names the preset's strategy it ran, and whether its retrain
-    started from the search's weights; a random run (the preset's evaluation and retrain) the latter; Optuna,
+    """`nasforge (asha, resume, inherit)`: a nasforge run names the preset's strategy it ran, whether that
+    resumed its promotions, and whether its retrain started from the search's weights; a random run (the preset's evaluation and retrain) the latter; Optuna,
     which retrains from scratch, its name."""
     config = record.get("config") or {}
     commit = record["commit"][:7]
@@ -264,7 +267,8 @@ def label(record: dict[str, Any], run: dict[str, Any]) -> str:
     if run["method"] == "random":
         return "random (inherit)" if inherit else "random"
     strategy = config.get("preset_strategy") or PRESET_STRATEGY.get(commit, "?")
-    return f"nasforge ({strategy}{', inherit' if inherit else ''})"
+    resume = config.get("preset_resume", PRESET_RESUME.get(commit, False))
+    return f"nasforge ({strategy}{', resume' if resume else ''}{', inherit' if inherit else ''})"
 
 
 def _order(method: str) -> tuple[int, str]:
@@ -413,6 +417,7 @@ def main() -> None:
         "cores": cores,
         "preset_strategy": chosen["strategy"]["name"],
         "preset_inherit": bool(chosen.get("export", {}).get("inherit", False)),
+        "preset_resume": bool(chosen["strategy"].get("resume", False)),
     }
     record = Record(f"mainjob_{kind}_{cores}core", area="mainjob", config=config)
     print(f"record: {record.path}", flush=True)

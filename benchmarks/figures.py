@@ -63,13 +63,29 @@ def record(path: str) -> Any:
 
 def latest(area: str, benchmark: str, where: Callable[[dict[str, Any]], bool] | None = None) -> dict[str, Any]:
     """The newest finished record (one with a summary) of `benchmark` under records/<area>/, of those `where`
-    accepts when given (e.g. by its config); `_file` is its file's name."""
+    accepts when given (e.g. by its config); `_file` is its file's name, `_area` its folder under records/."""
     paths = sorted((RECORDS / area).glob(f"{benchmark}-*.json"))
-    done = [{**r, "_file": p.name} for p in paths if (r := record(str(p.relative_to(RECORDS)))) and "summary" in r]
+    done = [
+        {**r, "_file": p.name, "_area": area}
+        for p in paths
+        if (r := record(str(p.relative_to(RECORDS)))) and "summary" in r
+    ]
     done = [r for r in done if where is None or where(r)]
     if not done:
         raise SystemExit(f"no finished record of {benchmark} in records/{area}/ fits: run its script in benchmarks/")
     return max(done, key=lambda r: r["started"])
+
+
+def provenance(rec: dict[str, Any]) -> str:
+    """One line naming a record that `latest` read: its file, commit, machine, wall time and command."""
+    cores = rec["machine"].get("usable_cpus") or []
+    dirty = ", uncommitted changes" if rec["dirty"] else ""
+    wall = rec["summary"].get("wall_seconds")
+    took = f", {wall / 60:.0f} min" if wall is not None else ""
+    return (
+        f"Record `records/{rec['_area']}/{rec['_file']}` (commit {rec['commit'][:7]}{dirty}, "
+        f"{rec['machine'].get('cpu', '?')}, {len(cores)} core{'s' * (len(cores) != 1)}{took}): `{rec['command']}`."
+    )
 
 
 def table(header: list[str], rows: list[list[Any]]) -> str:

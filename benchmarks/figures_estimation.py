@@ -9,21 +9,9 @@ from __future__ import annotations
 import statistics
 from typing import Any
 
-from figures import figure, latest, record
+from figures import figure, latest, provenance, record
 
 LEGACY = "estimation/legacy/"
-
-
-def provenance(rec: dict[str, Any], area: str = "estimation") -> str:
-    """One line naming a record: its file, commit, machine, wall time and command."""
-    cores = rec["machine"].get("usable_cpus") or []
-    dirty = ", uncommitted changes" if rec["dirty"] else ""
-    wall = rec["summary"].get("wall_seconds")
-    took = f", {wall / 60:.0f} min" if wall is not None else ""
-    return (
-        f"Record `records/{area}/{rec['_file']}` (commit {rec['commit'][:7]}{dirty}, "
-        f"{rec['machine'].get('cpu', '?')}, {len(cores)} core{'s' * (len(cores) != 1)}{took}): `{rec['command']}`."
-    )
 
 
 @figure("zero_cost_nb201")

@@ -1,0 +1,162 @@
+"""Which decisions of the `cnn` space a weight-entangled supernet can train, and what one change of the largest
+subnet costs after the library's OFA training (issue 30: random subnets score near chance on digits).
+
+Part 1 (`groups`): per group of decisions, one `EntangledSupernet` with every other decision pinned at the
+largest subnet's value is trained for `--steps` steps, each on one uniformly drawn subnet and the labels
+(SGD as OFA's defaults: lr 0.05, momentum 0.9, weight decay 3e-5, cosine schedule, gradients clipped at 5).
+Recorded: the training loss over the last 50 steps and the validation accuracy (batch norms recalibrated
+on 8 training batches) of `--eval-archs` uniformly drawn subnets. A group that trains reaches a low loss; a
+group whose subnets cannot share the weights stays near ln 10 = 2.30.
+
+Part 2 (`perturbed`): OFA (sandwich rule, default settings, `--ofa-epochs`) is trained as
+`benchmarks/supernet_ranking.py` trains it; then the largest and smallest subnets are scored, and every
+subnet that differs from the largest in exactly one decision, grouped by the decision's name (width, op...).
+
+    python benchmarks/supernet_trainability.py --dataset digits --seed 0
+"""
+
+from __future__ import annotations
+
+import argparse
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from benchmarks.records import Record
+from nasforge.data import DATASETS
+from nasforge.data.base import DataSplits
+from nasforge.oneshot import OFA
+from nasforge.oneshot.base import batches
+from nasforge.oneshot.entangled import EntangledSupernet
+from nasforge.oneshot.ofa import subnet_accuracy
+from nasforge.zoo.cnn import SmallImageCNN
+
+#: the decisions (by the last part of their label) drawn at random in each group; None: every decision
+GROUPS: dict[str, list[str] | None] = {
+    "none": [],
+    "entangled": ["stem_width", "width", "kernel", "blocks", "expand"],
+    "op": ["op", "expand"],
+    "residual": ["residual"],
+    "downsample": ["downsample"],
+    "op+residual": ["op", "expand", "residual"],
+    "op+downsample": ["op", "expand", "downsample"],
+    "residual+downsample": ["residual", "downsample"],
+    "all": None,
+}
+
+
+def name_of(label: str) -> str:
+    return label.rsplit("/", 1)[-1]
+
+
+def train_group(
+    space: SmallImageCNN, splits: DataSplits, free: list[str] | None, args: argparse.Namespace
+) -> dict[str, Any]:
+    torch.manual_seed(args.seed)
+    largest = EntangledSupernet(space).extreme(largest=True)
+    hparams = {d.label for d in space.decisions if d.kind == "hparam"}
+    fixed = {} if free is None else {k: v for k, v in largest.items() if k not in hparams and name_of(k) not in free}
+    supernet = EntangledSupernet(space, fixed=fixed or None)
+    weights = supernet.weight_parameters()
+    opt = torch.optim.SGD(weights, lr=0.05, momentum=0.9, weight_decay=3e-5)
+    schedule = torch.optim.lr_scheduler.CosineAnnealingLR(opt, args.steps)
+    rng = np.random.default_rng(args.seed)
+    data = batches(splits.train, args.batch_size, torch.Generator().manual_seed(args.seed))
+    supernet.train()
+    losses = []
+    start = time.process_time()
+    for _ in range(args.steps):
+        x, y = next(data)
+        opt.zero_grad(set_to_none=True)
+        loss = F.cross_entropy(supernet.run(supernet.sample(rng), x), y)
+        loss.backward(inputs=weights)
+        torch.nn.utils.clip_grad_norm_(weights, 5.0)
+        opt.step()
+        schedule.step()
+        losses.append(float(loss.detach()))
+    stream = batches(splits.train, args.batch_size, torch.Generator().manual_seed(args.seed))
+    calibration = [next(stream)[0] for _ in range(8)]
+    archs = [supernet.sample(np.random.default_rng(1234 + i)) for i in range(args.eval_archs)]
+    accs = [subnet_accuracy(supernet, a, calibration, splits.valid) for a in archs]
+    return {
+        "free": free,
+        "pinned": len(fixed),
+        "loss_last50": float(np.mean(losses[-50:])),
+        "random_acc": accs,
+        "random_acc_mean": float(np.mean(accs)),
+        "cpu_s": round(time.process_time() - start, 1),
+    }
+
+
+def perturbed(space: SmallImageCNN, splits: DataSplits, args: argparse.Namespace) -> dict[str, Any]:
+    method = OFA(
+        epochs=args.ofa_epochs, batch_size=args.batch_size, population=2, generations=1, seed=args.seed, device="cpu"
+    )
+    with tempfile.TemporaryDirectory() as folder:
+        checkpoint = Path(folder) / "supernet.pt"
+        result = method.search(space, splits.train, splits.valid, checkpoint=checkpoint)
+        supernet = method.load_supernet(space, checkpoint)
+    assert result is not None
+    stream = batches(splits.train, args.batch_size, torch.Generator().manual_seed(args.seed))
+    calibration = [next(stream)[0] for _ in range(8)]
+
+    def acc(arch: Any) -> float:
+        return subnet_accuracy(supernet, arch, calibration, splits.valid)
+
+    largest, smallest = supernet.extreme(largest=True), supernet.extreme(largest=False)
+    changed: dict[str, list[float]] = {}
+    for d in space.decisions:
+        if d.kind == "hparam" or d.label not in largest:
+            continue
+        for value in d.values:
+            if value != largest[d.label]:
+                changed.setdefault(name_of(d.label), []).append(acc(supernet.arch_of({**largest, d.label: value})))
+    randoms = [acc(supernet.sample(np.random.default_rng(1234 + i))) for i in range(args.eval_archs)]
+    return {
+        "history": result.history,
+        "largest_acc": acc(largest),
+        "smallest_acc": acc(smallest),
+        "random_acc": randoms,
+        "one_change_acc": changed,
+        "one_change_mean": {k: float(np.mean(v)) for k, v in changed.items()},
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--dataset", default="digits")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--steps", type=int, default=150)
+    parser.add_argument("--batch-size", type=int, default=64)
+    parser.add_argument("--eval-archs", type=int, default=8)
+    parser.add_argument("--ofa-epochs", type=int, default=8)
+    parser.add_argument("--groups", nargs="+", default=list(GROUPS), choices=list(GROUPS))
+    parser.add_argument("--skip-perturbed", action="store_true")
+    parser.add_argument("--threads", type=int, default=1)
+    args = parser.parse_args()
+    torch.set_num_threads(args.threads)
+    splits = DATASETS.create(args.dataset).load()
+    space = SmallImageCNN(input_shape=tuple(splits.input_shape))
+    record = Record("supernet_trainability", area="supernet", config=vars(args))
+    summary: dict[str, Any] = {}
+    for group in args.groups:
+        run = {"part": "groups", "group": group, **train_group(space, splits, GROUPS[group], args)}
+        record.add_run(run)
+        summary[group] = {"loss_last50": run["loss_last50"], "random_acc_mean": run["random_acc_mean"]}
+        print(f"{group}: loss {run['loss_last50']:.3f}, random subnets {run['random_acc_mean']:.3f}", flush=True)
+    if not args.skip_perturbed:
+        run = {"part": "perturbed", **perturbed(space, splits, args)}
+        record.add_run(run)
+        summary["perturbed"] = {k: run[k] for k in ("largest_acc", "smallest_acc", "one_change_mean")}
+        summary["perturbed"]["random_acc_mean"] = float(np.mean(run["random_acc"]))
+        print(summary["perturbed"], flush=True)
+    print(f"record: {record.save(summary=summary)}")
+
+
+if __name__ == "__main__":
+    main()

@@ -10,7 +10,9 @@ group whose subnets cannot share the weights stays near ln 10 = 2.30.
 
 Part 2 (`perturbed`): OFA (sandwich rule, default settings, `--ofa-epochs`) is trained as
 `benchmarks/supernet_ranking.py` trains it; then the largest and smallest subnets are scored, and every
-subnet that differs from the largest in exactly one decision, grouped by the decision's name (width, op...).
+subnet that differs from the largest in exactly one decision, grouped by the decision's name (width, op...);
+every block of one stage at a smaller width (shortcut kinds inside the stage kept); and the random subnets
+with their batch norms recalibrated on 1 batch and on the whole training split instead of 8 batches.
 
     python benchmarks/supernet_trainability.py --dataset digits --seed 0
 """
@@ -116,8 +118,24 @@ def perturbed(space: SmallImageCNN, splits: DataSplits, args: argparse.Namespace
         for value in d.values:
             if value != largest[d.label]:
                 changed.setdefault(name_of(d.label), []).append(acc(supernet.arch_of({**largest, d.label: value})))
-    randoms = [acc(supernet.sample(np.random.default_rng(1234 + i))) for i in range(args.eval_archs)]
+    # every block of a stage at one smaller width: the shortcuts of blocks 1 and 2 stay identities
+    stage_wide: dict[str, float] = {}
+    for d in space.decisions:
+        if name_of(d.label) == "width" and d.label.endswith("/0/width"):
+            stage = d.label.split("/")[0]
+            for value in d.values:
+                if value != largest[d.label]:
+                    same = {k: value for k in largest if k.startswith(stage + "/") and name_of(k) == "width"}
+                    stage_wide[f"{stage}={value}"] = acc(supernet.arch_of({**largest, **same}))
+    archs = [supernet.sample(np.random.default_rng(1234 + i)) for i in range(args.eval_archs)]
+    randoms = [acc(a) for a in archs]
+    # batch-norm recalibration on one batch and on the whole training split instead of 8 batches
+    one_batch = [subnet_accuracy(supernet, a, calibration[:1], splits.valid) for a in archs]
+    whole = [subnet_accuracy(supernet, a, [splits.train.x], splits.valid) for a in archs]
     return {
+        "stage_width_acc": stage_wide,
+        "random_acc_calib_1_batch": one_batch,
+        "random_acc_calib_whole_train": whole,
         "history": result.history,
         "largest_acc": acc(largest),
         "smallest_acc": acc(smallest),

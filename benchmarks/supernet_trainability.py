@@ -14,7 +14,12 @@ subnet that differs from the largest in exactly one decision, grouped by the dec
 every block of one stage at a smaller width (shortcut kinds inside the stage kept); and the random subnets
 with their batch norms recalibrated on 1 batch and on the whole training split instead of 8 batches.
 
+Part 3 (`--plain`): `PlainNet`, the largest subnet's widths written in plain PyTorch with each block's
+operation and residual and each stage's downsampling chosen per step, trained as in part 1: whether a group
+that does not train through the supernet trains without nasforge's supernet code either.
+
     python benchmarks/supernet_trainability.py --dataset digits --seed 0
+    python benchmarks/supernet_trainability.py --groups --skip-perturbed --plain op residual op+residual
 """
 
 from __future__ import annotations
@@ -28,6 +33,7 @@ from typing import Any
 import numpy as np
 import torch
 import torch.nn.functional as F
+from torch import nn
 
 from benchmarks.records import Record
 from nasforge.data import DATASETS
@@ -36,6 +42,7 @@ from nasforge.oneshot import OFA
 from nasforge.oneshot.base import batches
 from nasforge.oneshot.entangled import EntangledSupernet
 from nasforge.oneshot.ofa import subnet_accuracy
+from nasforge.ops import ConvBNReLU, MBConv, SepConv
 from nasforge.zoo.cnn import SmallImageCNN
 
 #: the decisions (by the last part of their label) drawn at random in each group; None: every decision
@@ -93,6 +100,96 @@ def train_group(
         "random_acc_mean": float(np.mean(accs)),
         "cpu_s": round(time.process_time() - start, 1),
     }
+
+
+class PlainBlock(nn.Module):
+    """One block of the `cnn` space at its largest width and kernel, in plain PyTorch: every operation a
+    module of its own, the residual an identity or (widths differing) a 1 x 1 projection."""
+
+    def __init__(self, c_in: int, c_out: int) -> None:
+        super().__init__()
+        self.ops = nn.ModuleList([ConvBNReLU(c_in, c_out, 5), SepConv(c_in, c_out, 5), MBConv(c_in, c_out, 5, 6)])
+        self.shortcut: nn.Module = (
+            nn.Identity()
+            if c_in == c_out
+            else nn.Sequential(nn.Conv2d(c_in, c_out, 1, bias=False), nn.BatchNorm2d(c_out))
+        )
+
+    def forward(self, x: torch.Tensor, op: int, residual: bool) -> torch.Tensor:
+        y = self.ops[op](x)
+        return y + self.shortcut(x) if residual else y
+
+
+class PlainNet(nn.Module):
+    """The largest subnet's widths (stem 32; 3 stages of 3 blocks, 48, 96, 192 wide), each block's operation
+    and residual and each stage's downsampling chosen per forward: a single-path supernet written without
+    nasforge's supernet code, to tell its faults from the space's."""
+
+    def __init__(self, c_in: int, num_classes: int = 10) -> None:
+        super().__init__()
+        self.stem = ConvBNReLU(c_in, 32, 3)
+        c = 32
+        self.down, self.blocks = nn.ModuleList(), nn.ModuleList()
+        for width in (48, 96, 192):
+            pools = [nn.MaxPool2d(2, ceil_mode=True), nn.AvgPool2d(2, ceil_mode=True), ConvBNReLU(c, c, 3, stride=2)]
+            self.down.append(nn.ModuleList(pools))
+            self.blocks.append(nn.ModuleList([PlainBlock(c if i == 0 else width, width) for i in range(3)]))
+            c = width
+        self.fc = nn.Linear(c, num_classes)
+
+    def forward(self, x: torch.Tensor, path: dict[str, list[Any]]) -> torch.Tensor:
+        x = self.stem(x)
+        for s, (pools, blocks) in enumerate(zip(self.down, self.blocks, strict=True)):
+            assert isinstance(pools, nn.ModuleList) and isinstance(blocks, nn.ModuleList)
+            x = pools[path["down"][s]](x)
+            for i, block in enumerate(blocks):
+                x = block(x, path["op"][3 * s + i], path["residual"][3 * s + i])
+        return self.fc(x.mean((2, 3)))
+
+
+def train_plain(splits: DataSplits, free: list[str], args: argparse.Namespace) -> dict[str, Any]:
+    """`PlainNet` trained as `train_group` trains a supernet: one path per step, drawn uniformly in `free`
+    (of op, residual, downsample), the rest as the largest subnet has it (conv, residual, strided conv)."""
+    torch.manual_seed(args.seed)
+    net = PlainNet(int(splits.train.x.shape[1]))
+    rng = np.random.default_rng(args.seed)
+
+    def draw() -> dict[str, list[Any]]:
+        return {
+            "down": [int(rng.integers(3)) if "downsample" in free else 2 for _ in range(3)],
+            "op": [int(rng.integers(3)) if "op" in free else 0 for _ in range(9)],
+            "residual": [bool(rng.integers(2)) if "residual" in free else True for _ in range(9)],
+        }
+
+    opt = torch.optim.SGD(net.parameters(), lr=0.05, momentum=0.9, weight_decay=3e-5)
+    schedule = torch.optim.lr_scheduler.CosineAnnealingLR(opt, args.steps)
+    data = batches(splits.train, args.batch_size, torch.Generator().manual_seed(args.seed))
+    losses = []
+    for _ in range(args.steps):
+        x, y = next(data)
+        opt.zero_grad(set_to_none=True)
+        loss = F.cross_entropy(net(x, draw()), y)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(net.parameters(), 5.0)
+        opt.step()
+        schedule.step()
+        losses.append(float(loss.detach()))
+    stream = batches(splits.train, args.batch_size, torch.Generator().manual_seed(args.seed))
+    calibration = [next(stream)[0] for _ in range(8)]
+    norms = [m for m in net.modules() if isinstance(m, nn.BatchNorm2d)]
+    accs = []
+    with torch.no_grad():
+        for _ in range(args.eval_archs):
+            path = draw()
+            for m in norms:  # recalibrated as EntangledSupernet.recalibrate does: a cumulative average
+                m.reset_running_stats()
+                m.momentum = None
+            net.train()
+            for x in calibration:
+                net(x, path)
+            net.eval()
+            accs.append(float((net(splits.valid.x, path).argmax(1) == splits.valid.y).float().mean()))
+    return {"free": free, "loss_last50": float(np.mean(losses[-50:])), "random_acc": accs}
 
 
 def perturbed(space: SmallImageCNN, splits: DataSplits, args: argparse.Namespace) -> dict[str, Any]:
@@ -153,8 +250,15 @@ def main() -> None:
     parser.add_argument("--batch-size", type=int, default=64)
     parser.add_argument("--eval-archs", type=int, default=8)
     parser.add_argument("--ofa-epochs", type=int, default=8)
-    parser.add_argument("--groups", nargs="+", default=list(GROUPS), choices=list(GROUPS))
+    parser.add_argument("--groups", nargs="*", default=list(GROUPS), choices=list(GROUPS))
     parser.add_argument("--skip-perturbed", action="store_true")
+    parser.add_argument(
+        "--plain",
+        nargs="*",
+        default=[],
+        choices=["op", "residual", "downsample", "op+residual"],
+        help="also train PlainNet (no nasforge supernet code) with these decisions drawn",
+    )
     parser.add_argument("--threads", type=int, default=1)
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
@@ -167,6 +271,16 @@ def main() -> None:
         record.add_run(run)
         summary[group] = {"loss_last50": run["loss_last50"], "random_acc_mean": run["random_acc_mean"]}
         print(f"{group}: loss {run['loss_last50']:.3f}, random subnets {run['random_acc_mean']:.3f}", flush=True)
+    for group in args.plain:
+        run = {"part": "plain", "group": group, **train_plain(splits, group.split("+"), args)}
+        record.add_run(run)
+        summary[f"plain {group}"] = {
+            "loss_last50": run["loss_last50"],
+            "random_acc_mean": float(np.mean(run["random_acc"])),
+        }
+        print(
+            f"plain {group}: loss {run['loss_last50']:.3f}, random paths {np.mean(run['random_acc']):.3f}", flush=True
+        )
     if not args.skip_perturbed:
         run = {"part": "perturbed", **perturbed(space, splits, args)}
         record.add_run(run)

@@ -41,6 +41,7 @@ MODULES = (
     "figures_translation",
     "figures_federated",
     "figures_headlines",
+    "figures_supernet",
 )
 
 

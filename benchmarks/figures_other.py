@@ -7,7 +7,7 @@ import json
 import re
 from typing import Any
 
-from figures import RECORDS, figure, latest, record, table
+from figures import RECORDS, figure, latest, provenance, record, table
 
 DATASET_NAMES = {"cifar10": "CIFAR-10", "cifar100": "CIFAR-100", "imagenet16-120": "ImageNet16-120"}
 
@@ -143,21 +143,23 @@ def ray_overhead() -> str:
 # -- exports ---------------------------------------------------------------------------------------------------
 @figure("export_agreement")
 def export_agreement() -> str:
-    r = record("ux/legacy/export_agreement.json")
+    rec = latest("ux", "export_agreement")
+    formats = {run["format"]: run for run in rec["runs"]}
     names = {
         "torchscript": "TorchScript (`model.torchscript.pt`)",
         "onnx": "ONNX Runtime (`model.onnx`)",
         "python": "plain PyTorch source (`model.py`, imported without nasforge)",
     }
-    n = r["test_images"]
+    n = rec["summary"]["test_images"]
     body = []
     for key, name in names.items():
-        f = r["formats"][key]
+        f = formats[key]
         diff = f["max_abs_logit_diff"]
         body.append([name, "0" if diff == 0 else f"{diff:.2e}", f"{f['predictions_differing']} of {n:,}"])
     return (
         table(["format", "largest logit difference from PyTorch", "predictions that differ"], body)
-        + f"\n\nThe exported model's own test accuracy in that run: {100 * r['test_acc_pytorch']:.2f} %."
+        + f"\n\nThe exported model's own test accuracy in that run: {100 * rec['summary']['test_acc_pytorch']:.2f} %. "
+        + provenance(rec)
     )
 
 

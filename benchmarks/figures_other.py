@@ -92,7 +92,8 @@ ARMS = {
 
 @figure("pool_throughput")
 def pool_throughput() -> str:
-    rows = {r["arm"]: r for r in record("scale/legacy/pool_throughput.json")["rows"]}
+    rec = latest("scale", "pool_throughput")
+    rows = {r["arm"]: r for r in rec["runs"]}
     body = [
         [
             name,
@@ -110,13 +111,14 @@ def pool_throughput() -> str:
         + f"\n\nTwo workers give {pool['speedup_vs_sequential_1']:.2f} times the throughput of one single-threaded "
         f"process, start-up included ({pool['steady_per_s'] / one['steady_per_s']:.2f} between the first and the "
         f"last trial's end), and {pool['speedup_vs_sequential_2']:.2f} times that of one process using both cores "
-        f"through torch's own threads."
+        f"through torch's own threads.\n\n{provenance(rec)}"
     )
 
 
 @figure("ray_overhead")
 def ray_overhead() -> str:
-    r = record("scale/legacy/ray_overhead.json")
+    rec = latest("scale", "ray_overhead")
+    runs = {run["loop"]: run for run in rec["runs"]}
     names = {
         "nasforge + SequentialExecutor": "nasforge, `SequentialExecutor`",
         "nasforge + LocalPoolExecutor (2)": "nasforge, `LocalPoolExecutor` (2 workers)",
@@ -126,17 +128,17 @@ def ray_overhead() -> str:
     body = [
         [
             name,
-            f"{r['runs'][k]['per_trial_ms']:.2f}",
-            f"{r['runs'][k]['startup_s']:.2f}",
-            f"{r['runs'][k]['total_s']:.1f}",
+            f"{runs[k]['per_trial_ms']:.2f}",
+            f"{runs[k]['startup_s']:.2f}",
+            f"{runs[k]['total_s']:.1f}",
         ]
         for k, name in names.items()
     ]
-    lat = r["report_latency"]
+    lat = rec["summary"]["report_latency"]
     return (
-        table(["loop", "ms / trial", "start-up s", f"{r['trials']:,} trials s"], body)
+        table(["loop", "ms / trial", "start-up s", f"{rec['summary']['trials']:,} trials s"], body)
         + f"\n\nA report made inside a Ray actor reaches the driver in {lat['median_ms']:.0f} ms (median; p95 "
-        f"{lat['p95_ms']:.0f} ms)."
+        f"{lat['p95_ms']:.0f} ms).\n\n{provenance(rec)}"
     )
 
 

@@ -77,16 +77,25 @@ def latest(area: str, benchmark: str, where: Callable[[dict[str, Any]], bool] | 
     return max(done, key=lambda r: r["started"])
 
 
+def _cores(rec: dict[str, Any]) -> str:
+    n = len(rec["machine"].get("usable_cpus") or [])
+    return f"{n} core{'s' * (n != 1)}"
+
+
 def provenance(rec: dict[str, Any]) -> str:
     """One line naming a record that `latest` read: its file, commit, machine, wall time and command."""
-    cores = rec["machine"].get("usable_cpus") or []
     dirty = ", uncommitted changes" if rec["dirty"] else ""
     wall = rec["summary"].get("wall_seconds")
     took = f", {wall / 60:.0f} min" if wall is not None else ""
     return (
         f"Record `records/{rec['_area']}/{rec['_file']}` (commit {rec['commit'][:7]}{dirty}, "
-        f"{rec['machine'].get('cpu', '?')}, {len(cores)} core{'s' * (len(cores) != 1)}{took}): `{rec['command']}`."
+        f"{rec['machine'].get('cpu', '?')}, {_cores(rec)}{took}): `{rec['command']}`."
     )
+
+
+def cite(rec: dict[str, Any]) -> str:
+    """The same record named inside a sentence: file, commit, the cores it had and its command."""
+    return f"`records/{rec['_area']}/{rec['_file']}` (commit {rec['commit'][:7]}, {_cores(rec)}: `{rec['command']}`)"
 
 
 def table(header: list[str], rows: list[list[Any]]) -> str:

@@ -7,7 +7,7 @@ import json
 import re
 from typing import Any
 
-from figures import RECORDS, figure, latest, provenance, record, table
+from figures import RECORDS, cite, figure, latest, provenance, record, table
 
 DATASET_NAMES = {"cifar10": "CIFAR-10", "cifar100": "CIFAR-100", "imagenet16-120": "ImageNet16-120"}
 
@@ -173,12 +173,6 @@ def text_baseline() -> dict[str, Any]:
 
 def minutes(seconds: float) -> str:
     return f"{int(seconds) // 60} min {int(seconds) % 60} s"
-
-
-def cite(rec: dict[str, Any]) -> str:
-    """A record named by file, commit, the cores it had and its command."""
-    n = len(rec["machine"].get("usable_cpus") or [])
-    return f"`records/domains/{rec['_file']}` (commit {rec['commit'][:7]}, {n} core{'' if n == 1 else 's'}: `{rec['command']}`)"
 
 
 def by(rec: dict[str, Any], key: str) -> dict[str, dict[str, Any]]:

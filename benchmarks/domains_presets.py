@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from preset_runs import Finished, close, run_preset
+from preset_runs import Finished, close, pin, run_preset
 
 from records import Record
 
@@ -57,8 +57,7 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0, help="every preset's seed (default 0, the presets' own)")
     parser.add_argument("--cpus", help="pin every run to these cores (taskset list, e.g. 0,1); default: as started")
     args = parser.parse_args()
-    if args.cpus is not None:
-        os.sched_setaffinity(0, {int(c) for c in args.cpus.split(",")})
+    pin(args.cpus)
     record = Record("domains_presets", area="domains", config=vars(args))
     print(f"record: {record.path}", flush=True)
     for preset in args.presets:

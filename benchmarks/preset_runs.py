@@ -18,12 +18,18 @@ from typing import Any
 from records import Record
 
 
-def pinned_record(name: str, area: str, config: dict[str, Any], cpus: str | None) -> Record:
-    """Pin this process (and so its children) to `cpus` (a taskset list such as "0,1"; None: all), then open
-    the record `<name>_<cores>core` in records/<area>/ and say where it goes."""
+def pin(cpus: str | None) -> int:
+    """Pin this process (and so its children) to `cpus` (a taskset list such as "0,1"; None: all); the cores
+    it then has."""
     if cpus is not None:
         os.sched_setaffinity(0, {int(c) for c in cpus.split(",")})
-    cores = len(os.sched_getaffinity(0))
+    return len(os.sched_getaffinity(0))
+
+
+def pinned_record(name: str, area: str, config: dict[str, Any], cpus: str | None) -> Record:
+    """Pin this process to `cpus` (`pin`), then open the record `<name>_<cores>core` in records/<area>/ and
+    say where it goes."""
+    cores = pin(cpus)
     record = Record(f"{name}_{cores}core", area=area, config={**config, "cores": cores})
     print(f"record: {record.path}", flush=True)
     return record

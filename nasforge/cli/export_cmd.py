@@ -9,8 +9,10 @@ from typing import Any
 
 from nasforge.cli.common import add_storage, exported_files, scores_line
 from nasforge.config import load_experiment
+from nasforge.config.typed import int_or_word
 from nasforge.errors import ConfigError
 from nasforge.evaluators import RetrainableEvaluator
+from nasforge.experiment.parallel_members import check_workers
 from nasforge.export import (
     DEFAULT_FORMATS,
     FORMATS,
@@ -74,6 +76,13 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         help="retrain each exported arch S times, with seeds SEED, SEED+1, ..., and average them all "
         "(default: the config's export.ensemble_seeds, else 1)",
     )
+    p.add_argument(
+        "--workers",
+        type=int_or_word,
+        metavar="N",
+        help="ensemble members retrained at once, each in its own process with its share of the cores: N or auto "
+        "(default: the config's export.workers, else 1)",
+    )
     p.add_argument("--seed", type=int, help="the retraining's seed (default: the experiment's seed)")
     p.add_argument(
         "--inherit",
@@ -103,6 +112,7 @@ def main(args: argparse.Namespace) -> int:
         args.ensemble_seeds if args.ensemble_seeds is not None else export_cfg.get("ensemble_seeds", 1)
     )
     inherit = args.inherit if args.inherit is not None else bool(export_cfg.get("inherit", False))
+    workers = check_workers(args.workers if args.workers is not None else export_cfg.get("workers", 1), "--workers")
     if args.arch and args.inherit:
         raise ConfigError("--arch retrains an arch that no trial trained, so it has no weights to inherit; drop one.")
     if args.arch and args.ensemble not in (None, 1):
@@ -156,6 +166,7 @@ def main(args: argparse.Namespace) -> int:
             ensemble_seeds=seeds,
             time_budget=budget,
             inherit=inherit,
+            workers=workers,
         )
     report_export(metrics, experiment)
     summary = scores_line(metrics, "the export")
@@ -169,7 +180,7 @@ def export_target(args: argparse.Namespace, experiment: Any, path: str) -> int:
     """`--target`: the subnet of the experiment's trained supernet that fits the target, exported."""
     from nasforge.experiment.specialise import specialise_export
 
-    for flag in ("ensemble", "ensemble_seeds", "inherit"):
+    for flag in ("ensemble", "ensemble_seeds", "inherit", "workers"):
         if getattr(args, flag) not in (None, 1, False):
             raise ConfigError(
                 f"--target exports one subnet with its inherited weights; drop --{flag.replace('_', '-')}."

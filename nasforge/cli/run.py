@@ -221,8 +221,11 @@ def main(args: argparse.Namespace) -> int:
     what = "the best arch" if ensemble == 1 else f"the {ensemble} best archs"
     if seeds > 1:
         what += f" {seeds} times{' each' if ensemble > 1 else ''}, with successive seeds"
+    from nasforge.experiment.parallel_members import resolve_workers
+
+    at_once = resolve_workers(export_cfg.workers, ensemble * seeds)
     if ensemble * seeds > 1:
-        what += ", one after another,"
+        what += ", one after another," if at_once == 1 else f", {at_once} at a time in their own processes,"
     if export_cfg.inherit:
         what += ", starting from the weights it trained in the search,"
     print(
@@ -259,6 +262,7 @@ def main(args: argparse.Namespace) -> int:
         ensemble=ensemble,
         ensemble_seeds=seeds,
         inherit=export_cfg.inherit,
+        workers=export_cfg.workers,
     )
     if int(metrics["trial"]) != best.number:
         print(

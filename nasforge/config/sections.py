@@ -163,8 +163,18 @@ class ExportSection(Section):
             "--export-inherit",
         ),
     )
+    workers: int | str = field(
+        default=1,
+        metadata=meta(
+            "ensemble members retrained at once, each in its own process with its share of the cores: N, or auto "
+            "(one per member, at most one per core)",
+            "--export-workers",
+            "N",
+        ),
+    )
 
     def check(self, given: frozenset[str], where: str) -> None:
+        from nasforge.experiment.parallel_members import check_workers
         from nasforge.export import check_ensemble_seeds, check_ensemble_size, check_formats, check_time_budget
 
         if self.formats is not None:
@@ -172,6 +182,7 @@ class ExportSection(Section):
         check_ensemble_size(self.ensemble)
         check_ensemble_seeds(self.ensemble_seeds)
         check_time_budget(self.time_budget, "Key export.time_budget")
+        check_workers(self.workers, "Key export.workers")
         if self.pick not in ("best", "knee"):
             raise ConfigError(f"Key export.pick must be 'best' or 'knee', but got {self.pick!r}.")
 

@@ -15,7 +15,7 @@ from typing import Any, ClassVar, TypeVar
 
 from nasforge.errors import ConfigError, suggest
 
-__all__ = ["Section", "add_flags", "describe", "flag_values", "meta"]
+__all__ = ["Section", "add_flags", "describe", "flag_values", "int_or_word", "meta"]
 
 S = TypeVar("S", bound="Section")
 
@@ -128,8 +128,15 @@ def add_flags(parser: argparse.ArgumentParser, section: type[Section]) -> None:
             parser.add_argument(flag, dest=dest, action="store_true", default=None, help=f.metadata["help"])
             continue
         kinds = [h for h in typing.get_args(hint) if h is not type(None)] or [hint]
-        kind = float if float in kinds else int if int in kinds else str
+        kind: Any = float if float in kinds else int if int in kinds else str
+        if int in kinds and str in kinds:
+            kind = int_or_word
         parser.add_argument(flag, dest=dest, type=kind, metavar=f.metadata.get("metavar"), help=f.metadata["help"])
+
+
+def int_or_word(text: str) -> int | str:
+    """A flag's value for a key that takes a number or a word (`--export-workers 2`, `--export-workers auto`)."""
+    return int(text) if text.lstrip("-").isdigit() else text
 
 
 def flag_values(args: argparse.Namespace, section: type[Section]) -> dict[str, Any]:

@@ -342,6 +342,7 @@ class Experiment:
         ensemble: int = 1,
         ensemble_seeds: int = 1,
         inherit: bool = False,
+        workers: int | str = 1,
     ) -> tuple[Path, dict[str, float]]:
         """Export a trial's network to the folder `path`: the best trial's (`best_trial`, which meets the
         constraints), or the given `trial` (a record or number, e.g. from `pick`).
@@ -365,7 +366,10 @@ class Experiment:
         gives. Members are retrained one after another within `time_budget`, each for the epochs it is owed
         (`epochs`, else its trial's): those that no longer fit at their epochs are left out with a warning,
         and the rest share the time left (`nasforge.experiment.members`); `export.json`'s `retrain` records
-        each member's epochs and time.
+        each member's epochs and time. `workers` > 1 (or 'auto': one per member, at most one per usable core)
+        retrains that many members at once, each in its own process with its share of the cores as torch
+        threads, each for the whole time its round has (`nasforge.experiment.parallel_members`): on a CPU two
+        one-thread trainings nearly double what one two-thread training does.
         With any other evaluator nothing is retrained, so the seeds count once. `inherit` starts each member's
         retrain (at its first seed) from its trial's trained weights, which `keep_weights` saved, instead of
         from scratch (`inherited_from`, `inherited` in the metrics; `nasforge.experiment.final`).
@@ -374,7 +378,7 @@ class Experiment:
         (or `time_budget`, if shorter), and the metrics say where the job's time went (`JobBudget.spent`).
         """
         return export_trial(
-            self, path, epochs, seed, log, time_budget, trial, formats, ensemble, ensemble_seeds, inherit
+            self, path, epochs, seed, log, time_budget, trial, formats, ensemble, ensemble_seeds, inherit, workers
         )
 
 

@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 from nasforge.data.split import check_seed
 from nasforge.errors import ConfigError, StorageError
 from nasforge.evaluators.base import BaseEvaluator, RetrainableEvaluator
-from nasforge.experiment.members import retrain_members
+from nasforge.experiment.parallel_members import check_workers, resolve_workers, retrain_parallel
 from nasforge.multiobjective.objectives import feasible
 from nasforge.strategies.base import arch_key
 from nasforge.trial import TrialRecord, TrialState
@@ -88,6 +88,7 @@ def export_trial(
     ensemble: int = 1,
     ensemble_seeds: int = 1,
     inherit: bool = False,
+    workers: int | str = 1,
 ) -> tuple[Path, dict[str, float]]:
     """`Experiment.export` (see there): retrain and export the chosen trial's network to the folder `path`."""
     from nasforge.export import (
@@ -106,6 +107,7 @@ def export_trial(
     check_ensemble_size(ensemble)
     check_ensemble_seeds(ensemble_seeds)
     check_time_budget(time_budget, "`time_budget` of Experiment.export")
+    workers = check_workers(workers, "`workers` of Experiment.export")
     seed = exp.seed if seed is None else check_seed(seed, "Experiment.export")
     job = exp.job_budget if exp.job_budget is not None and exp.job_budget.started else None
 
@@ -131,7 +133,10 @@ def export_trial(
     retrain: dict[str, Any] | None = None
     if trainer is not None:
         starts = inherited_starts(exp, runs, seed) if inherit else None
-        runs, networks, results, retrain = retrain_members(trainer, space, runs, epochs, log, time_budget, starts)
+        at_once = resolve_workers(workers, len(runs))
+        runs, networks, results, retrain = retrain_parallel(
+            trainer, space, runs, epochs, at_once, log, time_budget, starts
+        )
     else:
         networks, results = [space.freeze(r.arch) for r, _ in runs], [{} for _ in runs]
     if job is not None:

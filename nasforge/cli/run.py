@@ -297,6 +297,9 @@ def job_account(experiment: Experiment, metrics: dict) -> str:
     trials = experiment.trials
     cut = sum(1 for t in trials if "cut_at_deadline" in t.info)
     epochs = f"{metrics['epochs']:.1f} epochs" if "epochs" in metrics else "retrained"
+    if "ensemble_size" in metrics:
+        at_once = " at once" if metrics.get("ensemble_workers", 1.0) > 1 else ""
+        epochs = f"{int(metrics['ensemble_size'])} members{at_once}, the first {epochs}"
     if "epoch_time" in metrics:
         epochs += f" of {metrics['epoch_time']:.1f} s"
         if "estimated_epoch_time" in metrics:

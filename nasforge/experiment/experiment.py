@@ -358,8 +358,9 @@ class Experiment:
 
         `ensemble` > 1 retrains that many archs, the chosen one and the next best distinct ones that meet the
         constraints, and exports their `nasforge.export.Ensemble` (class probabilities averaged;
-        `ensemble.json` lists the members). Its metrics add `ensemble_size`, and `best_member_test_acc` and
-        `member_mean_test_acc`, which the ensemble's `test_acc` compares with. `ensemble_seeds` > 1 retrains
+        `ensemble.json` lists the members). Its metrics add `ensemble_size`, `ensemble_workers`, and
+        `best_member_test_acc` and `member_mean_test_acc`, which the ensemble's `test_acc` compares with; the
+        chosen arch's `epochs`, `epoch_time` and `inherited` are its first member's. `ensemble_seeds` > 1 retrains
         each of those archs that many times from scratch, with seeds `seed`, `seed + 1`, ..., and averages
         them all (bagging over training randomness: on small data one arch's retrains differ by as much as
         its neighbours do); the best member is then the chosen arch at `seed`, the network a single export

@@ -42,6 +42,10 @@ __all__ = [
 ]
 
 
+#: the metrics an ensemble's export takes from its first member (the chosen arch), as a single export has them
+FIRST_MEMBER_KEYS = ("epochs", "epoch_time", "estimated_epoch_time", "inherited")
+
+
 def check_keep_weights(keep: object, inheritance: object, evaluator: BaseEvaluator) -> bool:
     """Whether an experiment saves its trials' weights (`keep_weights`, or weight inheritance, which needs them);
     a clear error when its evaluator trains none."""
@@ -158,6 +162,9 @@ def export_trial(
         ]
         metrics["ensemble_size"] = float(len(networks))
         metrics["ensemble_seeds"] = float(ensemble_seeds)
+        metrics["ensemble_workers"] = float(retrain["workers"]) if retrain and "workers" in retrain else 1.0
+        # the chosen arch's retrain, as a single export reports it: its epochs and measured epoch time
+        metrics.update({k: float(v) for k, v in results[0].items() if k in FIRST_MEMBER_KEYS})
         metrics["train_time"] = sum(float(res.get("train_time", 0.0)) for res in results)
         accs = [float(res["test_acc"]) for res in results if "test_acc" in res]
         if accs and trainer is not None:

@@ -74,7 +74,8 @@ def test_members_at_once_are_the_networks_trained_in_turn_and_export_json_says_h
     for got, want in zip(member_states(at_once), member_states(in_turn), strict=True):
         for key in want:
             torch.testing.assert_close(got[key], want[key], rtol=1e-4, atol=1e-5)
-    assert metrics["ensemble_size"] == 2
+    assert metrics["ensemble_size"] == 2 and metrics["ensemble_workers"] == 2 and turn_metrics["ensemble_workers"] == 1
+    assert metrics["epochs"] == turn_metrics["epochs"] == 2  # the first member's, as a single export has them
     assert metrics["test_acc"] == pytest.approx(turn_metrics["test_acc"], abs=0.01)
     assert metrics["best_member_test_acc"] == pytest.approx(turn_metrics["best_member_test_acc"], abs=0.01)
     retrain = json.loads((at_once / "export.json").read_text())["retrain"]

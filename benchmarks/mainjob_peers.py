@@ -101,6 +101,9 @@ def nasforge_run(method: str, seed: int, args: argparse.Namespace, folder: Path)
         "retrain_epochs": metrics.get("epochs"),
         "inherited": metrics.get("inherited"),  # the part of the retrained network that started from the search's
         "epoch_time": metrics.get("epoch_time"),
+        # an ensemble (export.ensemble): its size and its chosen arch's own test accuracy
+        "ensemble_size": metrics.get("ensemble_size", 1.0),
+        "best_member_test_acc": metrics.get("best_member_test_acc"),
         "estimated_epoch_time": metrics.get("estimated_epoch_time"),
         "arch": arch,
     }
@@ -257,18 +260,21 @@ PRESET_RESUME = {"ce70ee7": True}
 
 def label(record: dict[str, Any], run: dict[str, Any]) -> str:
     """`nasforge (asha, resume, inherit)`: a nasforge run names the preset's strategy it ran, whether that
-    resumed its promotions, and whether its retrain started from the search's weights; a random run (the preset's evaluation and retrain) the latter; Optuna,
-    which retrains from scratch, its name."""
+    resumed its promotions, whether its retrain started from the search's weights, and the ensemble its export
+    made (when more than one network); a random run (the preset's evaluation and retrain) the latter two;
+    Optuna, which retrains one network from scratch, its name."""
     config = record.get("config") or {}
     commit = record["commit"][:7]
     inherit = config.get("preset_inherit", PRESET_INHERIT.get(commit, False))
     if run["method"] == "optuna":
         return "optuna"
+    members = int(run.get("ensemble_size") or 1)  # what the export made of the preset's ensemble on these cores
+    ensemble = f", ensemble of {members}" if members > 1 else ""
     if run["method"] == "random":
-        return "random (inherit)" if inherit else "random"
+        return f"random ({'inherit' if inherit else 'from scratch'}{ensemble})" if inherit or ensemble else "random"
     strategy = config.get("preset_strategy") or PRESET_STRATEGY.get(commit, "?")
     resume = config.get("preset_resume", PRESET_RESUME.get(commit, False))
-    return f"nasforge ({strategy}{', resume' if resume else ''}{', inherit' if inherit else ''})"
+    return f"nasforge ({strategy}{', resume' if resume else ''}{', inherit' if inherit else ''}{ensemble})"
 
 
 def _order(method: str) -> tuple[int, str]:

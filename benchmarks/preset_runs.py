@@ -35,11 +35,17 @@ def pinned_record(name: str, area: str, config: dict[str, Any], cpus: str | None
     return record
 
 
+#: config overrides (`section.key=value`) every run of this process gets as `--set`: a benchmark's `--set`
+OVERRIDES: list[str] = []
+
+
 def run_cli(preset: str, seed: int, folder: Path) -> tuple[subprocess.CompletedProcess[str], float]:
-    """`nasforge run PRESET --seed SEED` in `folder`, with its storage and export there: the finished process
-    and its wall seconds, timed from the outside."""
+    """`nasforge run PRESET --seed SEED` in `folder` (with `OVERRIDES`), with its storage and export there: the
+    finished process and its wall seconds, timed from the outside."""
     cmd = [str(Path(sys.executable).parent / "nasforge"), "run", preset, "--seed", str(seed)]
     cmd += ["--storage", str(folder / "nas.db"), "--export", str(folder / "out"), "--quiet"]
+    for override in OVERRIDES:
+        cmd += ["--set", override]
     started = time.time()
     out = subprocess.run(cmd, capture_output=True, text=True, cwd=folder)
     return out, time.time() - started
@@ -105,11 +111,14 @@ def main(
     summarize: Callable[[list[dict[str, Any]]], dict[str, Any]],
     shown: Callable[[dict[str, Any]], str],
 ) -> None:
-    """The command line of a preset benchmark: `--seeds` (default 0) and `--cpus`, one record of every seed."""
+    """The command line of a preset benchmark: `--seeds` (default 0), `--cpus` and `--set` (a config override
+    of every run, repeatable; the record's config keeps them), one record of every seed."""
     parser = argparse.ArgumentParser(description=doc, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--seeds", nargs="+", type=int, default=[0])
     parser.add_argument("--cpus", help="pin every run to these cores (taskset list, e.g. 0,1); default: all")
+    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="a config override")
     args = parser.parse_args()
+    OVERRIDES[:] = args.set
     record = pinned_record(name, area, vars(args), args.cpus)
     run_seeds(record, args.seeds, one, shown)
     close(record, summarize(record.runs))

@@ -19,7 +19,6 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import torch
 import torch.nn.functional as F
 
@@ -30,10 +29,11 @@ from nasforge.data import ArrayData
 from nasforge.errors import ConfigError, StorageError
 from nasforge.oneshot.base import EVOLUTION_SETTINGS, BaseOneShot, OneShotResult, SearchContext, batches, check_int
 from nasforge.oneshot.entangled import EntangledSupernet
+from nasforge.oneshot.subnets import sample_near, subnet_accuracy
 from nasforge.space import Arch, ModelSpace
 from nasforge.space.arch import Value
 
-__all__ = ["OFA", "sample_near", "subnet_accuracy"]
+__all__ = ["OFA", "sample_near", "subnet_accuracy"]  # the last two live in nasforge.oneshot.subnets
 
 #: random stream (see `SearchContext.generator`) of the batches that recalibrate batch norm while searching
 _CALIBRATION_STREAM = 7
@@ -59,7 +59,9 @@ class OFA(BaseOneShot):
     """A weight-entangled supernet trained by the sandwich rule, then searched under a budget.
 
     Training: `random_subnets` random subnets besides the largest and the smallest per step; `distill`
-    teaches every subnet but the largest from the largest's predictions (else from the labels);
+    teaches every subnet but the largest from the largest's predictions (else from the labels); without
+    `sandwich` each step trains the `random_subnets` drawn subnets alone, on the labels (SPOS's uniform single
+    paths: `SPOS` on a space of shared sizes trains so);
     `kernel_transform` learns OFA's kernel transform matrices for kernel-size choices. `progressive_epochs`
     (0: off) ramps the random subnets in: during the first `progressive_epochs` epochs each of their decisions
     is drawn at random with a probability that grows linearly per step from 0 to 1, and otherwise takes the
@@ -110,6 +112,7 @@ class OFA(BaseOneShot):
         weight_decay: float = 3e-5,
         random_subnets: int = 2,
         distill: bool = True,
+        sandwich: bool = True,
         kernel_transform: bool = False,
         progressive_epochs: int = 0,
         shortcut_epochs: int = 0,
@@ -132,10 +135,17 @@ class OFA(BaseOneShot):
         owner = type(self).__name__
         self._weight_settings(learning_rate, momentum, weight_decay)
         self.random_subnets = check_int(owner, "random_subnets", random_subnets, low=0)
-        for name, flag in (("distill", distill), ("kernel_transform", kernel_transform)):
+        for name, flag in (("distill", distill), ("kernel_transform", kernel_transform), ("sandwich", sandwich)):
             if not isinstance(flag, bool):
                 raise ConfigError(f"`{name}` of {owner} must be true or false, but got {flag!r}.")
+        if not sandwich and (distill or self.random_subnets < 1):
+            raise ConfigError(
+                f"Without the sandwich rule {owner} trains only random subnets, on the labels: it needs "
+                f"`random_subnets` >= 1 and `distill` false (no largest subnet teaches), but got random_subnets="
+                f"{self.random_subnets}, distill={distill}."
+            )
         self.distill = distill
+        self.sandwich = sandwich
         self.kernel_transform = kernel_transform
         for name, value in (("progressive_epochs", progressive_epochs), ("shortcut_epochs", shortcut_epochs)):
             if check_int(owner, name, value, low=0) > self.epochs:
@@ -190,21 +200,25 @@ class OFA(BaseOneShot):
             shortcut = self.shortcut_weight(epoch * ctx.steps + step, ctx.steps)
             x, y = next(data)
             opt.zero_grad(set_to_none=True)
-            logits = supernet.run(self._largest, x, shortcut=shortcut)
-            loss = F.cross_entropy(logits, y)
-            loss.backward(inputs=weights)
-            total += float(loss.detach())
-            soft = F.softmax(logits.detach(), dim=1)
-            drawn = (sample_near(supernet, self._largest, spread, ctx.rng) for _ in range(self.random_subnets))
-            students = [self._smallest, *drawn]
+            drawn = [sample_near(supernet, self._largest, spread, ctx.rng) for _ in range(self.random_subnets)]
+            students, soft = drawn, None
+            if self.sandwich:
+                logits = supernet.run(self._largest, x, shortcut=shortcut)
+                loss = F.cross_entropy(logits, y)
+                loss.backward(inputs=weights)
+                total += float(loss.detach())
+                soft = F.softmax(logits.detach(), dim=1)
+                students = [self._smallest, *drawn]
             for arch in students:
                 out = supernet.run(arch, x, shortcut=shortcut)
-                if self.distill:
+                if soft is not None and self.distill:
                     student_loss = -(soft * F.log_softmax(out, dim=1)).sum(1).mean()
                 else:
                     student_loss = F.cross_entropy(out, y)
                 student_loss.backward(inputs=weights)
                 taught += float(student_loss.detach()) / len(students)
+            if not self.sandwich:  # no largest subnet: the training loss is the drawn subnets'
+                total = taught
             torch.nn.utils.clip_grad_norm_(weights, 5.0)
             opt.step()
             ctx.optimizers["schedule"].step()
@@ -359,39 +373,3 @@ class OFA(BaseOneShot):
         result = method.search(space, train, valid, checkpoint=checkpoint)
         assert result is not None  # no epoch is left to stop before
         return result
-
-
-@torch.no_grad()
-def subnet_accuracy(
-    supernet: EntangledSupernet, arch: Mapping[str, Value], calibration: list[torch.Tensor], valid: ArrayData
-) -> float:
-    """Accuracy of subnet `arch` of a trained supernet on `valid`, its batch norms recalibrated on the input
-    batches `calibration` first (the supernet's own statistics are not changed)."""
-    was_training = supernet.training
-    supernet.eval()
-    try:
-        stats = supernet.recalibrate(arch, calibration)
-        correct = 0
-        for start in range(0, len(valid), 500):
-            logits = supernet.run(arch, valid.x[start : start + 500], stats)
-            correct += int((logits.argmax(1) == valid.y[start : start + 500]).sum())
-    finally:
-        supernet.train(was_training)
-    return correct / max(len(valid), 1)
-
-
-def sample_near(supernet: EntangledSupernet, anchor: Arch, spread: float, rng: np.random.Generator) -> Arch:
-    """A subnet that takes each active decision at random with probability `spread` and otherwise `anchor`'s
-    value (pinned decisions at their pins): `anchor` itself at 0, a uniformly drawn subnet at 1."""
-    if spread >= 1.0:
-        return supernet.sample(rng)
-    values: dict[str, Value] = {}
-    for d in supernet.space.decisions:
-        if not d.is_active(values):
-            continue
-        if d.label in supernet.pinned:  # set here too: a pinned depth decides which blocks' decisions exist
-            values[d.label] = supernet.pinned[d.label]
-            continue
-        keep = d.label in anchor and rng.random() >= spread
-        values[d.label] = anchor[d.label] if keep else d.values[int(rng.integers(len(d.values)))]
-    return supernet.arch_of(values, rng)

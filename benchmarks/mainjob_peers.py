@@ -44,7 +44,7 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from records import Record
+from records import LoadSampler, Record
 
 ROOT = Path(__file__).resolve().parents[1]
 METHODS = ("nasforge", "optuna", "random")
@@ -281,9 +281,22 @@ def _order(method: str) -> tuple[int, str]:
     return METHODS.index(method.split(" ")[0]), method
 
 
+def shared(record: dict[str, Any], run: dict[str, Any]) -> str | None:
+    """Why a run had less of the machine than it was given, if it did: the note its record carries, or a mean
+    load above the machine's cores (`LoadSampler`); None when nothing else is known to have run."""
+    if run.get("shared_machine"):
+        return str(run["shared_machine"])
+    cores = record["machine"].get("cpu_count") or run["cores"]
+    if run.get("load_mean", 0.0) > cores + 0.5:
+        return f"mean load {run['load_mean']:.1f} on a {cores}-core machine"
+    return None
+
+
 def render_table(records: list[dict[str, Any]]) -> str:
-    """The README's main-job table from the records: every run, then the mean per method and core count."""
+    """The README's main-job table from the records: every run (a dagger where something else shared the
+    machine, explained under the table), then the mean per method and core count."""
     runs = [(r, {**run, "method": label(r, run)}) for r in records for run in r["runs"]]
+    notes: list[str] = []
     lines = [
         "| cores | method | seed | **test accuracy** | trials (cut) | search + retrain + export | retrain epochs "
         "| whole job | record |",
@@ -295,11 +308,17 @@ def render_table(records: list[dict[str, Any]]) -> str:
             lines.append(f"| {run['cores']} | {run['method']} | {run['seed']} | failed | | | | | `{name}` |")
             continue
         parts = " + ".join(f"{run.get(k) or 0:.0f}" for k in ("search_s", "retrain_s", "export_s"))
+        why = shared(record, run)
+        mark = f" †{len(notes) + 1}" if why else ""
+        if why:
+            notes.append(f"{mark} {run['method']}, seed {run['seed']}, {run['cores']} cores: {why}.")
         lines.append(
-            f"| {run['cores']} | {run['method']} | {run['seed']} | **{100 * run['test_acc']:.2f} %** | "
+            f"| {run['cores']} | {run['method']} | {run['seed']} | **{100 * run['test_acc']:.2f} %**{mark} | "
             f"{run['trials']} ({run.get('pruned', 0)}) | {parts} s | {run.get('retrain_epochs') or 0:.1f} | "
             f"{run['job_s'] / 60:.1f} min | `{name}` |"
         )
+    if notes:
+        lines += ["", *(f"{note}  " for note in notes)]
     lines += [
         "",
         "| cores | method | runs | **mean test accuracy** | lowest | mean trials |",
@@ -431,8 +450,13 @@ def main() -> None:
         for method in args.methods:
             with tempfile.TemporaryDirectory(prefix=f"mainjob-{method}-{seed}-") as tmp:
                 folder = Path(tmp)
-                run = optuna_run(seed, args, folder) if method == "optuna" else nasforge_run(method, seed, args, folder)
-            run = {"method": method, "seed": seed, "cores": cores, **run}
+                with LoadSampler() as load:  # whether anything else shared the machine meanwhile
+                    one = (
+                        optuna_run(seed, args, folder)
+                        if method == "optuna"
+                        else nasforge_run(method, seed, args, folder)
+                    )
+            run = {"method": method, "seed": seed, "cores": cores, **one, **load.summary()}
             if args.select and "test_acc" in run:  # the held-out training images, not the test set
                 run["dev_acc"] = run.pop("test_acc")
             record.add_run(run)

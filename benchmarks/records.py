@@ -20,6 +20,7 @@ import platform
 import shlex
 import subprocess
 import sys
+import threading
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -103,6 +104,46 @@ class Record:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self.path.write_text(json.dumps(body, indent=1, default=str) + "\n")  # default: paths in a config
         return self.path
+
+
+class LoadSampler:
+    """The machine's 1-minute load average, sampled every `every` seconds from a thread while a run lasts, so
+    that its record says whether something else shared the machine (a load above what the run itself puts on
+    its cores):
+
+        with LoadSampler() as load:
+            run = one_run()
+        run.update(load.summary())        # {"load_mean": 2.1, "load_max": 2.6}
+    """
+
+    def __init__(self, every: float = 15.0) -> None:
+        self.every = every
+        self.samples: list[float] = []
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._sample, daemon=True)
+
+    def _sample(self) -> None:
+        while True:
+            self.samples.append(os.getloadavg()[0])
+            if self._stop.wait(self.every):
+                return
+
+    def __enter__(self) -> LoadSampler:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def summary(self) -> dict[str, float]:
+        """`load_mean` and `load_max` over the samples (empty before the first)."""
+        if not self.samples:
+            return {}
+        return {
+            "load_mean": round(sum(self.samples) / len(self.samples), 2),
+            "load_max": round(max(self.samples), 2),
+        }
 
 
 def load_records(area: str, benchmark: str) -> list[dict[str, Any]]:

@@ -37,6 +37,8 @@ def pinned_record(name: str, area: str, config: dict[str, Any], cpus: str | None
 
 #: config overrides (`section.key=value`) every run of this process gets as `--set`: a benchmark's `--set`
 OVERRIDES: list[str] = []
+#: the flags every run of this process gets besides (`--strategy NAME`: a benchmark's `--strategy`)
+FLAGS: list[str] = []
 
 
 def run_cli(preset: str, seed: int, folder: Path) -> tuple[subprocess.CompletedProcess[str], float]:
@@ -44,6 +46,7 @@ def run_cli(preset: str, seed: int, folder: Path) -> tuple[subprocess.CompletedP
     finished process and its wall seconds, timed from the outside."""
     cmd = [str(Path(sys.executable).parent / "nasforge"), "run", preset, "--seed", str(seed)]
     cmd += ["--storage", str(folder / "nas.db"), "--export", str(folder / "out"), "--quiet"]
+    cmd += FLAGS
     for override in OVERRIDES:
         cmd += ["--set", override]
     started = time.time()
@@ -111,14 +114,17 @@ def main(
     summarize: Callable[[list[dict[str, Any]]], dict[str, Any]],
     shown: Callable[[dict[str, Any]], str],
 ) -> None:
-    """The command line of a preset benchmark: `--seeds` (default 0), `--cpus` and `--set` (a config override
-    of every run, repeatable; the record's config keeps them), one record of every seed."""
+    """The command line of a preset benchmark: `--seeds` (default 0), `--cpus`, `--strategy` (another strategy
+    than the preset's, without its options) and `--set` (a config override of every run, repeatable; the
+    record's config keeps them), one record of every seed."""
     parser = argparse.ArgumentParser(description=doc, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--seeds", nargs="+", type=int, default=[0])
     parser.add_argument("--cpus", help="pin every run to these cores (taskset list, e.g. 0,1); default: all")
+    parser.add_argument("--strategy", help="run another strategy than the preset's (nasforge run --strategy)")
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="a config override")
     args = parser.parse_args()
     OVERRIDES[:] = args.set
+    FLAGS[:] = ["--strategy", args.strategy] if args.strategy else []
     record = pinned_record(name, area, vars(args), args.cpus)
     run_seeds(record, args.seeds, one, shown)
     close(record, summarize(record.runs))

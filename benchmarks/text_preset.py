@@ -9,6 +9,12 @@ seeds and averaged; `best_member_test_acc` is the retrain at the run's seed alon
 the record's config keeps the overrides, and the figures tell the variants apart by them:
 
     python benchmarks/text_preset.py --seeds 0 --cpus 0,1 --set dataset.lexicon=null
+
+`--strategy` runs another strategy on the preset's space and data, e.g. the weight-entangled supernet (`ofa`)
+over the transformer block's embedding widths, heads and feed-forward widths:
+
+    python benchmarks/text_preset.py --seeds 0 --cpus 0,1 --strategy ofa --set space.depths=[1,2] \
+        --set space.ops=[transformer] --set strategy.epochs=5
 """
 
 from __future__ import annotations

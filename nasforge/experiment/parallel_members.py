@@ -213,7 +213,8 @@ def _member_main(
         def log(epoch: int, metrics: dict[str, float]) -> None:
             conn.send(("epoch", epoch, dict(metrics)))
 
-        budget = None if deadline is None else max(deadline - time.time(), 0.0)
+        # a round already over when this process is ready still trains a step (a budget of 0 would divide by 0)
+        budget = None if deadline is None else max(deadline - time.time(), 1e-3)
         network, result = trainer.train_final(space, arch, owed, seed, log if logs else None, budget, weights_in=start)
         buffer = io.BytesIO()  # bytes, not tensors: torch would share those by file descriptors that die with us
         torch.save({k: v.detach().cpu() for k, v in network.state_dict().items()}, buffer)

@@ -61,6 +61,7 @@ def member_states(folder: Path) -> list[dict[str, torch.Tensor]]:
     return [m.state_dict() for m in model.members]
 
 
+@pytest.mark.slow  # two members' processes start (the fast loop keeps the checks of `workers` below)
 def test_members_at_once_are_the_networks_trained_in_turn_and_export_json_says_how(
     searched: Experiment, tmp_path: Path
 ) -> None:

@@ -5,29 +5,18 @@ main job's `cnn` space with nothing pinned, where the found arch chooses its wid
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 import pytest
 import torch
 
 from nasforge.config import build_experiment, load_preset
-from nasforge.data import ArrayData
 from nasforge.errors import ConfigError, SpaceError
 from nasforge.oneshot import OFA, SPOS, OneShotStrategy
 from nasforge.oneshot.entangled import EntangledSupernet
 from nasforge.oneshot.supernet import Supernet
 from nasforge.trial import TrialState
-from nasforge.zoo.cnn import SmallImageCNN
+from tests.oneshot.test_ofa import SMALL, tiny
 from tests.oneshot.toys import Separable
-
-SMALL: dict[str, Any] = {"epochs": 2, "batch_size": 8, "population": 4, "generations": 2, "device": "cpu"}
-
-
-def tiny() -> tuple[SmallImageCNN, ArrayData]:
-    gen = torch.Generator().manual_seed(0)
-    data = ArrayData(torch.randn(32, 1, 8, 8, generator=gen), torch.randint(0, 10, (32,), generator=gen))
-    space = SmallImageCNN(input_shape=(1, 8, 8), depths=(1, 2), widths=((4, 8), (8, 12)), stem_widths=(4, 8))
-    return space, data
 
 
 def test_spos_shares_widths_kernels_and_depths_where_the_space_has_them() -> None:

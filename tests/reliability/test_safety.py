@@ -16,8 +16,9 @@ from nasforge.export import export_model, load_model
 from nasforge.zoo import SmallImageCNN
 
 PACKAGE = Path(__file__).resolve().parents[2] / "nasforge"
-#: the one place pickle.loads is allowed: the pool worker reads the evaluator and space its own driver sent
-PICKLE_ALLOWED = {"executors/pool.py"}
+#: the places pickle.loads is allowed: a child process reads the evaluator and space its own parent sent (the
+#: pool's workers, and the processes that retrain an ensemble's members at once); never a file or the network
+PICKLE_ALLOWED = {"executors/pool.py", "experiment/parallel_members.py"}
 
 
 def calls(name: str) -> list[tuple[str, ast.Call]]:

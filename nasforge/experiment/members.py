@@ -24,7 +24,7 @@ from nasforge.evaluators.base import RetrainableEvaluator
 from nasforge.space import ModelSpace
 from nasforge.trial import TrialRecord
 
-__all__ = ["owed_epochs", "retrain_members"]
+__all__ = ["member_account", "owed_epochs", "retrain_members"]
 
 
 def owed_epochs(record: TrialRecord, epochs: int | None) -> int:
@@ -78,18 +78,7 @@ def retrain_members(
             member_cost = (train_time / trained) + overheads[-1] / owed
         networks.append(network)
         results.append(result)
-        account.append(
-            {
-                "trial": record.number,
-                "seed": seed,
-                "epochs_owed": owed,
-                "epochs": round(trained, 3),
-                "train_time": round(train_time, 3),
-                "wall_time": round(wall, 3),
-                **({"inherited": round(float(result.get("inherited", 0.0)), 4)} if start is not None else {}),
-                **({"time_budget": round(budget, 3)} if budget is not None else {}),
-            }
-        )
+        account.append(member_account(record, seed, owed, result, wall, start, budget))
         i += 1
     summary: dict[str, Any] = {
         "time_budget": time_budget,
@@ -98,6 +87,29 @@ def retrain_members(
         "members": account,
     }
     return kept, networks, results, summary
+
+
+def member_account(
+    record: TrialRecord,
+    seed: int,
+    owed: int,
+    result: dict[str, float],
+    wall: float,
+    start: str | None,
+    budget: float | None,
+) -> dict[str, Any]:
+    """One member's line of `export.json`'s `retrain`: its epochs owed and trained, training and wall time, the
+    share it inherited (when it started from saved weights) and its time budget (when it had one)."""
+    return {
+        "trial": record.number,
+        "seed": seed,
+        "epochs_owed": owed,
+        "epochs": round(float(result.get("epochs", owed)), 3),
+        "train_time": round(float(result.get("train_time", wall)), 3),
+        "wall_time": round(wall, 3),
+        **({"inherited": round(float(result.get("inherited", 0.0)), 4)} if start is not None else {}),
+        **({"time_budget": round(budget, 3)} if budget is not None else {}),
+    }
 
 
 def _warn_smaller(asked: int, fit: int, budget: float, cost: float) -> None:

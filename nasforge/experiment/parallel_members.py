@@ -31,7 +31,7 @@ from torch import nn
 
 from nasforge.errors import ConfigError
 from nasforge.evaluators.base import RetrainableEvaluator, TrialError
-from nasforge.experiment.members import owed_epochs, retrain_members
+from nasforge.experiment.members import member_account, owed_epochs, retrain_members
 from nasforge.space import ModelSpace
 from nasforge.trial import TrialRecord
 
@@ -114,19 +114,8 @@ def retrain_parallel(
             network.load_state_dict(torch.load(io.BytesIO(state), weights_only=True))
             networks.append(network.eval())
             results.append(result)
-            account.append(
-                {
-                    "trial": record.number,
-                    "seed": seed,
-                    "epochs_owed": owed,
-                    "epochs": round(float(result.get("epochs", owed)), 3),
-                    "train_time": round(float(result.get("train_time", wall)), 3),
-                    "wall_time": round(wall, 3),
-                    "threads": threads,
-                    **({"inherited": round(float(result.get("inherited", 0.0)), 4)} if start is not None else {}),
-                    **({"time_budget": round(deadline - started, 3)} if deadline is not None else {}),
-                }
-            )
+            budget = None if deadline is None else deadline - started
+            account.append({**member_account(record, seed, owed, result, wall, start, budget), "threads": threads})
     summary: dict[str, Any] = {
         "time_budget": time_budget,
         "wall_time": round(time.time() - started, 3),
